@@ -1,0 +1,65 @@
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from accounts.models import USER_ID_PATTERN, User
+from core.api.fields import TimestampField
+
+STATUS_MESSAGE = "Invalid status value. Must be 'active' or 'inactive'"
+
+
+class UserOutput(serializers.ModelSerializer):
+    userId = serializers.CharField(source="user_id")
+    createdAt = TimestampField(source="created_at")
+    updatedAt = TimestampField(source="updated_at")
+
+    class Meta:
+        model = User
+        fields = ["userId", "name", "email", "status", "createdAt", "updatedAt"]
+
+
+class UserListItemOutput(UserOutput):
+    class Meta(UserOutput.Meta):
+        fields = ["userId", "name", "email", "status", "createdAt"]
+
+
+class UserCreateInput(serializers.Serializer):
+    userId = serializers.CharField(
+        max_length=64,
+        validators=[RegexValidator(USER_ID_PATTERN, "userId may use letters, digits, _ . @ - and start with a letter or digit")],
+    )
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, error_messages={"invalid": "email must be a valid email address"})
+    status = serializers.ChoiceField(
+        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
+    )
+
+
+class UserUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    email = serializers.EmailField(
+        max_length=254, required=False, error_messages={"invalid": "email must be a valid email address"}
+    )
+    status = serializers.ChoiceField(
+        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
+    )
+
+
+class UserListQuery(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
+    )
+
+
+class UserEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    user = UserOutput()
+
+
+class UserCreatedEnvelope(UserEnvelope):
+    message = serializers.CharField()
+
+
+class UserListEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    users = UserListItemOutput(many=True)
+    total = serializers.IntegerField()

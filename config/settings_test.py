@@ -1,0 +1,24 @@
+"""Test settings: production-like (DEBUG off) with fixed keys and fast hashing."""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+# Two keys, newest first, so rotation can be exercised.
+os.environ.setdefault(
+    "ENCRYPTION_KEYS",
+    "test2:q1V5uYqR2mBf0wH6kX3sT8nL4cZ7eJ9aP2dG5hM1vQo=,test1:3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("API_WRITE_THROTTLE_RATE", "100000/min")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+# Tests (and the browser driving the live server) speak plain http.
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+# Serve static files straight from the source folders (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,15 @@
+from datetime import datetime, timezone
+
+from rest_framework import serializers
+
+
+def iso_timestamp(value: datetime | None) -> str | None:
+    """UTC with milliseconds, as the contract writes it: 2025-11-23T15:45:00.000Z."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class TimestampField(serializers.DateTimeField):
+    def to_representation(self, value):
+        return iso_timestamp(value)

@@ -1,0 +1,45 @@
+"""OpenAPI: every operation documents the error envelope for the errors it can return."""
+
+ERROR_ENVELOPE = {
+    "type": "object",
+    "required": ["success", "message"],
+    "properties": {
+        "success": {"type": "boolean", "enum": [False]},
+        "message": {"type": "string", "description": "Human-readable error message"},
+        "error": {"type": "string", "description": "Technical error details"},
+        "errors": {"type": "array", "items": {"type": "string"}, "description": "Validation errors"},
+    },
+}
+
+_ALWAYS = {
+    "400": "Invalid request data",
+    "401": "Authentication required",
+    "403": "Permission denied",
+    "404": "Not found",
+    "405": "Method not allowed",
+    "406": "Not acceptable",
+    "413": "Request body too large",
+    "415": "Unsupported media type",
+    "429": "Too many requests",
+    "500": "Internal server error",
+    "503": "Service temporarily unavailable",
+}
+_ON_WRITES = {"409": "Conflict", "412": "Precondition failed (stale If-Match)"}
+_WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def add_error_envelope_responses(result, generator, request, public):
+    result.setdefault("components", {}).setdefault("schemas", {})["ErrorEnvelope"] = ERROR_ENVELOPE
+    ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            codes = dict(_ALWAYS)
+            if method in _WRITE_METHODS:
+                codes.update(_ON_WRITES)
+            for code, description in codes.items():
+                operation["responses"].setdefault(
+                    code, {"description": description, "content": {"application/json": {"schema": ref}}}
+                )
+    return result

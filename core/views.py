@@ -1,0 +1,22 @@
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views import defaults
+
+from core.api.envelope import is_api_request, json_error
+
+
+def page_not_found(request, exception):
+    if is_api_request(request):
+        return json_error(404, "Not found")
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if is_api_request(request):
+        return json_error(500, "Internal server error")
+    return defaults.server_error(request)
+
+
+@login_required
+def home(request):
+    return render(request, "home.html")

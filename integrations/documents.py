@@ -1,0 +1,136 @@
+"""The integration document: validated against ``auth_schema.schema.json`` wherever it enters.
+
+Errors name the JSON path of the problem (``$.authMethods[0].fields[1].type: …``) so a broken
+provider file or API payload can be fixed without guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from integrations.url_templates import PLACEHOLDER, template_variables
+
+SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
+SECRET_FIELD_TYPES = {"password"}
+
+
+class DocumentError(ValueError):
+    def __init__(self, errors: list[str], source: str | None = None) -> None:
+        self.errors = errors
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(prefix + "; ".join(errors))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def json_path(parts) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _schema_errors(document) -> list[str]:
+    errors = []
+    for error in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+        # oneOf failures are more useful as the closest sub-error.
+        if error.context:
+            error = best_match(error.context) or error
+        errors.append(f"{json_path(error.absolute_path)}: {error.message}")
+    return errors
+
+
+def is_secret_field(field: dict) -> bool:
+    return field.get("type") in SECRET_FIELD_TYPES or bool(field.get("secret"))
+
+
+def _semantic_errors(document: dict) -> list[str]:
+    errors: list[str] = []
+    base_url = document["baseUrl"]
+    variables = template_variables(base_url)
+    host_part = base_url.split("://", 1)[-1].split("/", 1)[0]
+    if (base_url.startswith("{{") or PLACEHOLDER.search(host_part)) and not document.get("allowedHosts"):
+        errors.append("$.allowedHosts: required when a {{variable}} sits in the baseUrl's host")
+
+    seen_methods: set[str] = set()
+    for m_index, method in enumerate(document["authMethods"]):
+        here = f"$.authMethods[{m_index}]"
+        if method["id"] in seen_methods:
+            errors.append(f"{here}.id: duplicate auth method id '{method['id']}'")
+        seen_methods.add(method["id"])
+
+        fields = [("fields", i, f) for i, f in enumerate(method.get("fields", []))]
+        fields += [("additionalFields", i, f) for i, f in enumerate(method.get("additionalFields", []))]
+        names: set[str] = set()
+        for group, f_index, field in fields:
+            at = f"{here}.{group}[{f_index}]"
+            if field["name"] in names:
+                errors.append(f"{at}.name: duplicate field name '{field['name']}'")
+            names.add(field["name"])
+            if "pattern" in field:
+                try:
+                    re.compile(field["pattern"])
+                except re.error as exc:
+                    errors.append(f"{at}.pattern: not a valid regular expression ({exc})")
+            if "default" in field and field.get("options"):
+                if field["default"] not in [o["value"] for o in field["options"]]:
+                    errors.append(f"{at}.default: not one of the options")
+        for group, f_index, field in fields:
+            show_when = field.get("showWhen")
+            if show_when and show_when["key"] not in names:
+                errors.append(f"{here}.{group}[{f_index}].showWhen.key: no field named '{show_when['key']}'")
+
+        additional = {f["name"] for f in method.get("additionalFields", [])}
+        for variable in variables:
+            if variable not in additional:
+                errors.append(
+                    f"{here}.additionalFields: baseUrl variable '{variable}' needs a field of that name"
+                )
+
+        for key, value in method["apply"].items():
+            if isinstance(value, str) and key != "tokenUrl":
+                for name in template_variables(value):
+                    if name not in names:
+                        errors.append(f"{here}.apply.{key}: refers to unknown field '{name}'")
+        if method["apply"].get("type") == "bearer" and method["apply"]["field"] not in names:
+            errors.append(f"{here}.apply.field: refers to unknown field '{method['apply']['field']}'")
+    return errors
+
+
+def document_errors(document) -> list[str]:
+    """Every problem with ``document``, each prefixed with its JSON path; empty when valid."""
+    errors = _schema_errors(document)
+    if errors:
+        return errors
+    return _semantic_errors(document)
+
+
+def validate_document(document, *, source: str | None = None) -> dict:
+    errors = document_errors(document)
+    if errors:
+        raise DocumentError(errors, source)
+    return document
+
+
+def load_document_file(path: Path) -> dict:
+    """Read and validate one provider file; problems name the file and the JSON path."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DocumentError([f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"], str(path)) from exc
+    validate_document(document, source=str(path))
+    if document["id"] != path.parent.name:
+        raise DocumentError([f"$.id: '{document['id']}' does not match its folder '{path.parent.name}'"], str(path))
+    return document
