@@ -213,12 +213,6 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.add_error_envelope_responses",
     ],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {"type": "http", "scheme": "bearer", "description": "An API key from create_api_key"}
-        }
-    },
-    "SECURITY": [{"ApiKey": []}],
 }
 
 # Security headers. HTTPS-only settings are on whenever DEBUG is off.

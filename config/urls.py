@@ -1,6 +1,8 @@
 from django.contrib import admin
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
 
 from core.api.views import ApiNotFound
 
@@ -9,8 +11,16 @@ api_patterns = [
     path("", include("integrations.api.urls")),
     path("", include("connections.api.urls")),
     path("", include("features.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The contract is public; calling it is not.
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="api-schema"),
+    path(
+        "docs/",
+        # Swagger UI's page carries a small inline <style>; scripts stay 'self' only.
+        csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[AllowAny])
+        ),
+        name="api-docs",
+    ),
 ]
 
 urlpatterns = [
@@ -23,5 +33,7 @@ urlpatterns = [
     path("", include("features.urls")),
 ]
 
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"

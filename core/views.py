@@ -5,6 +5,18 @@ from django.views import defaults
 from core.api.envelope import is_api_request, json_error
 
 
+def bad_request(request, exception):
+    if is_api_request(request):
+        return json_error(400, "Bad request")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if is_api_request(request):
+        return json_error(403, "Permission denied")
+    return defaults.permission_denied(request, exception)
+
+
 def page_not_found(request, exception):
     if is_api_request(request):
         return json_error(404, "Not found")

@@ -104,3 +104,8 @@ def test_csrf_is_enforced_for_session_writes(user):
     response = client.patch(f"/api/users/{user.user_id}", {"name": "x"}, format="json")
     body = assert_envelope(response, 403, "Permission denied")
     assert "CSRF" in body["error"]
+
+
+def test_disallowed_host_is_400_json(key_client):
+    response = key_client.get("/api/users", HTTP_HOST="evil.example")
+    assert_envelope(response, 400, "Bad request")
