@@ -54,7 +54,7 @@ class ConnectionUpdateInput(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError([f"{name} cannot be updated" for name in unknown])
+                raise serializers.ValidationError({name: [f"{name} cannot be updated"] for name in unknown})
         return super().to_internal_value(data)
 
 
