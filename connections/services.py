@@ -15,12 +15,12 @@ from django.utils.crypto import salted_hmac
 from accounts.access import actor_label
 from accounts.models import User
 from connections import encryption
-from connections.encryption import CredentialsUnreadable
 from connections.credential_validation import (
     auth_method_or_error,
     secret_field_names,
     validate_connection_input,
 )
+from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -160,21 +160,85 @@ def _changed_keys(prefix: str, before: dict, after: dict) -> list[str]:
     return [f"{prefix}.{k}" for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
 
 
+@dataclass(frozen=True)
+class ConnectionChanges:
+    """The fields a caller asked to change; None means "leave as it is"."""
+
+    connection_name: str | None = None
+    auth_method_id: str | None = None
+    auth_method_label: str | None = None
+    configured_variables: dict | None = None
+    credentials: dict | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    updates: dict[str, Any]  # model field -> new value
+    changed: list[str]  # field names for the audit record
+    action: str
+
+
+def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -> UpdatePlan:
+    """Merge ``changes`` into the connection's current state and validate the result; writes
+    nothing (the admin form uses it to show errors before saving). ValidationFailed on problems."""
+    integration = current.integration
+    changed: list[str] = []
+    updates: dict[str, Any] = {}
+
+    method_id = changes.auth_method_id or current.auth_method_id
+    method_changed = method_id != current.auth_method_id
+    if method_changed or changes.credentials is not None or changes.configured_variables is not None:
+        method = auth_method_or_error(integration, method_id)
+        # A new auth method starts from no credentials: its required fields must be sent.
+        stored = {} if method_changed else connection_credentials(connection=current)
+        merged, supplied = _merge_credentials(
+            stored=stored, sent=changes.credentials or {}, secrets=secret_field_names(method)
+        )
+        valid = validate_connection_input(
+            integration=integration,
+            auth_method_id=method_id,
+            credentials=merged,
+            configured_variables={**current.configured_variables, **(changes.configured_variables or {})},
+            supplied_credentials=supplied,
+            supplied_variables=set(changes.configured_variables or {}),
+        )
+        changed_variables = _changed_keys("configuredVariables", current.configured_variables, valid.configured_variables)
+        changed_credentials = _changed_keys("credentials", stored, valid.credentials)
+        if changed_variables:
+            updates["configured_variables"] = valid.configured_variables
+        if changed_credentials or method_changed:
+            # Fresh nonce and the newest key on every change of credentials.
+            updates["credentials_encrypted"] = encryption.encrypt_json(valid.credentials, bound_to=current.connection_id)
+        changed += changed_variables + changed_credentials
+        if method_changed:
+            updates["auth_method_id"] = method_id
+            updates["auth_method_label"] = changes.auth_method_label or method["label"]
+            changed += ["authMethodId", "authMethodLabel"]
+    if changes.auth_method_label is not None and changes.auth_method_label != current.auth_method_label:
+        updates["auth_method_label"] = changes.auth_method_label
+        changed.append("authMethodLabel")
+    if changes.connection_name is not None:
+        name = changes.connection_name.strip() or integration.display_name
+        if name != current.connection_name:
+            updates["connection_name"] = name
+            changed.append("connectionName")
+    action = Action.UPDATE
+    if changes.status is not None and changes.status != current.status:
+        if changes.status == Connection.Status.ACTIVE:
+            _require_active_integration(integration)
+            action = Action.REACTIVATE
+        updates["status"] = changes.status
+        changed.append("status")
+    return UpdatePlan(updates=updates, changed=sorted(set(changed)), action=action)
+
+
 def connection_update(
-    *,
-    connection: Connection,
-    actor: Any,
-    if_match: str | None = None,
-    connection_name: str | None = None,
-    auth_method_id: str | None = None,
-    auth_method_label: str | None = None,
-    configured_variables: dict | None = None,
-    credentials: dict | None = None,
-    status: str | None = None,
+    *, connection: Connection, actor: Any, changes: ConnectionChanges, if_match: str | None = None
 ) -> Connection:
-    """Apply any subset of fields. The row is locked and the fields merged into its current
+    """Apply any subset of fields. The row is locked and the changes merged into its current
     state, so concurrent updates never lose each other's changes; ``if_match`` (an ETag) makes
-    the update conditional on the version the caller read."""
+    the update conditional on the version the caller read. Returns the updated connection."""
     with transaction.atomic():
         current = (
             Connection.objects.select_for_update(of=("self",))
@@ -185,59 +249,11 @@ def connection_update(
             raise PreconditionFailed(
                 "Connection has changed since it was read", error=f"Current ETag is {current.etag}"
             )
-        integration = current.integration
-        changed: list[str] = []
-        updates: dict[str, Any] = {}
-
-        method_id = auth_method_id or current.auth_method_id
-        method_changed = method_id != current.auth_method_id
-        if method_changed or credentials is not None or configured_variables is not None:
-            method = auth_method_or_error(integration, method_id)
-            # A new auth method starts from no credentials: its required fields must be sent.
-            stored = {} if method_changed else connection_credentials(connection=current)
-            merged, supplied = _merge_credentials(
-                stored=stored, sent=credentials or {}, secrets=secret_field_names(method)
-            )
-            variables = {**current.configured_variables, **(configured_variables or {})}
-            valid = validate_connection_input(
-                integration=integration,
-                auth_method_id=method_id,
-                credentials=merged,
-                configured_variables=variables,
-                supplied_credentials=supplied,
-                supplied_variables=set(configured_variables or {}),
-            )
-            changed += _changed_keys("configuredVariables", current.configured_variables, valid.configured_variables)
-            changed += _changed_keys("credentials", stored, valid.credentials)
-            updates["configured_variables"] = valid.configured_variables
-            if credentials is not None or method_changed:
-                # Re-encrypted whenever credentials are sent: fresh nonce, newest key.
-                updates["credentials_encrypted"] = encryption.encrypt_json(
-                    valid.credentials, bound_to=current.connection_id
-                )
-            if method_changed:
-                updates["auth_method_id"] = method_id
-                updates["auth_method_label"] = auth_method_label or method["label"]
-                changed += ["authMethodId", "authMethodLabel"]
-        if auth_method_label is not None and auth_method_label != current.auth_method_label:
-            updates["auth_method_label"] = auth_method_label
-            changed.append("authMethodLabel")
-        if connection_name is not None:
-            name = connection_name.strip() or integration.display_name
-            if name != current.connection_name:
-                updates["connection_name"] = name
-                changed.append("connectionName")
-        action = Action.UPDATE
-        if status is not None and status != current.status:
-            if status == Connection.Status.ACTIVE:
-                _require_active_integration(integration)
-                action = Action.REACTIVATE
-            updates["status"] = status
-            changed.append("status")
-        if not changed and "credentials_encrypted" not in updates:
+        plan = connection_update_plan(current=current, changes=changes)
+        if not plan.updates:
             return current
-        _save_versioned(current, updates)
-        audit_record(connection=current, action=action, actor=actor, fields=sorted(set(changed)))
+        _save_versioned(current, plan.updates)
+        audit_record(connection=current, action=plan.action, actor=actor, fields=plan.changed)
     return current
 
 

@@ -124,16 +124,16 @@ class ConnectionViewSet(viewsets.ViewSet):
         data = validate_input(s.ConnectionUpdateInput, request.data)
         if not data:
             raise ValidationFailed([f"Nothing to update: send {UPDATABLE}"])
-        connection = services.connection_update(
-            connection=connection,
-            actor=request.user,
-            if_match=request.headers.get("If-Match"),
+        changes = services.ConnectionChanges(
             connection_name=data.get("connectionName"),
             auth_method_id=data.get("authMethodId"),
             auth_method_label=data.get("authMethodLabel"),
             configured_variables=data.get("configuredVariables"),
             credentials=data.get("credentials"),
             status=data.get("status"),
+        )
+        connection = services.connection_update(
+            connection=connection, actor=request.user, changes=changes, if_match=request.headers.get("If-Match")
         )
         body = ok(message="Connection updated successfully", connection=s.ConnectionUpdatedOutput(connection).data)
         return _with_etag(body, connection)
