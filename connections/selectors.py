@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,8 @@ from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
 from connections.models import AuditEvent, Connection
 from core.errors import NotFound
+
+logger = logging.getLogger(__name__)
 
 MASK = "••••••••••••"
 # "recent" in my-connections stats: connections created within this window.
@@ -79,7 +82,11 @@ def connection_list_for_user(
 
 def connection_credentials(*, connection: Connection) -> dict:
     """The decrypted credentials. CredentialsUnreadable (never garbage) when they cannot be read."""
-    return encryption.decrypt_json(connection.credentials_encrypted, bound_to=connection.connection_id)
+    try:
+        return encryption.decrypt_json(connection.credentials_encrypted, bound_to=connection.connection_id)
+    except encryption.CredentialsUnreadable as exc:
+        logger.error("connection %s: credentials unreadable: %s", connection.connection_id, exc.error)
+        raise
 
 
 def connection_credentials_masked(*, connection: Connection, credentials: dict | None = None) -> dict:
