@@ -156,3 +156,36 @@ def test_concurrent_updates_lose_nothing(user):
         assert connection_credentials(connection=connection)["clientSecret"] == f"secret-{_}"
     assert connection.version == 11
     assert connection.audit_events.count() == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_idempotency_key_create_one_connection(user):
+    if db_connection.vendor != "postgresql":
+        pytest.skip("needs concurrent transactions: SQLite serialises whole-database writes")
+    salesforce()
+    barrier = threading.Barrier(4)
+    results: list = []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            results.append(
+                connection_create(
+                    actor=user, user=user, integration_id="salesforce", auth_method_id="oauth2",
+                    credentials=dict(SEED_CREDENTIALS), configured_variables=SEED_VARIABLES,
+                    idempotency_key="same", request_fingerprint="f" * 64,
+                ).connection_id
+            )
+        except BaseException as exc:  # reported below, from the main thread
+            results.append(exc)
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(set(results)) == 1, results
+    assert Connection.objects.count() == 1
