@@ -45,6 +45,7 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # Ranges Python's ``ipaddress`` flags do not cover, or that we refuse whole because they carry
 # or translate to another address (so a public-looking IPv6 address can reach an IPv4 one).
 EXTRA_BLOCKED_NETWORKS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {
@@ -55,7 +56,7 @@ EXTRA_BLOCKED_NETWORKS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Net
         ipaddress.ip_network("2002::/16"),  # 6to4
         ipaddress.ip_network("2001::/32"),  # Teredo
         ipaddress.ip_network("192.88.99.0/24"),  # 6to4 relay anycast
-        ipaddress.ip_network("::/96"),  # IPv4-compatible (deprecated)
+        IPV4_COMPATIBLE,
     ],
 }
 # Cloud metadata services, including those outside private ranges (Azure's wireserver).
@@ -160,7 +161,8 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> Iterator[ipaddress.IPv4Add
         yield address.sixtofour
     if address.teredo:
         yield from address.teredo
-    if address in NAT64:  # carries the IPv4 address in its low 32 bits
+    # NAT64 and the deprecated IPv4-compatible form (but not :: and ::1) carry it in the low 32 bits.
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
         yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
 
 
@@ -173,18 +175,20 @@ def address_block_reason(address: IPAddress) -> str | None:
                 return reason
     if address in METADATA_ADDRESSES:
         return "cloud metadata"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    for label, networks in EXTRA_BLOCKED_NETWORKS.items():
+        if any(address.version == n.version and address in n for n in networks):
+            return label
     for label, flag in (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved),
         ("private network", address.is_private),
     ):
         if flag:
-            return label
-    for label, networks in EXTRA_BLOCKED_NETWORKS.items():
-        if any(address.version == n.version and address in n for n in networks):
             return label
     if not address.is_global:
         return "not publicly routable"
@@ -216,13 +220,13 @@ def check_outbound_url(url: str) -> None:
         raise OutboundBlocked("Blocked: URLs with user names or passwords in them are not allowed")
     if _allowlisted(host):
         return
-    if parts.scheme == "http":
-        raise OutboundBlocked(f"Blocked: plain http to {host} is not allowed; use https")
     literal = ip_literal(host)
     if literal is not None:
         reason = address_block_reason(literal)
         if reason:
             raise _blocked(host, literal, reason)
+    if parts.scheme == "http":
+        raise OutboundBlocked(f"Blocked: plain http to {host} is not allowed; use https")
 
 
 def redact_url(url: str) -> str:
@@ -303,7 +307,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
     stack = [exc]
     while stack:
         current = stack.pop()
-        if current is None or id(current) in seen:
+        if not isinstance(current, BaseException) or id(current) in seen:
             continue
         seen.add(id(current))
         yield current
@@ -320,23 +324,24 @@ def _translate(exc: Exception, url: str, timeout: float) -> OutboundError:
     parts = urlsplit(url)
     host = parts.hostname or "the host"
     causes = list(_causes(exc))
+    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
+        return OutboundDnsError(f"Could not resolve host {host}")
+    # Before timeouts: urllib3's NewConnectionError is also a ConnectTimeoutError.
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+        return OutboundConnectionRefused(f"Connection refused by {host}:{port}")
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return OutboundConnectionFailed(f"Connection reset by {host}")
     if isinstance(exc, requests.Timeout) or any(
         isinstance(c, (socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError)) for c in causes
     ):
         return OutboundTimeout(f"Timed out after {_seconds(timeout)} s")
-    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
-        return OutboundDnsError(f"Could not resolve host {host}")
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
             detail = cause.verify_message or "certificate verification failed"
             return OutboundTlsError(f"TLS error with {host}: certificate verification failed ({detail})")
     if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(c, ssl.SSLError) for c in causes):
         return OutboundTlsError(f"TLS error with {host}: the secure connection could not be established")
-    if any(isinstance(c, ConnectionRefusedError) for c in causes):
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
-        return OutboundConnectionRefused(f"Connection refused by {host}:{port}")
-    if any(isinstance(c, ConnectionResetError) for c in causes):
-        return OutboundConnectionFailed(f"Connection reset by {host}")
     if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)):
         return OutboundError("The request could not be built: a URL or header value is invalid")
     return OutboundConnectionFailed(f"Could not connect to {host}")
@@ -395,6 +400,8 @@ def outbound_request(
             if remaining <= 0:
                 raise OutboundTimeout(f"Timed out after {_seconds(deadline)} s")
             timeouts = (min(connect_timeout, remaining), min(read_timeout, remaining))
+            # What a timeout message names: the configured limit that cut the wait short.
+            limits = tuple(t if t < remaining else deadline for t in (connect_timeout, read_timeout))
             try:
                 response = session.request(
                     method,
@@ -410,9 +417,9 @@ def outbound_request(
             except OutboundError:
                 raise
             except requests.ConnectTimeout as exc:
-                raise _translate(exc, url, timeouts[0]) from None
+                raise _translate(exc, url, limits[0]) from None
             except (requests.RequestException, OSError, ValueError) as exc:
-                raise _translate(exc, url, timeouts[1]) from None
+                raise _translate(exc, url, limits[1]) from None
             with response:
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:
@@ -432,7 +439,7 @@ def outbound_request(
                 except OutboundError:
                     raise
                 except (requests.RequestException, OSError, ValueError) as exc:
-                    raise _translate(exc, url, timeouts[1]) from None
+                    raise _translate(exc, url, limits[1]) from None
                 return OutboundResponse(
                     status_code=response.status_code,
                     reason=response.reason or "",

@@ -21,7 +21,7 @@ Endpoints (credentials are the module constants below):
 - ``GET /redirect?to=<url>`` 302 to ``to`` (a path on this server or any URL)
 - ``GET /redirect-private`` 302 to the cloud metadata address
 - ``GET /redirect-loop``    302 to itself, forever
-- ``GET /huge?bytes=N``     N bytes of body (default 5 MiB)
+- ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
 - ``GET /echo``             the request's method, path, headers and query as JSON
 
 Rejections echo the presented credential back in the error body, as careless providers do, so
@@ -34,6 +34,7 @@ import argparse
 import base64
 import json
 import secrets
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +68,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _chunked(self, size: int) -> None:
+        """A body with no Content-Length, so only counting what arrives can cap it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            while size > 0:
+                part = chunk[: min(size, len(chunk))]
+                self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                size -= len(part)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True  # the client stopped reading, as it should
 
     def _json(self, status: int, payload) -> None:
         self._send(status, json.dumps(payload).encode())
@@ -137,7 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/redirect-loop":
             return self._redirect("/redirect-loop")
         if path == "/huge":
-            return self._send(200, b"x" * int(query.get("bytes", str(5 * 1024 * 1024))), "text/plain")
+            size = int(query.get("bytes", str(5 * 1024 * 1024)))
+            if query.get("chunked"):
+                return self._chunked(size)
+            return self._send(200, b"x" * size, "text/plain")
         if path == "/echo":
             return self._json(
                 200,
@@ -199,12 +219,21 @@ class _Server(ThreadingHTTPServer):
 
 
 class ProviderServer:
-    """The server on an ephemeral port (or ``port``), serving from a daemon thread."""
+    """The server on an ephemeral port (or ``port``), serving from a daemon thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    With ``certfile``/``keyfile`` it speaks https (e.g. with a self-signed certificate).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, certfile=None, keyfile=None) -> None:
         self._server = _Server((host, port))
+        scheme = "http"
+        if certfile:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile, keyfile)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
         self.host, self.port = self._server.server_address[:2]
-        self.origin = f"http://{self.host}:{self.port}"
+        self.origin = f"{scheme}://{self.host}:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="provider-server", daemon=True)
 
     def url(self, path: str = "/") -> str:
