@@ -103,7 +103,8 @@ def perform_test_request(
     started = time.monotonic()
 
     def outcome(status, message, *, status_code=None) -> TestOutcome:
-        endpoint = url + ("?" + urlencode(query, safe="*") if query else "")
+        joiner = "&" if "?" in url else "?"
+        endpoint = url + (joiner + urlencode(query, safe="*") if query else "")
         elapsed = round((time.monotonic() - started) * 1000)
         return TestOutcome(
             status=status,

@@ -35,6 +35,7 @@ import base64
 import json
 import secrets
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -202,6 +203,11 @@ class _Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self.hits: list[tuple[str, str]] = []
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up early (a size cap, a timeout) are expected here, not errors.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
     def record(self, method: str, path: str) -> None:
         with self._lock:

@@ -1,5 +1,6 @@
 """The guarded outbound client, against the local provider server over real sockets."""
 
+import ipaddress
 import socket
 import subprocess
 import time
@@ -17,6 +18,7 @@ from core.outbound_http import (
     OutboundTimeout,
     OutboundTlsError,
     OutboundTooManyRedirects,
+    address_block_reason,
     check_outbound_url,
     outbound_request,
     redact_url,
@@ -100,6 +102,13 @@ def test_literal_address_is_allowed_when_listed(settings, host, kind):
     settings.OUTBOUND_ALLOWLIST = [host]
     check_outbound_url(f"https://{host}/")
     check_outbound_url(f"http://{host}/")
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::200e"])
+def test_public_addresses_are_allowed(settings, address):
+    settings.OUTBOUND_ALLOWLIST = []
+    assert address_block_reason(ipaddress.ip_address(address)) is None
+    check_outbound_url(f"https://{address}/" if "." in address else f"https://[{address}]/")
 
 
 @pytest.mark.parametrize("host", ODD_LOOPBACK_SPELLINGS)
