@@ -75,7 +75,9 @@ class IntegrationViewSet(viewsets.ViewSet):
             integration=s.IntegrationOutput(integration, context=self._context()).data,
         )
 
-    @extend_schema(operation_id="integrations_destroy", parameters=[INTEGRATION_ID], responses=s.IntegrationDeletedEnvelope)
+    @extend_schema(
+        operation_id="integrations_destroy", parameters=[INTEGRATION_ID], responses={200: s.IntegrationDeletedEnvelope}
+    )
     def destroy(self, request, integration_id: str):
         integration = integration_get(integration_id=integration_id)
         if services.integration_delete(integration=integration):
