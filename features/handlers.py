@@ -180,30 +180,37 @@ def reference_errors(reference: Any, *, slot: str, path: str) -> list[str]:
 
 
 def _resolved(reference: Any) -> tuple[Handler, dict]:
+    """The handler and its parameters; HandlerInputError for a reference the rules would refuse
+    (stored mappings are checked, so this only guards against a template or registry change)."""
     name, raw_params = split_reference(reference)
-    found = REGISTRY[name]
-    return found, found.resolve_params(raw_params)[0]
+    found = REGISTRY.get(name) if name else None
+    if found is None:
+        raise HandlerInputError(f"cannot be processed: handler '{str(name)[:100]}' does not exist")
+    params, errors = found.resolve_params(raw_params)
+    if errors:
+        raise HandlerInputError(f"cannot be processed: handler '{name}' is misconfigured ({errors[0]})")
+    return found, params
 
 
 def run_value(reference: Any, value: Any) -> tuple[Any, str | None]:
-    found, params = _resolved(reference)
     try:
+        found, params = _resolved(reference)
         return found.function(value, **params), None
     except HandlerInputError as exc:
         return value, exc.message
 
 
 def run_validation(reference: Any, value: Any) -> str | None:
-    found, params = _resolved(reference)
     try:
+        found, params = _resolved(reference)
         return found.function(value, **params)
     except HandlerInputError as exc:
         return exc.message
 
 
 def run_submit(reference: Any, field_key: str, value: Any) -> tuple[dict, str | None]:
-    found, params = _resolved(reference)
     try:
+        found, params = _resolved(reference)
         return found.function(field_key, value, **params), None
     except HandlerInputError as exc:
         return {}, exc.message

@@ -1,7 +1,9 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from features.services import feature_template_sync
-from features.template_files import TemplateFileError
+from features.template_files import TEMPLATES_DIR, TemplateFileError
 
 
 class Command(BaseCommand):
@@ -12,10 +14,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Rewrite every template from its file.")
+        parser.add_argument("--directory", type=Path, default=TEMPLATES_DIR, help="Where the template files are.")
 
-    def handle(self, *args, force: bool, **options):
+    def handle(self, *args, force: bool, directory: Path, **options):
         try:
-            report = feature_template_sync(force=force)
+            report = feature_template_sync(directory=directory, force=force)
         except TemplateFileError as exc:
             raise CommandError(f"Feature template file {exc.source} is broken:\n  " + "\n  ".join(exc.errors)) from exc
         self.stdout.write(
