@@ -95,10 +95,12 @@ class ExtraFieldForm(HandlerSelects):
 
     fieldKey = forms.CharField(label="Key", max_length=64, required=False)
     label = forms.CharField(max_length=200, required=False)
-    type = forms.ChoiceField(choices=_choices(TYPES), initial="static")
-    fieldType = forms.ChoiceField(label="Field type", choices=_choices(FIELD_TYPES), initial="string")
-    htmlType = forms.ChoiceField(label="Input", choices=_choices(HTML_TYPES), initial="text")
-    fillBy = forms.ChoiceField(label="Filled by", choices=_choices(FILL_BY), initial="User")
+    # Not required here: an untouched blank row is skipped, and the mapping rules name what a
+    # filled-in row lacks.
+    type = forms.ChoiceField(choices=_choices(TYPES), initial="static", required=False)
+    fieldType = forms.ChoiceField(label="Field type", choices=_choices(FIELD_TYPES), initial="string", required=False)
+    htmlType = forms.ChoiceField(label="Input", choices=_choices(HTML_TYPES), initial="text", required=False)
+    fillBy = forms.ChoiceField(label="Filled by", choices=_choices(FILL_BY), initial="User", required=False)
     required = forms.BooleanField(required=False)
     possibleValues = forms.CharField(
         label="Choices",
@@ -121,8 +123,4 @@ class ExtraFieldForm(HandlerSelects):
         return not (self.cleaned_data.get("fieldKey") or self.cleaned_data.get("label"))
 
 
-class BaseExtraFieldFormSet(forms.BaseFormSet):
-    pass
-
-
-ExtraFieldFormSet = forms.formset_factory(ExtraFieldForm, formset=BaseExtraFieldFormSet, extra=1, can_delete=True, max_num=100)
+ExtraFieldFormSet = forms.formset_factory(ExtraFieldForm, extra=1, can_delete=True, max_num=100, validate_max=True)

@@ -91,14 +91,15 @@ def _canonical_handlers(handlers: Any) -> dict:
     return {slot: handlers.get(slot) for slot in SLOTS}
 
 
-def _admin_value_errors(definition: dict, admin_value: Any, enabled: bool, path: str) -> list[str]:
+def _admin_value(definition: dict, admin_value: Any, enabled: bool, path: str) -> tuple[Any, list[str]]:
+    """The admin value as its field type (a form's "25" becomes 25; blank becomes None), or problems."""
     label = definition.get("label", "This field")
     if is_empty(admin_value):
         if enabled and definition.get("fillBy") == "Admin" and definition.get("required"):
-            return [f"{path}.adminValue is required: {label} is a required field the operator fills"]
-        return []
-    problem = coerce_value(definition, admin_value)[1]
-    return [f"{path}.adminValue {problem}"] if problem else []
+            return None, [f"{path}.adminValue is required: {label} is a required field the operator fills"]
+        return None, []
+    value, problem = coerce_value(definition, admin_value)
+    return value, [f"{path}.adminValue {problem}"] if problem else []
 
 
 def _field_mappings(template: FeatureTemplate | None, field_mappings: Any) -> tuple[dict, list[str]]:
@@ -133,12 +134,13 @@ def _field_mappings(template: FeatureTemplate | None, field_mappings: Any) -> tu
                 definition = {**definition, **overrides}
                 errors += combination_errors(definition, f"{path}.overrides")
         errors += _handlers_errors(entry.get("customHandlers"), f"{path}.customHandlers")
-        errors += _admin_value_errors(definition, entry.get("adminValue"), enabled is True, path)
+        admin_value, admin_errors = _admin_value(definition, entry.get("adminValue"), enabled is True, path)
+        errors += admin_errors
         canonical[key] = {
             "enabled": enabled,
             "overrides": overrides or None,
             "customHandlers": _canonical_handlers(entry.get("customHandlers")),
-            "adminValue": entry.get("adminValue"),
+            "adminValue": admin_value,
         }
     # Keep the template's field order, whatever order the caller sent.
     ordered = {key: canonical[key] for key in fields if key in canonical}
@@ -174,7 +176,8 @@ def _extra_fields(template: FeatureTemplate | None, extra_fields: Any) -> tuple[
         definition = {k: v for k, v in item.items() if k in DEFINITION_KEYS}
         errors += definition_errors(definition, path)
         errors += _handlers_errors(item.get("customHandlers"), f"{path}.customHandlers")
-        errors += _admin_value_errors(definition, item.get("adminValue"), True, path)
+        admin_value, admin_errors = _admin_value(definition, item.get("adminValue"), True, path)
+        errors += admin_errors
         order = item.get("order", index + 1)
         if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 10_000:
             errors.append(f"{path}.order must be a whole number from 0 to 10000")
@@ -185,7 +188,7 @@ def _extra_fields(template: FeatureTemplate | None, extra_fields: Any) -> tuple[
                 **{k: definition[k] for k in DEFINITION_KEYS if k in definition},
                 "possibleValues": definition.get("possibleValues"),
                 "customHandlers": _canonical_handlers(handlers) if handlers and any(handlers.values()) else None,
-                "adminValue": item.get("adminValue"),
+                "adminValue": admin_value,
                 "order": order,
             }
         )

@@ -16,6 +16,7 @@ path of the offending key so a template file, an API payload or a form can point
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from typing import Any
 
 FIELD_KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -212,8 +213,6 @@ def _as_boolean(value: Any) -> tuple[Any, str | None]:
 
 
 def _as_date(value: Any, *, with_time: bool) -> tuple[Any, str | None]:
-    from datetime import date, datetime
-
     if isinstance(value, str) and len(value) <= 40:
         try:
             if with_time:
