@@ -87,7 +87,7 @@ class FeatureMappingInput(serializers.Serializer):
     fieldMappings = serializers.DictField(child=FieldMappingEntryInput(), required=False)
     apiConfig = ApiConfigInput()
     extraFields = ExtraFieldInput(many=True, required=False)
-    status = serializers.ChoiceField(choices=FeatureMapping.Status.values, required=False)
+    status = serializers.ChoiceField(choices=FeatureMapping.Status.choices, required=False)
 
 
 class PreviewInput(serializers.Serializer):
