@@ -94,7 +94,7 @@ def test_list_feature_mappings_as_in_the_contract(user_client, hubspot, django_a
 
 
 def test_list_for_unknown_integration_is_404(key_client):
-    response = key_client.get("/api/integrations/freshdesk/feature-mappings")
+    response = key_client.get("/api/integrations/no-such-integration/feature-mappings")
 
     assert response.status_code == 404
     assert response.json() == {"success": False, "message": "Integration not found"}
@@ -112,7 +112,7 @@ def test_create_with_unknown_template_is_400_and_writes_nothing(key_client, hubs
 
 
 def test_create_for_unknown_integration_is_404(key_client, hubspot):
-    response = key_client.post("/api/integrations/freshdesk/feature-mappings", seed_body(), format="json")
+    response = key_client.post("/api/integrations/no-such-integration/feature-mappings", seed_body(), format="json")
 
     assert response.status_code == 404
     assert response.json() == {"success": False, "message": "Integration not found"}
@@ -248,3 +248,26 @@ def test_body_must_be_an_object(key_client, hubspot):
 
     assert response.status_code == 400
     assert response.json()["errors"] == ["The request body must be a JSON object"]
+
+
+def test_the_seed_walkthrough_on_freshdesk(key_client):
+    """The seed's feature-mapping examples use /api/integrations/freshdesk/…, from the shipped catalog."""
+    base = "/api/integrations/freshdesk/feature-mappings"
+
+    created = key_client.post(base, seed_body(), format="json")
+    assert created.status_code == 201
+    mapping_id = created.json()["mapping"]["id"]
+    assert re.fullmatch(r"mapping_\d{13}_[a-z0-9]+", mapping_id)
+
+    listed = key_client.get(base).json()
+    assert [m["id"] for m in listed["featureMappings"]] == [mapping_id]
+
+    updated = key_client.put(f"{base}/{mapping_id}", seed_body(), format="json")
+    assert updated.json()["message"] == "Feature mapping updated successfully"
+
+    deleted = key_client.delete(f"{base}/{mapping_id}")
+    assert deleted.json() == {"success": True, "message": "Feature mapping deleted successfully"}
+    assert key_client.delete(f"{base}/{mapping_id}").json() == {
+        "success": False,
+        "message": "Feature mapping not found",
+    }
