@@ -125,7 +125,11 @@ def connection_create(
                 + [f"credentials.{k}" for k in valid.credentials],
             )
             if idempotency_key:
-                IdempotencyRecord.objects.filter(actor=label, key=idempotency_key).delete()  # expired
+                # Only an expired record may make way: deleting a live one that a concurrent
+                # retry just committed would let this request create a second connection.
+                IdempotencyRecord.objects.filter(
+                    actor=label, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+                ).delete()
                 IdempotencyRecord.objects.create(
                     actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
                 )
