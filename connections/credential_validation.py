@@ -135,7 +135,14 @@ def _check_group(
             if name in supplied and not _is_blank(value):
                 condition = field["showWhen"]
                 errors.append(f"{path} is only used when {condition['key']} is {_as_text(condition['value'])}")
+            elif "default" in field:
+                # A hidden field takes its default (GitLab.com's server_url when not self-managed).
+                clean[name] = field["default"]
             continue
+        # An unconditional field left out takes its default; a showWhen field's default is only
+        # what it means while hidden (once shown, the user must fill it in).
+        if _is_blank(value) and "default" in field and name not in supplied and "showWhen" not in field:
+            value = field["default"]
         if _is_blank(value):
             if field.get("required"):
                 errors.append(f"{path} cannot be empty" if name in values else f"{path} is required")

@@ -570,3 +570,37 @@ def test_history_names_who_what_and_when(user_client, user, key_client):
     assert history[1]["fields"] == ["connectionName"]
     assert "credentials.clientSecret" in history[2]["fields"]
     assert all(h["createdAt"].endswith("Z") for h in history)
+
+
+def test_a_hidden_field_takes_its_default_gitlab_dot_com(key_client, user_123):
+    body = {
+        "userId": "user_123", "integrationId": "gitlab", "authMethodId": "token",
+        "configuredVariables": {"deployment": "gitlab.com"}, "credentials": {"token": "glpat-abcdefghijklmnopqrst"},
+    }
+    gitlab = key_client.get("/api/integrations/gitlab/auth-schema").json()
+    method = gitlab["authMethods"][0]
+    body["authMethodId"] = method["id"]
+    body["credentials"] = {f["name"]: "glpat-abcdefghijklmnopqrst" for f in method["fields"] if f.get("required")}
+
+    response = connect(key_client, body)
+
+    assert response.status_code == 201, response.json()
+    connection = Connection.objects.get(connection_id=response.json()["connectionId"])
+    assert connection.configured_variables["server_url"] == "https://gitlab.com"
+
+    body["configuredVariables"] = {"deployment": "self-managed"}
+    refused = connect(key_client, body)
+    assert refused.status_code == 400
+    assert "configuredVariables.server_url is required" in refused.json()["errors"]
+
+
+def test_deleting_an_integration_with_connections_deactivates_it(key_client, seed_connection):
+    response = key_client.delete("/api/integrations/salesforce")
+
+    assert response.status_code == 200
+    assert response.json()["success"] is True
+    seed_connection.refresh_from_db()
+    assert seed_connection.integration.status == "inactive"
+    assert Connection.objects.filter(pk=seed_connection.pk).exists()
+    refused = connect(key_client)
+    assert refused.status_code == 400
