@@ -96,6 +96,9 @@ def _semantic_errors(document: dict) -> list[str]:
                 if field["default"] not in [o["value"] for o in field["options"]]:
                     errors.append(f"{at}.default: not one of the options")
         for group, f_index, field in fields:
+            if group == "additionalFields" and is_secret_field(field):
+                # configuredVariables are stored and shown in plain text; secrets belong in fields.
+                errors.append(f"{here}.{group}[{f_index}]: a secret must be one of the method's fields, not an additionalField")
             show_when = field.get("showWhen")
             if show_when and show_when["key"] not in names:
                 errors.append(f"{here}.{group}[{f_index}].showWhen.key: no field named '{show_when['key']}'")
