@@ -1,1 +1,22 @@
-urlpatterns: list = []
+from django.urls import path
+
+from connections.api.views import ConnectionViewSet
+
+urlpatterns = [
+    path("user-integrations/connect", ConnectionViewSet.as_view({"post": "connect"}), name="api-connection-connect"),
+    path(
+        "user-integrations/my-connections",
+        ConnectionViewSet.as_view({"get": "my_connections"}),
+        name="api-my-connections",
+    ),
+    path(
+        "user-integrations/<str:connection_id>",
+        ConnectionViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"}),
+        name="api-connection-detail",
+    ),
+    path(
+        "user-integrations/<str:connection_id>/history",
+        ConnectionViewSet.as_view({"get": "history"}),
+        name="api-connection-history",
+    ),
+]

@@ -1,0 +1,199 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.serializers import STATUS_MESSAGE
+from connections.models import AuditEvent, Connection
+from connections.selectors import (
+    connection_credentials,
+    connection_credentials_masked,
+    connection_secrets_visible_to,
+)
+from core.api.fields import TimestampField
+
+# --- Input
+
+
+def _object_field(name: str, **kwargs) -> serializers.DictField:
+    return serializers.DictField(error_messages={"not_a_dict": f"{name} must be an object"}, **kwargs)
+
+
+def _status_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=Connection.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
+    )
+
+
+class ConnectInput(serializers.Serializer):
+    """userId is required for API keys and operators; a signed-in end user may leave it out."""
+
+    userId = serializers.CharField(max_length=64)
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(max_length=64)
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+    credentials = _object_field("credentials")
+
+    def __init__(self, *args, user_id_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["userId"].required = user_id_required
+
+
+class ConnectionUpdateInput(serializers.Serializer):
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    authMethodId = serializers.CharField(max_length=64, required=False)
+    authMethodLabel = serializers.CharField(max_length=200, required=False)
+    configuredVariables = _object_field("configuredVariables", required=False)
+    credentials = _object_field(
+        "credentials",
+        required=False,
+        help_text="Re-encrypted. A password or secret field omitted or left empty keeps its stored value.",
+    )
+    status = _status_field()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [f"{name} cannot be updated"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class MyConnectionsQuery(serializers.Serializer):
+    userId = serializers.CharField(max_length=64, required=False)
+    status = _status_field()
+    integrationId = serializers.CharField(max_length=64, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    offset = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+# --- Output
+
+
+class _IntegrationSummary(serializers.Serializer):
+    displayName = serializers.CharField(source="display_name")
+    category = serializers.CharField()
+    iconUrl = serializers.CharField(source="icon_url")
+
+
+class _IntegrationDetail(_IntegrationSummary):
+    description = serializers.CharField()
+
+
+class _Credentials(serializers.Serializer):
+    encrypted = serializers.CharField(help_text="The stored token: v1.<key id>.<nonce and AES-256-GCM ciphertext>")
+    decrypted = serializers.DictField(help_text="Password and secret fields are masked as ••••••••••••")
+
+
+class ConnectionCreatedOutput(serializers.ModelSerializer):
+    connectionId = serializers.CharField(source="connection_id")
+    userId = serializers.CharField(source="user.user_id")
+    integrationId = serializers.CharField(source="integration_id")
+    integrationName = serializers.CharField(source="integration.display_name")
+    connectionName = serializers.CharField(source="connection_name")
+    authMethodId = serializers.CharField(source="auth_method_id")
+    authMethodLabel = serializers.CharField(source="auth_method_label")
+    createdAt = TimestampField(source="created_at")
+
+    class Meta:
+        model = Connection
+        fields = [
+            "connectionId", "userId", "integrationId", "integrationName", "connectionName",
+            "authMethodId", "authMethodLabel", "status", "createdAt",
+        ]
+
+
+class ConnectionListItemOutput(ConnectionCreatedOutput):
+    """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
+    shows that actor the decrypted values if they may see them."""
+
+    configuredVariables = serializers.JSONField(source="configured_variables")
+    credentials = serializers.SerializerMethodField()
+    lastTestStatus = serializers.CharField(source="last_test_status", allow_null=True)
+    lastTestMessage = serializers.CharField(source="last_test_message", allow_null=True)
+    lastTestDate = TimestampField(source="last_test_date", allow_null=True)
+    updatedAt = TimestampField(source="updated_at")
+    integration = _IntegrationSummary()
+
+    class Meta(ConnectionCreatedOutput.Meta):
+        fields = ConnectionCreatedOutput.Meta.fields[:-1] + [
+            "configuredVariables", "credentials", "lastTestStatus", "lastTestMessage", "lastTestDate",
+            "createdAt", "updatedAt", "integration",
+        ]
+
+    @extend_schema_field(_Credentials)
+    def get_credentials(self, connection: Connection) -> dict:
+        decrypted = connection_credentials(connection=connection)
+        actor = self.context.get("reveal_secrets_to")
+        if actor is None or not connection_secrets_visible_to(actor=actor, connection=connection):
+            decrypted = connection_credentials_masked(connection=connection, credentials=decrypted)
+        return {"encrypted": connection.credentials_encrypted, "decrypted": decrypted}
+
+
+class ConnectionDetailOutput(ConnectionListItemOutput):
+    integration = _IntegrationDetail()
+
+
+class ConnectionUpdatedOutput(serializers.ModelSerializer):
+    connectionId = serializers.CharField(source="connection_id")
+    connectionName = serializers.CharField(source="connection_name")
+    updatedAt = TimestampField(source="updated_at")
+
+    class Meta:
+        model = Connection
+        fields = ["connectionId", "connectionName", "updatedAt"]
+
+
+class AuditEventOutput(serializers.ModelSerializer):
+    createdAt = TimestampField(source="created_at")
+    fields = serializers.ListField(child=serializers.CharField(), help_text="Names of the fields involved, never values")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["action", "actor", "fields", "createdAt"]
+
+
+# --- Envelopes (OpenAPI)
+
+
+class ConnectionCreatedEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    connectionId = serializers.CharField()
+    connection = ConnectionCreatedOutput()
+
+
+class _Stats(serializers.Serializer):
+    active = serializers.IntegerField()
+    inactive = serializers.IntegerField()
+    total = serializers.IntegerField()
+    recent = serializers.IntegerField(help_text="Connections created in the last 7 days")
+
+
+class MyConnectionsEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    connections = ConnectionListItemOutput(many=True)
+    total = serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)")
+    stats = _Stats(help_text="All the user's connections, whatever the filters")
+
+
+class ConnectionEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    connection = ConnectionDetailOutput()
+
+
+class ConnectionUpdatedEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    connection = ConnectionUpdatedOutput()
+
+
+class ConnectionDeletedEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    connectionId = serializers.CharField()
+
+
+class ConnectionHistoryEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    history = AuditEventOutput(many=True)
+

@@ -1,0 +1,161 @@
+from dataclasses import asdict
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+
+from accounts.access import acts_for_any_user, user_for_request
+from connections import selectors, services
+from connections.api import serializers as s
+from core.api.envelope import ok
+from core.api.validation import validate_input
+from core.errors import ApplicationError, ValidationFailed
+
+CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
+UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
+
+
+def _with_etag(response, connection):
+    response["ETag"] = connection.etag
+    return response
+
+
+class ConnectionViewSet(viewsets.ViewSet):
+    """A user's connections. API keys and operators act for any user (naming them with userId);
+    a signed-in end user only for themselves — anyone else's connection is "not found"."""
+
+    @extend_schema(
+        operation_id="connections_connect",
+        request=s.ConnectInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Retrying with the same key and body returns the first response and creates "
+                "nothing; the same key with another body is refused with 409. Kept for 24 hours.",
+            )
+        ],
+        responses={201: s.ConnectionCreatedEnvelope},
+    )
+    def connect(self, request):
+        data = validate_input(s.ConnectInput, request.data, user_id_required=acts_for_any_user(request.user))
+        user = user_for_request(request.user, data.get("userId"))
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key.strip()) <= 255:
+            raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
+        connection = services.connection_create(
+            actor=request.user,
+            user=user,
+            integration_id=data["integrationId"],
+            auth_method_id=data["authMethodId"],
+            connection_name=data.get("connectionName"),
+            configured_variables=data.get("configuredVariables"),
+            credentials=data["credentials"],
+            idempotency_key=key.strip() if key else None,
+            request_fingerprint=services.idempotency_fingerprint(request.data) if key else "",
+        )
+        return ok(
+            201,
+            message="Connection created successfully",
+            connectionId=connection.connection_id,
+            connection=s.ConnectionCreatedOutput(connection).data,
+        )
+
+    @extend_schema(
+        operation_id="connections_my_connections",
+        description=(
+            "A user's connections, oldest first; password and secret fields masked. `userId` is required "
+            "for API keys and operators and implied for a signed-in end user. `total` counts the connections "
+            "matching the filters (before `limit`/`offset`). `stats` covers all the user's connections "
+            "whatever the filters: `active`, `inactive`, `total`, and `recent` = created in the last 7 days."
+        ),
+        parameters=[
+            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+            OpenApiParameter("status", enum=["active", "inactive"], required=False),
+            OpenApiParameter("integrationId", required=False),
+            OpenApiParameter("limit", int, required=False, description="At most this many items (1–1000); default all"),
+            OpenApiParameter("offset", int, required=False, description="Skip this many items; default 0"),
+        ],
+        responses=s.MyConnectionsEnvelope,
+    )
+    def my_connections(self, request):
+        if acts_for_any_user(request.user) and not request.query_params.get("userId"):
+            raise ApplicationError("userId query parameter is required")
+        query = validate_input(s.MyConnectionsQuery, request.query_params)
+        user = user_for_request(request.user, query.get("userId"))
+        page = selectors.connection_list_for_user(
+            user=user,
+            status=query.get("status"),
+            integration_id=query.get("integrationId"),
+            limit=query.get("limit"),
+            offset=query["offset"],
+        )
+        items = s.ConnectionListItemOutput(page.items, many=True).data
+        return ok(connections=items, total=page.total, stats=asdict(page.stats))
+
+    @extend_schema(
+        operation_id="connections_retrieve",
+        description="Decrypted credentials for the connection's owner and API keys; operators see them masked.",
+        parameters=[CONNECTION_ID],
+        responses=s.ConnectionEnvelope,
+    )
+    def retrieve(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        data = s.ConnectionDetailOutput(connection, context={"reveal_secrets_to": request.user}).data
+        return _with_etag(ok(connection=data), connection)
+
+    @extend_schema(
+        operation_id="connections_update",
+        description=(
+            f"Any subset of {UPDATABLE}. A password or secret credential omitted or empty keeps its stored "
+            "value; a new authMethodId needs that method's required fields. `status: active` on an inactive "
+            "connection reactivates it. Send `If-Match: <ETag>` to refuse the update (412) if the connection "
+            "changed since you read it."
+        ),
+        parameters=[
+            CONNECTION_ID,
+            OpenApiParameter("If-Match", location=OpenApiParameter.HEADER, required=False),
+        ],
+        request=s.ConnectionUpdateInput,
+        responses=s.ConnectionUpdatedEnvelope,
+    )
+    def update(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        data = validate_input(s.ConnectionUpdateInput, request.data)
+        if not data:
+            raise ValidationFailed([f"Nothing to update: send {UPDATABLE}"])
+        changes = services.ConnectionChanges(
+            connection_name=data.get("connectionName"),
+            auth_method_id=data.get("authMethodId"),
+            auth_method_label=data.get("authMethodLabel"),
+            configured_variables=data.get("configuredVariables"),
+            credentials=data.get("credentials"),
+            status=data.get("status"),
+        )
+        connection = services.connection_update(
+            connection=connection, actor=request.user, changes=changes, if_match=request.headers.get("If-Match")
+        )
+        body = ok(message="Connection updated successfully", connection=s.ConnectionUpdatedOutput(connection).data)
+        return _with_etag(body, connection)
+
+    @extend_schema(
+        operation_id="connections_delete",
+        description="Soft delete: the connection becomes inactive and keeps its history; PUT status active restores it.",
+        parameters=[CONNECTION_ID],
+        responses=s.ConnectionDeletedEnvelope,
+    )
+    def destroy(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        services.connection_delete(connection=connection, actor=request.user)
+        return ok(message="Connection deleted successfully", connectionId=connection.connection_id)
+
+    @extend_schema(
+        operation_id="connections_history",
+        description="Audit trail, newest first: who (user or API key), what (field names, never values), when.",
+        parameters=[CONNECTION_ID],
+        responses=s.ConnectionHistoryEnvelope,
+    )
+    def history(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        events = selectors.connection_history(connection=connection)
+        return ok(history=s.AuditEventOutput(events, many=True).data)

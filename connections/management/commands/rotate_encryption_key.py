@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from connections import encryption
+from connections.models import Connection
+from connections.services import connections_reencrypt_batch
+
+
+class Command(BaseCommand):
+    help = (
+        "Re-encrypt every stored credential with the newest key of ENCRYPTION_KEYS (the first). "
+        "Works in batches, each in its own transaction; safe to interrupt and run again. "
+        "Put the new key first in ENCRYPTION_KEYS, keep the old ones until this reports 0 failed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=200, help="Connections per transaction (default 200).")
+
+    def handle(self, *args, batch_size: int, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        newest = encryption.current_key_id()
+        already_current = Connection.objects.filter(
+            credentials_encrypted__startswith=encryption.current_token_prefix()
+        ).count()
+        rotated, failed, after_pk = 0, [], 0
+        while True:
+            batch = connections_reencrypt_batch(after_pk=after_pk, batch_size=batch_size)
+            if batch.last_pk is None:
+                break
+            rotated += batch.rotated
+            failed += batch.failed
+            after_pk = batch.last_pk
+            self.stdout.write(f"… {rotated} rotated so far")
+        self.stdout.write(
+            f"Newest key '{newest}': {rotated} rotated, {already_current} already current, {len(failed)} failed."
+        )
+        if failed:
+            # Ids only: enough to find the rows, nothing about their contents.
+            self.stderr.write("Could not decrypt (is their key missing from ENCRYPTION_KEYS?): " + ", ".join(failed))
+            raise CommandError(f"{len(failed)} connection(s) could not be re-encrypted")

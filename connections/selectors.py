@@ -1,0 +1,111 @@
+"""Reading connections: access rules, lists with stats, decrypted credentials, the resolved baseUrl."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from accounts.access import acts_for_any_user
+from accounts.models import User
+from connections import encryption
+from connections.credential_validation import resolve_base_url, secret_field_names
+from connections.models import AuditEvent, Connection
+from core.errors import NotFound
+
+logger = logging.getLogger(__name__)
+
+MASK = "••••••••••••"
+# "recent" in my-connections stats: connections created within this window.
+RECENT_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ConnectionStats:
+    active: int
+    inactive: int
+    total: int
+    recent: int
+
+
+@dataclass(frozen=True)
+class ConnectionPage:
+    items: list[Connection]
+    total: int
+    stats: ConnectionStats
+
+
+def _with_relations(queryset: QuerySet[Connection]) -> QuerySet[Connection]:
+    return queryset.select_related("integration", "user")
+
+
+def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
+    """The connection, if ``actor`` may see it: its owner, an API key or an operator.
+
+    Someone else's connection is "not found", so ids cannot be probed.
+    """
+    connection = _with_relations(Connection.objects.filter(connection_id=connection_id)).first()
+    if connection is None or not (acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)):
+        raise NotFound("Connection not found")
+    return connection
+
+
+def connection_list_for_user(
+    *, user: User, status: str | None = None, integration_id: str | None = None,
+    limit: int | None = None, offset: int = 0,
+) -> ConnectionPage:
+    """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
+
+    ``stats`` covers all the user's connections whatever the filters: active, inactive, total,
+    and recent = created within the last 7 days. Three queries, however many connections.
+    """
+    owned = Connection.objects.filter(user=user)
+    filtered = owned
+    if status:
+        filtered = filtered.filter(status=status)
+    if integration_id:
+        filtered = filtered.filter(integration_id=integration_id)
+    counts = owned.aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status=Connection.Status.ACTIVE)),
+        inactive=Count("id", filter=Q(status=Connection.Status.INACTIVE)),
+        recent=Count("id", filter=Q(created_at__gte=timezone.now() - RECENT_WINDOW)),
+    )
+    page = _with_relations(filtered).order_by("created_at", "id")
+    items = list(page[offset : offset + limit] if limit is not None else page[offset:])
+    total = filtered.count() if (limit is not None or offset) else len(items)
+    return ConnectionPage(items=items, total=total, stats=ConnectionStats(**counts))
+
+
+def connection_credentials(*, connection: Connection) -> dict:
+    """The decrypted credentials. CredentialsUnreadable (never garbage) when they cannot be read."""
+    try:
+        return encryption.decrypt_json(connection.credentials_encrypted, bound_to=connection.connection_id)
+    except encryption.CredentialsUnreadable as exc:
+        logger.error("connection %s: credentials unreadable: %s", connection.connection_id, exc.error)
+        raise
+
+
+def connection_credentials_masked(*, connection: Connection, credentials: dict | None = None) -> dict:
+    """Credentials with every password or secret field replaced by the mask."""
+    if credentials is None:
+        credentials = connection_credentials(connection=connection)
+    secrets = secret_field_names(connection.integration.auth_method(connection.auth_method_id))
+    return {name: MASK if name in secrets else value for name, value in credentials.items()}
+
+
+def connection_secrets_visible_to(*, actor, connection: Connection) -> bool:
+    """Decrypted secrets go to the connection's owner and to API keys only; operators see masks."""
+    return bool(getattr(actor, "is_api_key", False)) or connection.user_id == getattr(actor, "pk", None)
+
+
+def connection_base_url(*, connection: Connection) -> str:
+    """The integration's baseUrl resolved with the connection's configuredVariables."""
+    return resolve_base_url(connection.integration, connection.configured_variables)
+
+
+def connection_history(*, connection: Connection) -> QuerySet[AuditEvent]:
+    return connection.audit_events.order_by("-created_at", "-id")

@@ -1,0 +1,331 @@
+"""Writing connections. Every write runs in one transaction together with its audit record."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from accounts.access import actor_label
+from accounts.models import User
+from connections import encryption
+from connections.credential_validation import (
+    auth_method_or_error,
+    secret_field_names,
+    validate_connection_input,
+)
+from connections.encryption import CredentialsUnreadable
+from connections.models import AuditEvent, Connection, IdempotencyRecord
+from connections.selectors import connection_credentials
+from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.models import Integration
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+Action = AuditEvent.Action
+
+
+def audit_record(*, connection: Connection, action: str, actor: Any, fields: list[str] | tuple[str, ...] = ()) -> AuditEvent:
+    """Record who did what to a connection. ``actor`` is a request's user (or a label string);
+    ``fields`` are field names, never values."""
+    label = actor if isinstance(actor, str) else actor_label(actor)
+    event = AuditEvent.objects.create(connection=connection, action=action, actor=label, fields=sorted(fields))
+    logger.info("connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields)))
+    return event
+
+
+def _integration_for_new_connection(integration_id: str) -> Integration:
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is None:
+        raise NotFound("Integration not found")
+    if integration.status != Integration.Status.ACTIVE:
+        raise ValidationFailed([f"integrationId '{integration_id}' is inactive and accepts no connections"])
+    return integration
+
+
+def idempotency_fingerprint(body: Any) -> str:
+    """A keyed hash of a request body: comparable between retries, useless for guessing the
+    credentials inside it (a plain hash of a short secret could be brute-forced)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return salted_hmac("connections.idempotency", canonical, algorithm="sha256").hexdigest()
+
+
+def _idempotent_replay(*, actor: str, key: str, fingerprint: str) -> Connection | None:
+    record = (
+        IdempotencyRecord.objects.filter(actor=actor, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL)
+        .select_related("connection__integration", "connection__user")
+        .first()
+    )
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise Conflict(
+            "Idempotency-Key reused with a different request",
+            error="Send a new Idempotency-Key for a different request body",
+        )
+    return record.connection
+
+
+def connection_create(
+    *,
+    actor: Any,
+    user: User,
+    integration_id: str,
+    auth_method_id: str,
+    credentials: dict,
+    configured_variables: dict | None = None,
+    connection_name: str | None = None,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+) -> Connection:
+    """Create a connection after validating it against the integration's auth schema.
+
+    With an ``idempotency_key``, a retry with the same body returns the connection the first
+    call created (and creates nothing); the same key with another body is a Conflict.
+    """
+    label = actor_label(actor)
+    if idempotency_key:
+        replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+        if replay is not None:
+            return replay
+    if not user.is_active:
+        raise ValidationFailed([f"userId '{user.user_id}' is inactive"])
+    integration = _integration_for_new_connection(integration_id)
+    valid = validate_connection_input(
+        integration=integration,
+        auth_method_id=auth_method_id,
+        credentials=credentials,
+        configured_variables=configured_variables or {},
+    )
+    connection = Connection(
+        user=user,
+        integration=integration,
+        auth_method_id=auth_method_id,
+        auth_method_label=valid.auth_method["label"],
+        connection_name=(connection_name or "").strip() or integration.display_name,
+        configured_variables=valid.configured_variables,
+    )
+    connection.credentials_encrypted = encryption.encrypt_json(valid.credentials, bound_to=connection.connection_id)
+    try:
+        with transaction.atomic():
+            connection.save()
+            audit_record(
+                connection=connection,
+                action=Action.CREATE,
+                actor=label,
+                fields=["connectionName", "authMethodId", "status"]
+                + [f"configuredVariables.{k}" for k in valid.configured_variables]
+                + [f"credentials.{k}" for k in valid.credentials],
+            )
+            if idempotency_key:
+                IdempotencyRecord.objects.filter(actor=label, key=idempotency_key).delete()  # expired
+                IdempotencyRecord.objects.create(
+                    actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
+                )
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as its retry.
+        replay = idempotency_key and _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+        if not replay:
+            raise
+        return replay
+    return connection
+
+
+def _etag_matches(if_match: str, connection: Connection) -> bool:
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or connection.etag in tags or f"W/{connection.etag}" in tags
+
+
+def _merge_credentials(*, stored: dict, sent: dict, secrets: set[str]) -> tuple[dict, set[str]]:
+    """Sent values over stored ones; a secret sent empty keeps its stored value (the wizard
+    leaves password inputs blank when the user does not retype them)."""
+    merged = dict(stored)
+    supplied = set()
+    for name, value in sent.items():
+        if name in secrets and (value is None or (isinstance(value, str) and value == "")):
+            continue
+        merged[name] = value
+        supplied.add(name)
+    return merged, supplied
+
+
+def _changed_keys(prefix: str, before: dict, after: dict) -> list[str]:
+    return [f"{prefix}.{k}" for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+
+
+@dataclass(frozen=True)
+class ConnectionChanges:
+    """The fields a caller asked to change; None means "leave as it is"."""
+
+    connection_name: str | None = None
+    auth_method_id: str | None = None
+    auth_method_label: str | None = None
+    configured_variables: dict | None = None
+    credentials: dict | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdatePlan:
+    updates: dict[str, Any]  # model field -> new value
+    changed: list[str]  # field names for the audit record
+    action: str
+
+
+def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -> UpdatePlan:
+    """Merge ``changes`` into the connection's current state and validate the result; writes
+    nothing (the admin form uses it to show errors before saving). ValidationFailed on problems."""
+    integration = current.integration
+    changed: list[str] = []
+    updates: dict[str, Any] = {}
+
+    method_id = changes.auth_method_id or current.auth_method_id
+    method_changed = method_id != current.auth_method_id
+    if method_changed or changes.credentials is not None or changes.configured_variables is not None:
+        method = auth_method_or_error(integration, method_id)
+        # A new auth method starts from no credentials: its required fields must be sent.
+        stored = {} if method_changed else connection_credentials(connection=current)
+        merged, supplied = _merge_credentials(
+            stored=stored, sent=changes.credentials or {}, secrets=secret_field_names(method)
+        )
+        valid = validate_connection_input(
+            integration=integration,
+            auth_method_id=method_id,
+            credentials=merged,
+            configured_variables={**current.configured_variables, **(changes.configured_variables or {})},
+            supplied_credentials=supplied,
+            supplied_variables=set(changes.configured_variables or {}),
+        )
+        changed_variables = _changed_keys("configuredVariables", current.configured_variables, valid.configured_variables)
+        changed_credentials = _changed_keys("credentials", stored, valid.credentials)
+        if changed_variables:
+            updates["configured_variables"] = valid.configured_variables
+        if changed_credentials or method_changed:
+            # Fresh nonce and the newest key on every change of credentials.
+            updates["credentials_encrypted"] = encryption.encrypt_json(valid.credentials, bound_to=current.connection_id)
+        changed += changed_variables + changed_credentials
+        if method_changed:
+            updates["auth_method_id"] = method_id
+            updates["auth_method_label"] = changes.auth_method_label or method["label"]
+            changed += ["authMethodId", "authMethodLabel"]
+    if changes.auth_method_label is not None and changes.auth_method_label != current.auth_method_label:
+        updates["auth_method_label"] = changes.auth_method_label
+        changed.append("authMethodLabel")
+    if changes.connection_name is not None:
+        name = changes.connection_name.strip() or integration.display_name
+        if name != current.connection_name:
+            updates["connection_name"] = name
+            changed.append("connectionName")
+    action = Action.UPDATE
+    if changes.status is not None and changes.status != current.status:
+        if changes.status == Connection.Status.ACTIVE:
+            _require_active_integration(integration)
+            action = Action.REACTIVATE
+        updates["status"] = changes.status
+        changed.append("status")
+    return UpdatePlan(updates=updates, changed=sorted(set(changed)), action=action)
+
+
+def connection_update(
+    *, connection: Connection, actor: Any, changes: ConnectionChanges, if_match: str | None = None
+) -> Connection:
+    """Apply any subset of fields. The row is locked and the changes merged into its current
+    state, so concurrent updates never lose each other's changes; ``if_match`` (an ETag) makes
+    the update conditional on the version the caller read. Returns the updated connection."""
+    with transaction.atomic():
+        current = (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("integration", "user")
+            .get(pk=connection.pk)
+        )
+        if if_match and not _etag_matches(if_match, current):
+            raise PreconditionFailed(
+                "Connection has changed since it was read", error=f"Current ETag is {current.etag}"
+            )
+        plan = connection_update_plan(current=current, changes=changes)
+        if not plan.updates:
+            return current
+        _save_versioned(current, plan.updates)
+        audit_record(connection=current, action=plan.action, actor=actor, fields=plan.changed)
+    return current
+
+
+def _require_active_integration(integration: Integration) -> None:
+    if integration.status != Integration.Status.ACTIVE:
+        raise ApplicationError(
+            f"Integration '{integration.pk}' is inactive: its connections cannot be reactivated"
+        )
+
+
+def _save_versioned(connection: Connection, updates: dict[str, Any]) -> None:
+    """Write ``updates`` and bump the version, only if nobody else wrote in between.
+
+    The caller holds the row lock, so on PostgreSQL this always succeeds; the version check
+    also protects databases without row locks (SQLite).
+    """
+    updates = {**updates, "version": connection.version + 1, "updated_at": timezone.now()}
+    written = Connection.objects.filter(pk=connection.pk, version=connection.version).update(**updates)
+    if not written:
+        raise Conflict("Connection was changed by another request; read it again and retry")
+    for name, value in updates.items():
+        setattr(connection, name, value)
+
+
+def _set_status(*, connection: Connection, actor: Any, status: str, action: str) -> Connection:
+    with transaction.atomic():
+        current = Connection.objects.select_for_update(of=("self",)).select_related("integration").get(pk=connection.pk)
+        if current.status == status:
+            return current
+        if status == Connection.Status.ACTIVE:
+            _require_active_integration(current.integration)
+        _save_versioned(current, {"status": status})
+        audit_record(connection=current, action=action, actor=actor, fields=["status"])
+    return current
+
+
+def connection_delete(*, connection: Connection, actor: Any) -> Connection:
+    """Soft delete: the connection becomes inactive and keeps its history (it can be reactivated)."""
+    return _set_status(connection=connection, actor=actor, status=Connection.Status.INACTIVE, action=Action.DELETE)
+
+
+def connection_reactivate(*, connection: Connection, actor: Any) -> Connection:
+    return _set_status(connection=connection, actor=actor, status=Connection.Status.ACTIVE, action=Action.REACTIVATE)
+
+
+@dataclass(frozen=True)
+class ReencryptedBatch:
+    rotated: int
+    failed: list[str]  # connection ids whose credentials could not be decrypted
+    last_pk: int | None  # None when there was nothing left to do
+
+
+def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> ReencryptedBatch:
+    """Re-encrypt, with the newest key, the next ``batch_size`` connections (by pk) still on an
+    older key. One transaction with the rows locked, so a concurrent update waits rather than
+    being overwritten; rows already on the newest key are never touched (safe to re-run)."""
+    with transaction.atomic():
+        rows = list(
+            Connection.objects.select_for_update(of=("self",))
+            .filter(pk__gt=after_pk)
+            .exclude(credentials_encrypted__startswith=encryption.current_token_prefix())
+            .order_by("pk")[:batch_size]
+        )
+        rotated, failed = 0, []
+        for row in rows:
+            try:
+                credentials = connection_credentials(connection=row)
+            except CredentialsUnreadable:
+                failed.append(row.connection_id)
+                continue
+            token = encryption.encrypt_json(credentials, bound_to=row.connection_id)
+            # Same data, new wrapping: the version (the API's ETag) stays.
+            Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
+            rotated += 1
+    return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)

@@ -1,0 +1,150 @@
+"""Integrations built from the real provider files (plus one local test document), and connections
+whose credentials are encrypted with the real encryption module."""
+
+from pathlib import Path
+
+import factory
+
+import integrations
+from connections import encryption
+from connections.models import Connection, new_connection_id
+from integrations.documents import load_document_file, validate_document
+from integrations.models import Integration
+from tests.accounts.factories import UserFactory
+
+PROVIDERS = Path(integrations.__file__).parent / "providers"
+
+# A provider that exercises what the real ones do not: showWhen, select, number, email,
+# min/maxLength and a secret field that is not a password.
+ACME_DOCUMENT = validate_document(
+    {
+        "id": "acme",
+        "displayName": "Acme Widgets",
+        "description": "A test service",
+        "category": "testing",
+        "status": "active",
+        "baseUrl": "https://{{subdomain}}.acme.test/api/v2",
+        "allowedHosts": ["*.acme.test"],
+        "testRequest": {"method": "GET", "path": "/ping"},
+        "authMethods": [
+            {
+                "id": "basic",
+                "type": "BASIC",
+                "label": "Username and password",
+                "fields": [
+                    {"name": "username", "label": "Username", "type": "string", "required": True,
+                     "minLength": 3, "maxLength": 20},
+                    {"name": "password", "label": "Password", "type": "password", "required": True},
+                    {"name": "region", "label": "Region", "type": "select", "default": "us",
+                     "options": [{"value": "us", "label": "US"}, {"value": "eu", "label": "EU"}]},
+                    {"name": "euToken", "label": "EU token", "type": "string", "secret": True, "required": True,
+                     "showWhen": {"key": "region", "value": "eu"}},
+                    {"name": "contact", "label": "Contact", "type": "email"},
+                    {"name": "timeout", "label": "Timeout", "type": "number"},
+                    {"name": "account", "label": "Account", "type": "string", "pattern": "^AC[0-9]{4}$",
+                     "patternMessage": "must look like AC1234"},
+                ],
+                "additionalFields": [
+                    {"name": "subdomain", "label": "Subdomain", "type": "string", "required": True},
+                ],
+                "apply": {"type": "basic", "username": "{{username}}", "password": "{{password}}"},
+            },
+            {
+                "id": "token",
+                "type": "BEARER",
+                "label": "API token",
+                "fields": [{"name": "apiToken", "label": "API token", "type": "password", "required": True}],
+                "additionalFields": [
+                    {"name": "subdomain", "label": "Subdomain", "type": "string", "required": True},
+                ],
+                "apply": {"type": "bearer", "field": "apiToken"},
+            },
+        ],
+    },
+    source="tests/connections/factories.py",
+)
+
+
+# An on-premise service reached over plain http: only hosts in OUTBOUND_ALLOWLIST will do.
+ONPREM_DOCUMENT = validate_document(
+    {
+        "id": "onprem",
+        "displayName": "On-prem CRM",
+        "description": "Self-hosted",
+        "category": "testing",
+        "status": "active",
+        "baseUrl": "http://{{host}}/api",
+        "allowedHosts": ["*.corp.test", "localhost"],
+        "testRequest": {"method": "GET", "path": "/ping"},
+        "authMethods": [
+            {
+                "id": "token",
+                "type": "BEARER",
+                "label": "Token",
+                "fields": [{"name": "token", "label": "Token", "type": "password", "required": True}],
+                "additionalFields": [{"name": "host", "label": "Host", "type": "string", "required": True}],
+                "apply": {"type": "bearer", "field": "token"},
+            }
+        ],
+    },
+    source="tests/connections/factories.py",
+)
+
+
+def provider_document(integration_id: str) -> dict:
+    return load_document_file(PROVIDERS / integration_id / "auth.schema.json")
+
+
+def integration_from_document(document: dict, **overrides) -> Integration:
+    values = {
+        "display_name": document["displayName"],
+        "description": document["description"],
+        "category": document["category"],
+        "icon_url": document.get("iconUrl", f"/static/img/integrations/{document['id']}.svg"),
+        "status": document["status"],
+        "base_url": document["baseUrl"],
+        "document": document,
+        **overrides,
+    }
+    integration, _ = Integration.objects.update_or_create(id=document["id"], defaults=values)
+    return integration
+
+
+def salesforce(**overrides) -> Integration:
+    return integration_from_document(provider_document("salesforce"), **overrides)
+
+
+def hubspot(**overrides) -> Integration:
+    return integration_from_document(provider_document("hubspot"), **overrides)
+
+
+def acme(**overrides) -> Integration:
+    return integration_from_document(ACME_DOCUMENT, **overrides)
+
+
+def onprem(**overrides) -> Integration:
+    return integration_from_document(ONPREM_DOCUMENT, **overrides)
+
+
+SEED_CREDENTIALS = {"clientId": "3MVG9...", "clientSecret": "1234567890ABCDEF"}
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A Salesforce OAuth connection by default; pass ``credentials={...}`` to choose them."""
+
+    class Meta:
+        model = Connection
+
+    class Params:
+        credentials = factory.LazyFunction(lambda: dict(SEED_CREDENTIALS))
+
+    connection_id = factory.LazyFunction(new_connection_id)
+    user = factory.SubFactory(UserFactory)
+    integration = factory.LazyFunction(salesforce)
+    auth_method_id = "oauth2"
+    auth_method_label = "OAuth 2.0"
+    connection_name = factory.Sequence(lambda n: f"Salesforce {n}")
+    configured_variables = factory.LazyFunction(lambda: {"instance_url": "https://mycompany.salesforce.com"})
+    credentials_encrypted = factory.LazyAttribute(
+        lambda o: encryption.encrypt_json(o.credentials, bound_to=o.connection_id)
+    )

@@ -1,0 +1,81 @@
+import base64
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from connections.encryption import token_key_id
+from connections.models import Connection
+from connections.selectors import connection_credentials
+from tests.connections.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def rotate(*args) -> str:
+    out = StringIO()
+    call_command("rotate_encryption_key", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.fixture
+def keys(settings):
+    newest, older = settings.ENCRYPTION_KEYS
+    return newest, older
+
+
+def test_after_rotation_every_connection_reads_with_the_newest_key_alone(keys):
+    newest, older = keys
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        old = [ConnectionFactory(credentials={"clientId": f"id-{i}", "clientSecret": f"s-{i}"}) for i in range(5)]
+    current = ConnectionFactory(credentials={"clientId": "id-new", "clientSecret": "s-new"})
+    before = {c.pk: c.credentials_encrypted for c in Connection.objects.all()}
+
+    output = rotate("--batch-size", "2")
+
+    assert "Newest key 'test2': 5 rotated, 1 already current, 0 failed." in output
+    with override_settings(ENCRYPTION_KEYS=[newest]):
+        for connection in Connection.objects.all():
+            assert token_key_id(connection.credentials_encrypted) == "test2"
+            assert connection.version == 1
+        for i, connection in enumerate(old):
+            connection.refresh_from_db()
+            assert connection_credentials(connection=connection) == {"clientId": f"id-{i}", "clientSecret": f"s-{i}"}
+    current.refresh_from_db()
+    assert current.credentials_encrypted == before[current.pk]  # already current: untouched
+
+
+def test_rotation_is_safe_to_run_again(keys):
+    _, older = keys
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        ConnectionFactory.create_batch(3)
+    rotate()
+    tokens = list(Connection.objects.values_list("credentials_encrypted", flat=True))
+
+    assert "0 rotated, 3 already current, 0 failed." in rotate()
+    assert list(Connection.objects.values_list("credentials_encrypted", flat=True)) == tokens
+
+
+def test_rows_it_cannot_decrypt_are_reported_and_left_alone(keys):
+    lost_key = "gone:" + base64.urlsafe_b64encode(b"\x09" * 32).decode()
+    with override_settings(ENCRYPTION_KEYS=[lost_key]):
+        lost = ConnectionFactory()
+    with override_settings(ENCRYPTION_KEYS=[keys[1]]):
+        rotatable = ConnectionFactory(credentials={"clientId": "a", "clientSecret": "b"})
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 connection\\(s\\) could not be re-encrypted"):
+        call_command("rotate_encryption_key", stdout=StringIO(), stderr=err)
+
+    assert lost.connection_id in err.getvalue()
+    lost_token = lost.credentials_encrypted
+    lost.refresh_from_db()
+    assert lost.credentials_encrypted == lost_token
+    rotatable.refresh_from_db()
+    assert token_key_id(rotatable.credentials_encrypted) == "test2"
+
+
+def test_batch_size_must_be_positive():
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        rotate("--batch-size", "0")
