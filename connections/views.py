@@ -15,10 +15,16 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from connections.forms import NAME_FIELD, VARIABLES, ConnectionForm, initial_values
+from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
-from connections.services import connection_create, connection_delete, connection_reactivate, connection_update
+from connections.services import (
+    ConnectionChanges,
+    connection_create,
+    connection_delete,
+    connection_reactivate,
+    connection_update,
+)
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
 from integrations.models import Integration
@@ -196,12 +202,14 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
             connection_update(
                 connection=connection,
                 actor=request.user,
-                connection_name=form.cleaned_data[NAME_FIELD],
-                auth_method_id=method_id,
-                # Blank inputs are sent too, so clearing an optional value clears it; a blank
-                # secret is the service's cue to keep the stored one.
-                credentials=form.values_for_update("credentials"),
-                configured_variables=form.values_for_update(VARIABLES),
+                changes=ConnectionChanges(
+                    connection_name=form.cleaned_data[NAME_FIELD],
+                    auth_method_id=method_id,
+                    # Blank inputs are sent too, so clearing an optional value clears it; a
+                    # blank secret is the service's cue to keep the stored one.
+                    credentials=form.values_for_update(CREDENTIALS),
+                    configured_variables=form.values_for_update(VARIABLES),
+                ),
             )
         except ApplicationError as exc:
             _save_errors(form, exc)
