@@ -113,7 +113,10 @@ def test_empty_state_leads_to_the_wizard(page, screenshot):
 def test_admin_connection_list(page, screenshot):
     some_connections(UserFactory(name="Dana Example"))
     sign_in(page, OperatorFactory())
+    page.set_viewport_size({"width": 1440, "height": 900})
     page.goto("/admin/connections/connection/")
+    # The list gets the whole width with the navigation column folded away.
+    page.locator("#toggle-nav-sidebar").click()
     expect(page.locator("#result_list")).to_contain_text("Salesforce sandbox")
     expect(page.locator("body")).not_to_contain_text("pat-na1-abc")
     screenshot("admin-connections")
