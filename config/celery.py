@@ -1,3 +1,5 @@
+"""The Celery app: ``celery -A config worker`` (settings under CELERY_* in config/settings.py)."""
+
 import os
 
 from celery import Celery

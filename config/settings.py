@@ -256,20 +256,51 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# Celery: Redis in production; with no REDIS_URL, Kombu's filesystem transport, so a
-# real worker runs locally with no server to install.
+# --- Celery (config/celery.py, core/tasks.py): Redis in production; with no REDIS_URL, Kombu's
+# filesystem transport, so a real worker runs locally with no server to install.
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-if not REDIS_URL:
-    _celery_queue = VAR_DIR / "celery" / "queue"
-    _celery_queue.mkdir(parents=True, exist_ok=True)
+if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_celery_queue),
-        "data_folder_out": str(_celery_queue),
+        "socket_connect_timeout": 2,
+        "socket_timeout": 10,
+        # An unacknowledged task (its worker died) is handed out again after this long; it must
+        # exceed the hard time limit so a task still running is never run twice.
+        "visibility_timeout": 600,
     }
+else:
+    _celery_folder = Path(env.str("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
+    for _sub in ("queue", "control"):
+        (_celery_folder / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_folder / "queue"),
+        "data_folder_out": str(_celery_folder / "queue"),
+        "control_folder": str(_celery_folder / "control"),
+        "polling_interval": 0.2,
+    }
+# Publishing must fail fast when the broker is down (the API answers 503), never hang.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+# A worker starting before the broker keeps trying to connect.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=90)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Tasks mostly wait on the network (connection tests), so one worker runs many in threads.
+CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=50)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Outbound HTTP (core/outbound_http.py): limits for every request to a user-supplied URL.
+OUTBOUND_CONNECT_TIMEOUT = env.float("OUTBOUND_CONNECT_TIMEOUT", default=5.0)
+OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=10.0)
+# Overall wall-clock limit for one request including redirects and reading the body.
+OUTBOUND_DEADLINE = env.float("OUTBOUND_DEADLINE", default=20.0)
+OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
+OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)

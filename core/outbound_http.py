@@ -1,8 +1,116 @@
-"""Outbound HTTP to user-supplied URLs. Every request to the outside world goes through here."""
+"""Outbound HTTP to user-supplied URLs. Every request to the outside world goes through here.
+
+``outbound_request()`` is the one guarded client:
+
+- only http and https; plain http only to hosts in ``OUTBOUND_ALLOWLIST``; no user info in URLs;
+- the host is resolved once and the connection is made to that checked address, while the
+  ``Host`` header, TLS SNI and certificate verification keep the real name (``requests-hardened``'s
+  adapter does the pinning);
+- loopback, private, link-local, multicast, reserved, unspecified, carrier-grade NAT, cloud
+  metadata and IPv6 transition addresses (IPv4-mapped, NAT64, 6to4, Teredo) are refused, also when
+  spelled oddly (``2130706433``, ``0x7f.1``, ``127.1``) or reached through DNS or a redirect,
+  unless the host is allowlisted;
+- redirects are followed by hand, a bounded number of times, each hop checked again, and the
+  caller's headers (credentials) are dropped when a redirect leaves the origin;
+- connect and read timeouts, an overall deadline and a response size cap.
+
+Failures raise an ``OutboundError`` subclass whose message is safe to show: it names the host,
+never a header, a body or a query string value.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import json as jsonlib
+import re
+import socket
+import ssl
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+import urllib3.exceptions
 from django.conf import settings
+from requests.adapters import HTTPAdapter
+from requests_hardened.ip_filter import InvalidIPAddress
+from requests_hardened.ip_filter_adapter import IPFilterAdapter
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+USER_AGENT = "Connections/1.0"
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Ranges Python's ``ipaddress`` flags do not cover, or that we refuse whole because they carry
+# or translate to another address (so a public-looking IPv6 address can reach an IPv4 one).
+EXTRA_BLOCKED_NETWORKS: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {
+    "carrier-grade NAT": [ipaddress.ip_network("100.64.0.0/10")],
+    "IPv6 transition": [
+        NAT64,
+        ipaddress.ip_network("64:ff9b:1::/48"),  # local-use NAT64
+        ipaddress.ip_network("2002::/16"),  # 6to4
+        ipaddress.ip_network("2001::/32"),  # Teredo
+        ipaddress.ip_network("192.88.99.0/24"),  # 6to4 relay anycast
+        IPV4_COMPATIBLE,
+    ],
+}
+# Cloud metadata services, including those outside private ranges (Azure's wireserver).
+METADATA_ADDRESSES = {
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "168.63.129.16")
+}
+IPV4_NUMERIC = re.compile(r"^[0-9][0-9a-fx.]*$", re.IGNORECASE)
+
+
+# --- Errors -------------------------------------------------------------------------------------
+
+
+class OutboundError(Exception):
+    """An outbound request that could not be made or completed. ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class OutboundBlocked(OutboundError):
+    """The target is refused by policy; no request was sent."""
+
+
+class OutboundDnsError(OutboundError):
+    pass
+
+
+class OutboundTlsError(OutboundError):
+    pass
+
+
+class OutboundTimeout(OutboundError):
+    pass
+
+
+class OutboundConnectionRefused(OutboundError):
+    pass
+
+
+class OutboundConnectionFailed(OutboundError):
+    pass
+
+
+class OutboundTooManyRedirects(OutboundError):
+    pass
+
+
+class OutboundResponseTooLarge(OutboundError):
+    pass
+
+
+# --- Policy ---------------------------------------------------------------------------------------
 
 
 def host_in_allowlist(host: str) -> bool:
@@ -17,3 +125,328 @@ def host_in_allowlist(host: str) -> bool:
         if entry == host or (entry.startswith("*.") and host.endswith(entry[1:])):
             return True
     return False
+
+
+def _allowlisted(host: str) -> bool:
+    """The host as written, or the address an odd spelling stands for (``127.1`` → ``127.0.0.1``)."""
+    if host_in_allowlist(host):
+        return True
+    literal = ip_literal(host)
+    return literal is not None and host_in_allowlist(str(literal))
+
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, with the resolver's ``inet_aton`` rules, or None for a name.
+
+    ``2130706433``, ``0x7f.1``, ``017700000001`` and ``127.1`` all mean 127.0.0.1 to the system
+    resolver, so they must be checked as that address rather than as names.
+    """
+    host = host.strip("[]").rstrip(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if IPV4_NUMERIC.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> Iterator[ipaddress.IPv4Address]:
+    if address.ipv4_mapped:
+        yield address.ipv4_mapped
+    if address.sixtofour:
+        yield address.sixtofour
+    if address.teredo:
+        yield from address.teredo
+    # NAT64 and the deprecated IPv4-compatible form (but not :: and ::1) carry it in the low 32 bits.
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+
+
+def address_block_reason(address: IPAddress) -> str | None:
+    """Why ``address`` may not be reached (``"loopback"``, ``"link-local"`` …), or None if it may."""
+    if isinstance(address, ipaddress.IPv6Address):
+        for inner in _embedded_ipv4(address):
+            reason = address_block_reason(inner)
+            if reason:
+                return reason
+    if address in METADATA_ADDRESSES:
+        return "cloud metadata"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "loopback"
+    for label, networks in EXTRA_BLOCKED_NETWORKS.items():
+        if any(address.version == n.version and address in n for n in networks):
+            return label
+    for label, flag in (
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private network", address.is_private),
+    ):
+        if flag:
+            return label
+    if not address.is_global:
+        return "not publicly routable"
+    return None
+
+
+def _blocked(host: str, address: IPAddress, reason: str) -> OutboundBlocked:
+    if ip_literal(host) is not None:
+        return OutboundBlocked(f"Blocked: {host} is a private address ({reason})")
+    return OutboundBlocked(f"Blocked: {host} resolves to a private address ({address}, {reason})")
+
+
+def check_outbound_url(url: str) -> None:
+    """Refuse, without any network traffic, a URL that can be judged from its text alone.
+
+    Host names are judged again after resolution, at connection time.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise OutboundBlocked("Blocked: not a valid URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise OutboundBlocked(f"Blocked: only http and https URLs are allowed, not {parts.scheme or 'none'}")
+    if not host:
+        raise OutboundBlocked("Blocked: the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise OutboundBlocked("Blocked: URLs with user names or passwords in them are not allowed")
+    if _allowlisted(host):
+        return
+    literal = ip_literal(host)
+    if literal is not None:
+        reason = address_block_reason(literal)
+        if reason:
+            raise _blocked(host, literal, reason)
+    if parts.scheme == "http":
+        raise OutboundBlocked(f"Blocked: plain http to {host} is not allowed; use https")
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit for logs and messages: no user info, no fragment, query values masked."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc += f":{parts.port}"
+    except ValueError:
+        return "(invalid URL)"
+    query = urlencode([(name, "***") for name, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+# --- The client -----------------------------------------------------------------------------------
+
+
+class GuardedAdapter(IPFilterAdapter):
+    """requests-hardened's pinning adapter, with our stricter address rules and the allowlist."""
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host = urlsplit(request.url).hostname or ""
+        if _allowlisted(host):
+            # Any address is acceptable, so there is nothing to pin.
+            return HTTPAdapter.build_connection_pool_key_attributes(self, request, verify, cert)
+        try:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        except InvalidIPAddress as exc:
+            address = ipaddress.ip_address(str(exc))
+            raise _blocked(host, address, address_block_reason(address) or "private network") from None
+        address = ipaddress.ip_address(host_params["host"].strip("[]"))
+        reason = address_block_reason(address)
+        if reason:
+            raise _blocked(host, address, reason)
+        return host_params, pool_kwargs
+
+
+@dataclass(frozen=True)
+class OutboundResponse:
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+    elapsed_ms: int
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; raises ValueError when it is not (or was truncated)."""
+        return jsonlib.loads(self.content)
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    # No proxies or .netrc credentials from the environment: nothing may add to what we send.
+    session.trust_env = False
+    session.mount("http://", GuardedAdapter(is_https_proto=False))
+    session.mount("https://", GuardedAdapter(is_https_proto=True))
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or ""), parts.port or DEFAULT_PORTS.get(parts.scheme)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything it wraps (requests and urllib3 nest errors several ways)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"
+
+
+def _translate(exc: Exception, url: str, timeout: float) -> OutboundError:
+    """A safe, specific error for a requests failure. Never uses ``str(exc)``: it may hold headers."""
+    parts = urlsplit(url)
+    host = parts.hostname or "the host"
+    causes = list(_causes(exc))
+    if any(isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes):
+        return OutboundDnsError(f"Could not resolve host {host}")
+    # Before timeouts: urllib3's NewConnectionError is also a ConnectTimeoutError.
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+        return OutboundConnectionRefused(f"Connection refused by {host}:{port}")
+    if any(isinstance(c, ConnectionResetError) for c in causes):
+        return OutboundConnectionFailed(f"Connection reset by {host}")
+    if isinstance(exc, requests.Timeout) or any(
+        isinstance(c, (socket.timeout, TimeoutError, urllib3.exceptions.TimeoutError)) for c in causes
+    ):
+        return OutboundTimeout(f"Timed out after {_seconds(timeout)} s")
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            detail = cause.verify_message or "certificate verification failed"
+            return OutboundTlsError(f"TLS error with {host}: certificate verification failed ({detail})")
+    if isinstance(exc, requests.exceptions.SSLError) or any(isinstance(c, ssl.SSLError) for c in causes):
+        return OutboundTlsError(f"TLS error with {host}: the secure connection could not be established")
+    if isinstance(exc, (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL)):
+        return OutboundError("The request could not be built: a URL or header value is invalid")
+    return OutboundConnectionFailed(f"Could not connect to {host}")
+
+
+def _read_body(response: requests.Response, *, max_bytes: int, truncate: bool, deadline: float, limit: float):
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes and not truncate:
+        raise OutboundResponseTooLarge(f"Response larger than the {max_bytes} byte limit")
+    body = bytearray()
+    for chunk in response.iter_content(64 * 1024):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            if truncate:
+                return bytes(body[:max_bytes]), True
+            raise OutboundResponseTooLarge(f"Response larger than the {max_bytes} byte limit")
+        if time.monotonic() > deadline:
+            raise OutboundTimeout(f"Timed out after {_seconds(limit)} s")
+    return bytes(body), False
+
+
+def outbound_request(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    json: Any = None,
+    connect_timeout: float | None = None,
+    read_timeout: float | None = None,
+    deadline: float | None = None,
+    max_bytes: int | None = None,
+    truncate: bool = False,
+    max_redirects: int | None = None,
+) -> OutboundResponse:
+    """Send one request (following redirects) under every guard above; raise ``OutboundError``.
+
+    Timeouts and limits default to the ``OUTBOUND_*`` settings. With ``truncate`` a body over
+    ``max_bytes`` is cut short (``truncated=True``) instead of failing the request.
+    """
+    connect_timeout = connect_timeout or settings.OUTBOUND_CONNECT_TIMEOUT
+    read_timeout = read_timeout or settings.OUTBOUND_READ_TIMEOUT
+    deadline = deadline or settings.OUTBOUND_DEADLINE
+    max_bytes = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
+    max_redirects = settings.OUTBOUND_MAX_REDIRECTS if max_redirects is None else max_redirects
+
+    started = time.monotonic()
+    ends_at = started + deadline
+    method = method.upper()
+    headers = dict(headers or {})
+    with _session() as session:
+        for hop in range(max_redirects + 1):
+            check_outbound_url(url)
+            remaining = ends_at - time.monotonic()
+            if remaining <= 0:
+                raise OutboundTimeout(f"Timed out after {_seconds(deadline)} s")
+            timeouts = (min(connect_timeout, remaining), min(read_timeout, remaining))
+            # What a timeout message names: the configured limit that cut the wait short.
+            limits = tuple(t if t < remaining else deadline for t in (connect_timeout, read_timeout))
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=params if hop == 0 else None,
+                    data=data,
+                    json=json,
+                    allow_redirects=False,
+                    stream=True,
+                    timeout=timeouts,
+                )
+            except OutboundError:
+                raise
+            except requests.ConnectTimeout as exc:
+                raise _translate(exc, url, limits[0]) from None
+            except (requests.RequestException, OSError, ValueError) as exc:
+                raise _translate(exc, url, limits[1]) from None
+            with response:
+                location = response.headers.get("Location")
+                if response.status_code in REDIRECT_STATUSES and location:
+                    next_url = urljoin(response.url, location)
+                    if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                        method = "GET" if method != "HEAD" else method
+                        data = json = None
+                    if _origin(next_url) != _origin(response.url):
+                        # Credentials belong to the origin they were configured for.
+                        headers, data, json = {}, None, None
+                    url = next_url
+                    continue
+                try:
+                    content, truncated = _read_body(
+                        response, max_bytes=max_bytes, truncate=truncate, deadline=ends_at, limit=deadline
+                    )
+                except OutboundError:
+                    raise
+                except (requests.RequestException, OSError, ValueError) as exc:
+                    raise _translate(exc, url, limits[1]) from None
+                return OutboundResponse(
+                    status_code=response.status_code,
+                    reason=response.reason or "",
+                    headers=dict(response.headers),
+                    content=content,
+                    url=response.url,
+                    elapsed_ms=round((time.monotonic() - started) * 1000),
+                    truncated=truncated,
+                )
+    raise OutboundTooManyRedirects(f"Too many redirects (more than {max_redirects})")

@@ -140,3 +140,21 @@ def sign_in(page, user, password: str = PASSWORD) -> None:
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+# --- Outbound HTTP: a local stand-in for providers (tests/provider_server.py), over real sockets.
+
+
+@pytest.fixture(scope="session")
+def provider_server():
+    from tests.provider_server import ProviderServer
+
+    with ProviderServer() as server:
+        yield server
+
+
+@pytest.fixture
+def allow_local_provider(settings):
+    """Let the guarded client reach the provider server (127.0.0.1 is refused otherwise)."""
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    return settings

@@ -1,0 +1,281 @@
+"""A stand-in for third-party providers, served over real sockets on 127.0.0.1.
+
+Used by the outbound-HTTP and connection-test suites, browser tests and benchmarks::
+
+    with ProviderServer() as provider:
+        provider.url("/bearer")   # http://127.0.0.1:<port>/bearer
+
+or standalone: ``python -m tests.provider_server --port 8765``.
+
+Endpoints (credentials are the module constants below):
+
+- ``GET /basic``            HTTP basic auth
+- ``GET /bearer``           ``Authorization: Bearer BEARER_TOKEN``
+- ``GET /header-key``       ``X-API-Key: API_KEY``
+- ``GET /query-key``        ``?api_key=API_KEY``
+- ``POST /oauth/token``     OAuth 2.0 token endpoint: ``client_credentials`` and ``refresh_token``
+                            grants, client authentication in the body or with HTTP basic
+- ``GET /oauth/protected``  accepts a token issued by ``/oauth/token``
+- ``GET /slow?ms=200``      answers after ``ms`` milliseconds (also ``/slow/bearer?ms=…`` with auth)
+- ``GET /status/<code>``    answers with that status
+- ``GET /redirect?to=<url>`` 302 to ``to`` (a path on this server or any URL)
+- ``GET /redirect-private`` 302 to the cloud metadata address
+- ``GET /redirect-loop``    302 to itself, forever
+- ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
+- ``GET /echo``             the request's method, path, headers and query as JSON
+
+Rejections echo the presented credential back in the error body, as careless providers do, so
+tests can prove it is scrubbed from every message. Every request is recorded in ``hits``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import secrets
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+USERNAME = "ada"
+PASSWORD = "basic-pass-7Hq2xV"
+BEARER_TOKEN = "bearer-tok-9Zp4Lm2Qw"
+API_KEY = "api-key-3Rt8Yu1Io"
+CLIENT_ID = "client-id-5Gh6"
+CLIENT_SECRET = "client-secret-8Jk2Df4"
+REFRESH_TOKEN = "refresh-tok-1Bn7Vc3Xz"
+METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+    # --- plumbing
+
+    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _chunked(self, size: int) -> None:
+        """A body with no Content-Length, so only counting what arrives can cap it."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"x" * 65536
+        try:
+            while size > 0:
+                part = chunk[: min(size, len(chunk))]
+                self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                size -= len(part)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True  # the client stopped reading, as it should
+
+    def _json(self, status: int, payload) -> None:
+        self._send(status, json.dumps(payload).encode())
+
+    def _redirect(self, location: str) -> None:
+        self._send(302, b"", headers={"Location": location})
+
+    def _query(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
+    def _bearer(self) -> str:
+        value = self.headers.get("Authorization", "")
+        return value[7:] if value.lower().startswith("bearer ") else ""
+
+    def _form(self) -> dict[str, str]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode() if length else ""
+        return {k: v[0] for k, v in parse_qs(raw).items()}
+
+    def _ok(self) -> None:
+        self._json(200, {"ok": True, "path": urlsplit(self.path).path})
+
+    # --- endpoints
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        self.server.record(self.command, self.path)
+        path = urlsplit(self.path).path
+        query = self._query()
+        if path == "/basic":
+            expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+            if self.headers.get("Authorization") == expected:
+                return self._ok()
+            return self._json(401, {"message": "Bad username or password"})
+        if path in ("/bearer", "/slow/bearer"):
+            if path.startswith("/slow"):
+                time.sleep(int(query.get("ms", "200")) / 1000)
+            token = self._bearer()
+            if token == BEARER_TOKEN:
+                return self._ok()
+            return self._json(401, {"message": f"Token {token} is not valid"})
+        if path == "/header-key":
+            key = self.headers.get("X-API-Key", "")
+            if key == API_KEY:
+                return self._ok()
+            return self._json(403, {"error": f"Unknown API key '{key}'"})
+        if path == "/query-key":
+            key = query.get("api_key", "")
+            if key == API_KEY:
+                return self._ok()
+            return self._json(401, {"error_description": f"api_key {key} was revoked"})
+        if path == "/oauth/protected":
+            if self.server.token_valid(self._bearer()):
+                return self._ok()
+            return self._json(401, {"error": "invalid_token"})
+        if path == "/slow":
+            time.sleep(int(query.get("ms", "200")) / 1000)
+            return self._ok()
+        if path.startswith("/status/"):
+            status = int(path.rsplit("/", 1)[1])
+            return self._json(status, {"message": f"Status {status} as requested"})
+        if path == "/redirect":
+            return self._redirect(query.get("to", "/echo"))
+        if path == "/redirect-private":
+            return self._redirect(METADATA_URL)
+        if path == "/redirect-loop":
+            return self._redirect("/redirect-loop")
+        if path == "/huge":
+            size = int(query.get("bytes", str(5 * 1024 * 1024)))
+            if query.get("chunked"):
+                return self._chunked(size)
+            return self._send(200, b"x" * size, "text/plain")
+        if path == "/echo":
+            return self._json(
+                200,
+                {
+                    "method": self.command,
+                    "path": urlsplit(self.path).path,
+                    "headers": {k.lower(): v for k, v in self.headers.items()},
+                    "query": query,
+                },
+            )
+        return self._json(404, {"message": "No such endpoint"})
+
+    def do_POST(self):
+        path = urlsplit(self.path).path
+        if path != "/oauth/token":
+            # Keep the body from confusing the next request on this connection.
+            self._form()
+            return self.do_GET()
+        self.server.record(self.command, self.path)
+        form = self._form()
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        authorization = self.headers.get("Authorization", "")
+        if authorization.lower().startswith("basic "):
+            client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
+        if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
+            return self._json(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+        grant = form.get("grant_type")
+        if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
+            return self._json(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid"})
+        if grant not in ("client_credentials", "refresh_token"):
+            return self._json(400, {"error": "unsupported_grant_type"})
+        token = self.server.issue_token()
+        return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+    def __init__(self, address):
+        super().__init__(address, _Handler)
+        self._lock = threading.Lock()
+        self._tokens: set[str] = set()
+        self.hits: list[tuple[str, str]] = []
+
+    def handle_error(self, request, client_address):
+        # Clients hanging up early (a size cap, a timeout) are expected here, not errors.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+    def record(self, method: str, path: str) -> None:
+        with self._lock:
+            self.hits.append((method, path))
+
+    def issue_token(self) -> str:
+        token = "issued-" + secrets.token_urlsafe(16)
+        with self._lock:
+            self._tokens.add(token)
+        return token
+
+    def token_valid(self, token: str) -> bool:
+        with self._lock:
+            return token in self._tokens
+
+
+class ProviderServer:
+    """The server on an ephemeral port (or ``port``), serving from a daemon thread.
+
+    With ``certfile``/``keyfile`` it speaks https (e.g. with a self-signed certificate).
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, certfile=None, keyfile=None) -> None:
+        self._server = _Server((host, port))
+        scheme = "http"
+        if certfile:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certfile, keyfile)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.host, self.port = self._server.server_address[:2]
+        self.origin = f"{scheme}://{self.host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-server", daemon=True)
+
+    def url(self, path: str = "/") -> str:
+        return self.origin + path
+
+    @property
+    def hits(self) -> list[tuple[str, str]]:
+        return list(self._server.hits)
+
+    def start(self) -> ProviderServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ProviderServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    with ProviderServer(args.host, args.port) as provider:
+        print(f"Provider server on {provider.origin}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
