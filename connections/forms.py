@@ -126,6 +126,8 @@ class ConnectionForm(forms.Form):
             extra["strip"] = not secret  # a secret is stored exactly as typed
         field = field_class(label=spec["label"], required=False, widget=_widget(spec, secret=secret), **extra)
         field.widget.attrs.update(_html_attrs(spec, key=key, required=required))
+        if keeps_current:
+            field.widget.attrs["placeholder"] = "•••••••• (unchanged)"
         if "default" in spec and not self.is_bound:
             field.initial = _option_value(spec["default"])
         field.spec = spec
