@@ -2,7 +2,6 @@
 import { enhanceCatalogFilter } from "./catalog-filter.js";
 import { enhanceConnectionForm, focusErrorSummary } from "./connection-form.js";
 import { enhanceDeleteLinks } from "./confirm-delete.js";
-import { enhanceTestForm } from "./connection-test.js";
 import { enhanceToasts } from "./toasts.js";
 
 function restoreMissingIcons() {
@@ -24,7 +23,6 @@ function start() {
   restoreMissingIcons();
   document.querySelectorAll("[data-filter-catalog]").forEach(enhanceCatalogFilter);
   document.querySelectorAll("[data-connection-form]").forEach(enhanceConnectionForm);
-  document.querySelectorAll("[data-test-form]").forEach(enhanceTestForm);
   enhanceDeleteLinks(document.querySelectorAll("[data-confirm-delete]"));
   focusErrorSummary();
   document.documentElement.classList.add("js");
