@@ -17,6 +17,12 @@ from jsonschema.exceptions import best_match
 from integrations.url_templates import PLACEHOLDER, template_variables
 
 SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
+PROVIDERS_DIR = Path(__file__).resolve().parent / "providers"
+DOCUMENT_FILE_NAME = "auth.schema.json"
+# The same rule as the schema's $.id pattern; lets lookups turn down impossible ids without a query.
+INTEGRATION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+# A path on this app (never another host: pages must not load logos from elsewhere).
+LOCAL_ICON_URL = re.compile(r"^/(?![/\\])[^\s]*$")
 SECRET_FIELD_TYPES = {"password"}
 
 
@@ -58,6 +64,8 @@ def is_secret_field(field: dict) -> bool:
 
 def _semantic_errors(document: dict) -> list[str]:
     errors: list[str] = []
+    if "iconUrl" in document and not LOCAL_ICON_URL.match(document["iconUrl"]):
+        errors.append("$.iconUrl: must be a path on this app, such as /static/img/acme.svg")
     base_url = document["baseUrl"]
     variables = template_variables(base_url)
     host_part = base_url.split("://", 1)[-1].split("/", 1)[0]

@@ -1,5 +1,7 @@
 """OpenAPI: every operation documents the error envelope for the errors it can return."""
 
+from drf_spectacular.openapi import AutoSchema
+
 ERROR_ENVELOPE = {
     "type": "object",
     "required": ["success", "message"],
@@ -43,3 +45,11 @@ def add_error_envelope_responses(result, generator, request, public):
                     code, {"description": description, "content": {"application/json": {"schema": ref}}}
                 )
     return result
+
+
+class EnvelopeAutoSchema(AutoSchema):
+    """drf-spectacular documents a ``list`` action as a bare array; here every response is an
+    envelope object and a list lives inside it (``{"success": true, "users": [...]}``)."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False

@@ -1,0 +1,116 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from accounts.access import ReadOrApiKeyOrOperator
+from core.api.envelope import ok
+from core.api.validation import validate_input
+from core.errors import ValidationFailed
+from features import selectors, services
+from features.api import serializers as s
+from features.handlers import KINDS, handlers_of_kind
+from features.preview import feature_mapping_preview
+from features.vocabulary import vocabulary
+
+
+class FeatureTemplateViewSet(viewsets.ViewSet):
+    """Legacy, read-only: feature templates (features are now added within integrations)."""
+
+    @extend_schema(operation_id="feature_templates_list", responses=s.FeatureTemplateListEnvelope, deprecated=True)
+    def list(self, request):
+        return ok(features=s.FeatureTemplateOutput(selectors.feature_template_list(), many=True).data)
+
+    @extend_schema(operation_id="feature_templates_retrieve", responses=s.FeatureTemplateEnvelope, deprecated=True)
+    def retrieve(self, request, template_id=None):
+        template = selectors.feature_template_get(template_id=template_id)
+        return ok(feature=s.FeatureTemplateOutput(template).data)
+
+
+def _mapping_arguments(data) -> dict:
+    """The service's keyword arguments from a request body; shape problems become a 400."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(["The request body must be a JSON object"])
+    if "featureTemplateId" not in data:
+        raise ValidationFailed(["featureTemplateId is required (null for a feature without a template)"])
+    return {
+        "feature_template_id": data.get("featureTemplateId"),
+        "feature_template_name": data.get("featureTemplateName"),
+        "field_mappings": data.get("fieldMappings"),
+        "api_config": data.get("apiConfig"),
+        "extra_fields": data.get("extraFields"),
+        "status": data.get("status", "active"),
+    }
+
+
+class FeatureMappingViewSet(viewsets.ViewSet):
+    """How an integration implements features. Anyone signed in reads; keys and operators write."""
+
+    permission_classes = [IsAuthenticated, ReadOrApiKeyOrOperator]
+
+    def get_permissions(self):
+        if self.action == "preview":  # computes only, writes nothing
+            return [IsAuthenticated()]
+        return super().get_permissions()
+
+    @extend_schema(operation_id="feature_mappings_list", responses=s.FeatureMappingListEnvelope)
+    def list(self, request, integration_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mappings = selectors.feature_mapping_list(integration=integration)
+        return ok(featureMappings=s.FeatureMappingOutput(mappings, many=True).data)
+
+    @extend_schema(operation_id="feature_mappings_retrieve", responses=s.FeatureMappingOnlyEnvelope)
+    def retrieve(self, request, integration_id=None, mapping_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)
+        return ok(mapping=s.FeatureMappingOutput(mapping).data)
+
+    @extend_schema(
+        operation_id="feature_mappings_create", request=s.FeatureMappingInput, responses={201: s.FeatureMappingEnvelope}
+    )
+    def create(self, request, integration_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mapping = services.feature_mapping_create(integration=integration, **_mapping_arguments(request.data))
+        return ok(201, mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping created successfully")
+
+    @extend_schema(operation_id="feature_mappings_update", request=s.FeatureMappingInput, responses=s.FeatureMappingEnvelope)
+    def update(self, request, integration_id=None, mapping_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)
+        mapping = services.feature_mapping_update(mapping=mapping, **_mapping_arguments(request.data))
+        return ok(mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping updated successfully")
+
+    @extend_schema(operation_id="feature_mappings_delete", responses=s.MessageEnvelope)
+    def destroy(self, request, integration_id=None, mapping_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)
+        services.feature_mapping_delete(mapping=mapping)
+        return ok(message="Feature mapping deleted successfully")
+
+    @extend_schema(operation_id="feature_mappings_preview", request=s.PreviewInput, responses=s.PreviewEnvelope)
+    def preview(self, request, integration_id=None, mapping_id=None):
+        integration = selectors.feature_integration_get(integration_id=integration_id)
+        mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(["The request body must be a JSON object"])
+        data = validate_input(s.PreviewInput, request.data)
+        return ok(**feature_mapping_preview(mapping=mapping, user_input=data.get("input") or {}))
+
+
+class FeatureHandlerViewSet(viewsets.ViewSet):
+    @extend_schema(
+        operation_id="feature_handlers_list",
+        parameters=[OpenApiParameter("kind", enum=list(KINDS), required=False)],
+        responses=s.HandlerListEnvelope,
+    )
+    def list(self, request):
+        query = validate_input(s.HandlerListQuery, request.query_params)
+        handlers = [h.describe() for h in handlers_of_kind(query.get("kind"))]
+        # The order handlers run in for each field (see features/preview.py).
+        order = ["adminValue/overrides", "valueHandler", "fieldType", "validationHandler", "submitHandler"]
+        return ok(handlers=handlers, order=order)
+
+
+class FieldTypeViewSet(viewsets.ViewSet):
+    @extend_schema(operation_id="field_types_list", responses=s.FieldTypesEnvelope)
+    def list(self, request):
+        return ok(**vocabulary())
