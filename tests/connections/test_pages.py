@@ -99,7 +99,8 @@ def test_step_one_lists_active_integrations(client, url):
     acme()
     response = client.get(url)
     page = html(response)
-    assert catalog_names(response) == ["Acme Widgets", "Salesforce"]
+    names = catalog_names(response)
+    assert "Acme Widgets" in names and "Salesforce" in names and "HubSpot" not in names
     assert 'aria-current="step"' in page
     assert f'href="?integration=salesforce"' in page
 
@@ -107,8 +108,10 @@ def test_step_one_lists_active_integrations(client, url):
 def test_step_one_filters_by_search_and_category(client):
     salesforce()
     acme()
-    assert catalog_names(client.get(WIZARD, {"q": "customer relationship"})) == ["Salesforce"]
-    assert catalog_names(client.get(WIZARD, {"category": "testing"})) == ["Acme Widgets"]
+    names = catalog_names(client.get(WIZARD, {"q": "customer relationship"}))
+    assert "Salesforce" in names and "Acme Widgets" not in names
+    names = catalog_names(client.get(WIZARD, {"category": "testing"}))
+    assert "Acme Widgets" in names and "Salesforce" not in names
     response = client.get(WIZARD, {"q": "nothing like this"})
     assert catalog_names(response) == [] and "No integration matches" in html(response)
 
