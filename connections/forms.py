@@ -1,6 +1,17 @@
-"""The admin's connection form: secrets shown masked, each with an input to replace it."""
+"""Connection forms.
+
+- ``ConnectionForm``: the wizard's configure step, built from one auth method of a schema document.
+  It only shapes the input; the connection services stay the single judge of what is valid
+  (required fields, ``showWhen``, patterns, URL templates). Their messages
+  (``credentials.clientId is required``) are mapped back onto the inputs they name.
+- ``ConnectionAdminForm``: the admin's connection form: secrets shown masked, each with an input
+  to replace it.
+"""
 
 from __future__ import annotations
+
+import re
+from typing import Any
 
 from django import forms
 
@@ -13,6 +24,221 @@ from integrations.documents import is_secret_field
 
 CREDENTIAL_PREFIX = "credential__"
 VARIABLE_PREFIX = "variable__"
+CREDENTIALS = "credentials"
+VARIABLES = "configuredVariables"
+NAME_FIELD = "connection_name"
+
+# "credentials.clientId is required", "configuredVariables.instance_url: Enter a valid URL"
+SERVICE_ERROR = re.compile(rf"^({CREDENTIALS}|{VARIABLES})\.([A-Za-z][A-Za-z0-9_]*)(?::\s*|\s+)?(.*)$", re.S)
+NAME_ERROR = re.compile(r"^connectionName(?::\s*|\s+)?(.*)$", re.S)
+
+KEEP_SECRET_HELP = "Leave blank to keep the current value."
+
+
+def form_key(group: str, name: str) -> str:
+    """The HTML name of a schema field: ``credentials__clientId``."""
+    return f"{group}__{name}"
+
+
+def _widget(spec: dict, *, secret: bool) -> forms.Widget:
+    kind = spec["type"]
+    if kind == "password" or secret:
+        # new-password: browsers must not autofill the user's own sign-in password here.
+        return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    if kind == "textarea":
+        return forms.Textarea(attrs={"rows": 4})
+    if kind == "select":
+        return forms.Select()
+    widget_class = {"url": forms.URLInput, "email": forms.EmailInput, "number": forms.NumberInput}
+    return widget_class.get(kind, forms.TextInput)(attrs={"autocomplete": "off"})
+
+
+def _option_value(value: Any) -> str:
+    # Options may be numbers or booleans in the document; HTML carries text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _html_attrs(spec: dict, *, key: str, required: bool) -> dict:
+    attrs: dict[str, Any] = {"aria-describedby": f"{key}-help {key}-errors"}
+    if required:
+        attrs["required"] = True
+    if spec.get("placeholder"):
+        attrs["placeholder"] = spec["placeholder"]
+    if spec.get("pattern") and spec["type"] not in ("select", "number"):
+        attrs["pattern"] = spec["pattern"]
+        if spec.get("patternMessage"):
+            attrs["data-pattern-message"] = spec["patternMessage"]
+    if spec.get("minLength") is not None:
+        attrs["minlength"] = spec["minLength"]
+    if spec.get("maxLength") is not None:
+        attrs["maxlength"] = spec["maxLength"]
+    if spec["type"] == "number":
+        attrs["step"] = "any"
+    return attrs
+
+
+class ConnectionForm(forms.Form):
+    """Connection name plus one input per ``fields`` (credentials) and ``additionalFields``
+    (configuredVariables) entry of ``auth_method``.
+
+    ``editing`` marks secret inputs optional: left blank, the stored value is kept.
+    """
+
+    connection_name = forms.CharField(
+        label="Connection name",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "aria-describedby": "connection_name-help"}),
+    )
+
+    def __init__(self, *args, auth_method: dict, editing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.auth_method = auth_method
+        self.editing = editing
+        self.specs: dict[str, tuple[str, dict]] = {}
+        labels = {}
+        for group, specs in ((CREDENTIALS, auth_method.get("fields", [])),
+                             (VARIABLES, auth_method.get("additionalFields", []))):
+            for spec in specs:
+                key = form_key(group, spec["name"])
+                self.specs[key] = (group, spec)
+                labels[spec["name"]] = (key, spec)
+                self.fields[key] = self._field(group, spec, key)
+        for key, (_, spec) in self.specs.items():
+            show_when = spec.get("showWhen")
+            if show_when:
+                self.fields[key].show_when = self._condition(show_when, labels)
+
+    def _field(self, group: str, spec: dict, key: str) -> forms.Field:
+        secret = is_secret_field(spec)
+        keeps_current = secret and self.editing
+        # showWhen fields are required only while visible; the service decides, not the browser.
+        required = bool(spec.get("required")) and not spec.get("showWhen") and not keeps_current
+        field_class = forms.ChoiceField if spec["type"] == "select" else forms.CharField
+        extra = {}
+        if spec["type"] == "select":
+            extra["choices"] = [("", "Choose…")] + [
+                (_option_value(option["value"]), option["label"]) for option in spec["options"]
+            ]
+        else:
+            extra["strip"] = not secret  # a secret is stored exactly as typed
+        field = field_class(label=spec["label"], required=False, widget=_widget(spec, secret=secret), **extra)
+        field.widget.attrs.update(_html_attrs(spec, key=key, required=required))
+        if keeps_current:
+            field.widget.attrs["placeholder"] = "•••••••• (unchanged)"
+        if "default" in spec and not self.is_bound:
+            field.initial = _option_value(spec["default"])
+        field.spec = spec
+        field.group = group
+        field.secret = secret
+        field.marked_required = bool(spec.get("required"))
+        field.keeps_current = keeps_current
+        field.required_when_shown = bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current
+        field.show_when = None
+        return field
+
+    @staticmethod
+    def _condition(show_when: dict, labels: dict) -> dict:
+        key, spec = labels[show_when["key"]]
+        wanted = _option_value(show_when["value"])
+        shown = next(
+            (o["label"] for o in spec.get("options", []) if _option_value(o["value"]) == wanted), wanted
+        )
+        return {"field": key, "value": wanted, "note": f"Only needed when {spec['label']} is {shown}."}
+
+    # --- Reading the input -------------------------------------------------------------------
+
+    def _typed(self, spec: dict, raw: str) -> Any:
+        if spec["type"] == "select":
+            return next((o["value"] for o in spec["options"] if _option_value(o["value"]) == raw), raw)
+        if spec["type"] == "number":
+            # Left as text when it is not a number, so the service reports it.
+            for cast in (int, float):
+                try:
+                    return cast(raw)
+                except ValueError:
+                    continue
+        return raw
+
+    def _shown(self, key: str) -> bool:
+        """Whether a showWhen field applies to what was submitted. Without JavaScript every field
+        is on the page; one whose condition does not hold is ignored, as the script would."""
+        condition = self.fields[key].show_when
+        if not condition:
+            return True
+        controlling = self.cleaned_data.get(condition["field"]) or ""
+        if controlling == "":
+            default = self.specs[condition["field"]][1].get("default")
+            controlling = "" if default is None else _option_value(default)
+        return controlling == condition["value"]
+
+    def values(self, group: str) -> dict[str, Any]:
+        """The filled-in values of one group, typed as the document says. Blank ones are left
+        out, so a required one is reported missing."""
+        return {name: value for name, value in self.values_for_update(group).items() if value != ""}
+
+    def values_for_update(self, group: str) -> dict[str, Any]:
+        """Every applicable value of one group, blanks included: on an update a blank clears an
+        optional value and keeps a stored secret."""
+        values = {}
+        for key, (field_group, spec) in self.specs.items():
+            if field_group == group and self._shown(key):
+                raw = self.cleaned_data.get(key) or ""
+                values[spec["name"]] = self._typed(spec, raw) if raw != "" else ""
+        return values
+
+    @property
+    def credentials(self) -> dict[str, Any]:
+        return self.values(CREDENTIALS)
+
+    @property
+    def configured_variables(self) -> dict[str, Any]:
+        return self.values(VARIABLES)
+
+    # --- Groups for the template --------------------------------------------------------------
+
+    def group_fields(self, group: str) -> list[forms.BoundField]:
+        return [self[key] for key, (field_group, _) in self.specs.items() if field_group == group]
+
+    def credential_fields(self) -> list[forms.BoundField]:
+        return self.group_fields(CREDENTIALS)
+
+    def variable_fields(self) -> list[forms.BoundField]:
+        return self.group_fields(VARIABLES)
+
+    # --- Errors from the services ------------------------------------------------------------
+
+    def add_service_errors(self, messages: list[str]) -> None:
+        """Put each service message next to the input it names; the rest above the form."""
+        for message in messages:
+            match = SERVICE_ERROR.match(message)
+            if match and form_key(match[1], match[2]) in self.fields:
+                key = form_key(match[1], match[2])
+                self.add_error(key, f"{self.fields[key].label} {match[3]}".strip())
+                self.fields[key].widget.attrs["aria-invalid"] = "true"
+                continue
+            match = NAME_ERROR.match(message)
+            if match:
+                self.add_error(NAME_FIELD, f"Connection name {match[1]}".strip())
+                continue
+            self.add_error(None, message)
+
+
+def initial_values(*, auth_method: dict, connection_name: str, configured_variables: dict,
+                   credentials: dict) -> dict[str, Any]:
+    """Edit mode: the stored values as form initial data. Secrets are never sent back."""
+    initial: dict[str, Any] = {NAME_FIELD: connection_name}
+    for group, specs, stored in ((CREDENTIALS, auth_method.get("fields", []), credentials),
+                                 (VARIABLES, auth_method.get("additionalFields", []), configured_variables)):
+        for spec in specs:
+            if spec["name"] in stored and not is_secret_field(spec):
+                initial[form_key(group, spec["name"])] = _option_value(stored[spec["name"]])
+    return initial
+
+
+# --- The admin -------------------------------------------------------------------------------
 
 
 class ConnectionAdminForm(forms.ModelForm):

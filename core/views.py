@@ -1,5 +1,5 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect
 from django.views import defaults
 
 from core.api.envelope import is_api_request, json_error
@@ -31,4 +31,5 @@ def server_error(request):
 
 @login_required
 def home(request):
-    return render(request, "home.html")
+    # My Connections is the end user's home; operators reach the admin from the top bar.
+    return redirect("my-connections")

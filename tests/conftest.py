@@ -101,7 +101,12 @@ def browser():
 @pytest.fixture
 def page(browser, live_server, request):
     """A fresh browser context on the live server. Requests to any other host fail the test."""
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport={"width": 1280, "height": 900},
+        # @pytest.mark.no_javascript: the page as a browser without JavaScript sees it.
+        java_script_enabled=request.node.get_closest_marker("no_javascript") is None,
+    )
     foreign_requests: list[str] = []
     live_origin = live_server.url.rstrip("/")
 

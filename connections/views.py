@@ -1,0 +1,317 @@
+"""The end user's pages: the connection wizard and My Connections.
+
+Every page works as plain HTML forms; ``static/js`` adds live filtering, showWhen fields and live
+connection tests on top. Secrets never travel back to the browser: the wizard saves the
+connection at step 3 and reviews the stored (masked) connection at step 4.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
+from connections.models import Connection
+from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
+from connections.services import (
+    ConnectionChanges,
+    connection_create,
+    connection_delete,
+    connection_reactivate,
+    connection_update,
+)
+from core.errors import ApplicationError, NotFound, ValidationFailed
+from integrations.documents import is_secret_field
+from integrations.models import Integration
+
+STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
+
+
+# --- Shared pieces --------------------------------------------------------------------------
+
+
+def _owned_connection(request: HttpRequest, connection_id: str) -> Connection:
+    """The signed-in user's own connection. Operators manage other people's in the admin."""
+    try:
+        connection = connection_get_for_actor(actor=request.user, connection_id=connection_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    if connection.user_id != request.user.pk:
+        raise Http404("Connection not found")
+    return connection
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return candidate
+    return default
+
+
+def _steps(step: int, *, urls: tuple[str | None, ...]) -> dict:
+    return {"step": step, "steps": [(n + 1, label, urls[n]) for n, label in enumerate(STEP_LABELS)]}
+
+
+def _save_errors(form: ConnectionForm, exc: ApplicationError) -> None:
+    if isinstance(exc, ValidationFailed):
+        form.add_service_errors(exc.errors or [exc.message])
+    else:
+        form.add_error(None, exc.message)
+
+
+def _error_count(form: ConnectionForm) -> int:
+    return sum(len(errors) for errors in form.errors.values())
+
+
+def _test_result(connection: Connection) -> dict | None:
+    if not connection.last_test_status:
+        return None
+    return {
+        "status": connection.last_test_status,
+        "message": connection.last_test_message,
+        "date": connection.last_test_date,
+    }
+
+
+# --- The wizard: create ---------------------------------------------------------------------
+
+
+@login_required
+def connection_wizard(request: HttpRequest) -> HttpResponse:
+    """Steps 1–3 of a new connection, driven by query parameters so every step is a plain link:
+    ``?integration=<id>`` then ``&authMethod=<id>``. ``?mode=edit&connectionId=…`` edits one."""
+    if request.GET.get("mode") == "edit":
+        return connection_edit(request, connection_id=request.GET.get("connectionId", ""))
+    integration_id = request.GET.get("integration", "")
+    if not integration_id:
+        return _choose_integration(request)
+    integration = Integration.objects.filter(pk=integration_id, status=Integration.Status.ACTIVE).first()
+    if integration is None:
+        raise Http404("Integration not found")
+    method_id = request.GET.get("authMethod", "")
+    if not method_id:
+        return _choose_auth_method(request, integration)
+    auth_method = integration.auth_method(method_id)
+    if auth_method is None:
+        raise Http404("Authentication method not found")
+
+    form = ConnectionForm(
+        request.POST or None, auth_method=auth_method, initial={NAME_FIELD: integration.display_name}
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection = connection_create(
+                actor=request.user,
+                user=request.user,
+                integration_id=integration.pk,
+                auth_method_id=method_id,
+                connection_name=form.cleaned_data[NAME_FIELD],
+                credentials=form.credentials,
+                configured_variables=form.configured_variables,
+            )
+        except ApplicationError as exc:
+            _save_errors(form, exc)
+        else:
+            return redirect("connection-review", connection_id=connection.connection_id)
+    start = request.path
+    method_step = f"{start}?integration={integration.pk}"
+    return render(request, "connections/wizard/configure.html", {
+        **_steps(3, urls=(start, method_step, None, None)),
+        "integration": integration,
+        "auth_method": auth_method,
+        "form": form,
+        "error_count": _error_count(form),
+        "back_url": method_step,
+    })
+
+
+def _choose_integration(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    category = request.GET.get("category", "")
+    active = Integration.objects.filter(status=Integration.Status.ACTIVE)
+    integrations = active.filter(category=category) if category else active
+    if query:
+        words = query.lower().split()
+        integrations = [
+            i for i in integrations
+            if all(w in f"{i.display_name} {i.description} {i.category} {i.pk}".lower() for w in words)
+        ]
+    return render(request, "connections/wizard/choose_integration.html", {
+        **_steps(1, urls=(None, None, None, None)),
+        "integrations": list(integrations),
+        "categories": active.order_by("category").values_list("category", flat=True).distinct(),
+        "query": query,
+        "category": category,
+    })
+
+
+def _choose_auth_method(request: HttpRequest, integration: Integration, *, connection: Connection | None = None):
+    if connection is None:
+        base, back = f"{request.path}?integration={integration.pk}&", request.path
+        urls = (request.path, None, None, None)
+    else:
+        base = back = reverse("connection-edit", args=[connection.connection_id])
+        base += "?"
+        urls = (None, None, back, None)
+    return render(request, "connections/wizard/choose_auth_method.html", {
+        **_steps(2, urls=urls),
+        "integration": integration,
+        "connection": connection,
+        "editing": connection is not None,
+        "current_method_id": connection.auth_method_id if connection else None,
+        "method_base_url": base,
+        "back_url": back,
+    })
+
+
+# --- The wizard: edit -----------------------------------------------------------------------
+
+
+@login_required
+def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Step 3 pre-filled from the stored connection. Secret inputs start empty; left empty they
+    keep the stored value. ``?step=auth`` picks another auth method, ``?authMethod=`` uses it."""
+    connection = _owned_connection(request, connection_id)
+    integration = connection.integration
+    if request.GET.get("step") == "auth":
+        return _choose_auth_method(request, integration, connection=connection)
+    method_id = request.GET.get("authMethod") or connection.auth_method_id
+    auth_method = integration.auth_method(method_id)
+    if auth_method is None:
+        raise Http404("Authentication method not found")
+    same_method = method_id == connection.auth_method_id
+    stored = connection_credentials(connection=connection) if same_method else {}
+    form = ConnectionForm(
+        request.POST or None,
+        auth_method=auth_method,
+        editing=same_method,
+        initial=initial_values(
+            auth_method=auth_method,
+            connection_name=connection.connection_name,
+            configured_variables=connection.configured_variables,
+            credentials=stored,
+        ),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            connection_update(
+                connection=connection,
+                actor=request.user,
+                changes=ConnectionChanges(
+                    connection_name=form.cleaned_data[NAME_FIELD],
+                    auth_method_id=method_id,
+                    # Blank inputs are sent too, so clearing an optional value clears it; a
+                    # blank secret is the service's cue to keep the stored one.
+                    credentials=form.values_for_update(CREDENTIALS),
+                    configured_variables=form.values_for_update(VARIABLES),
+                ),
+            )
+        except ApplicationError as exc:
+            _save_errors(form, exc)
+        else:
+            messages.success(request, "Changes saved.")
+            return redirect(reverse("connection-review", args=[connection.connection_id]) + "?edited=1")
+    edit_url = reverse("connection-edit", args=[connection.connection_id])
+    return render(request, "connections/wizard/configure.html", {
+        **_steps(3, urls=(None, f"{edit_url}?step=auth", None, None)),
+        "editing": True,
+        "connection": connection,
+        "integration": integration,
+        "auth_method": auth_method,
+        "form": form,
+        "error_count": _error_count(form),
+        "back_url": reverse("my-connections"),
+    })
+
+
+# --- The wizard: review & test --------------------------------------------------------------
+
+
+def _summary(connection: Connection, auth_method: dict | None, credentials: dict) -> list[dict]:
+    """Label/value rows of what is stored; secrets only say that they are set."""
+    rows = [
+        {"label": "Integration", "value": connection.integration.display_name},
+        {"label": "Authentication", "value": connection.auth_method_label},
+    ]
+    method = auth_method or {}
+    for specs, stored in ((method.get("fields", []), credentials),
+                          (method.get("additionalFields", []), connection.configured_variables)):
+        for spec in specs:
+            if spec["name"] in stored:
+                secret = is_secret_field(spec)
+                rows.append({"label": spec["label"], "secret": secret, "value": "" if secret else stored[spec["name"]]})
+    return rows
+
+
+@login_required
+def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _owned_connection(request, connection_id)
+    edit_url = reverse("connection-edit", args=[connection.connection_id])
+    return render(request, "connections/wizard/review.html", {
+        **_steps(4, urls=(None, f"{edit_url}?step=auth", edit_url, None)),
+        "editing": request.GET.get("edited") == "1",
+        "connection": connection,
+        "integration": connection.integration,
+        "summary": _summary(
+            connection,
+            connection.integration.auth_method(connection.auth_method_id),
+            connection_credentials(connection=connection),
+        ),
+        "test_result": _test_result(connection),
+    })
+
+
+# --- My Connections -------------------------------------------------------------------------
+
+
+@login_required
+def my_connections(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    status = status if status in Connection.Status.values else ""
+    integration_id = request.GET.get("integration", "")
+    query = request.GET.get("q", "").strip()
+    page = connection_list_for_user(user=request.user, status=status or None, integration_id=integration_id or None)
+    connections = list(reversed(page.items))  # newest first
+    if query:
+        words = query.lower().split()
+        connections = [
+            c for c in connections
+            if all(w in f"{c.connection_name} {c.integration.display_name}".lower() for w in words)
+        ]
+    for connection in connections:
+        connection.test_result = _test_result(connection)
+    return render(request, "connections/my_connections.html", {
+        "connections": connections,
+        "stats": page.stats,
+        "filters": {"status": status, "integration": integration_id, "q": query},
+        "filtered": bool(status or integration_id or query),
+        "integration_choices": Integration.objects.filter(connections__user=request.user).distinct(),
+    })
+
+
+@login_required
+def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _owned_connection(request, connection_id)
+    if request.method == "POST":
+        connection_delete(connection=connection, actor=request.user)
+        messages.success(request, f"“{connection.connection_name}” was deleted. You can reactivate it at any time.")
+        return redirect("my-connections")
+    return render(request, "connections/confirm_delete.html", {"connection": connection})
+
+
+@login_required
+@require_POST
+def connection_reactivate_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    connection = _owned_connection(request, connection_id)
+    try:
+        connection_reactivate(connection=connection, actor=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"“{connection.connection_name}” is active again.")
+    return redirect(_next_url(request, reverse("my-connections")))

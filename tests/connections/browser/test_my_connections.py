@@ -1,0 +1,122 @@
+"""My Connections and the operator's connection list in headless Chromium."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from connections.models import Connection
+from tests.accounts.factories import OperatorFactory, UserFactory
+from tests.conftest import sign_in
+from tests.connections.factories import ConnectionFactory, acme, hubspot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LONG_NAME = "Salesforce production account for the European sales and customer success teams (primary)"
+
+
+def some_connections(user) -> None:
+    tested = timezone.now() - timedelta(hours=3)
+    ConnectionFactory(user=user, connection_name=LONG_NAME, last_test_status="success",
+                      last_test_message="Connection successful", last_test_date=tested)
+    ConnectionFactory(user=user, connection_name="Salesforce sandbox", last_test_status="error",
+                      last_test_message="Invalid credentials. Please check your client ID and secret.",
+                      last_test_date=tested)
+    ConnectionFactory(user=user, integration=hubspot(), auth_method_id="api-key", auth_method_label="API Key",
+                      connection_name="HubSpot marketing", credentials={"apiKey": "pat-na1-abc"}, configured_variables={})
+    ConnectionFactory(user=user, integration=acme(), auth_method_id="token", auth_method_label="API token",
+                      connection_name="Old Acme", status="inactive", credentials={"apiToken": "t"},
+                      configured_variables={"subdomain": "old"})
+
+
+def no_horizontal_overflow(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_my_connections_on_desktop_and_at_375px(page, screenshot):
+    user = UserFactory(name="Dana Example")
+    some_connections(user)
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    expect(page.locator(".connection-card")).to_have_count(4)
+    expect(page.locator(".stat").first).to_contain_text("3")
+    assert no_horizontal_overflow(page)
+    # A long name wraps, then is cut with an ellipsis instead of stretching the card.
+    title = page.get_by_role("heading", name=LONG_NAME)
+    assert title.evaluate("el => el.scrollHeight > el.clientHeight && el.scrollWidth <= el.clientWidth")
+    screenshot("desktop")
+
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.reload()
+    assert no_horizontal_overflow(page)
+    screenshot("375px")
+
+    page.goto("/connections/new/")
+    assert no_horizontal_overflow(page)
+    screenshot("wizard-375px")
+
+
+def test_filters_narrow_the_list(page):
+    user = UserFactory()
+    some_connections(user)
+    sign_in(page, user)
+    page.goto("/my-connections.html")
+    page.get_by_label("Status").select_option("inactive")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".connection-card")).to_have_count(1)
+    expect(page.locator(".connection-card")).to_contain_text("Old Acme")
+    page.get_by_role("link", name="Clear").click()
+    page.get_by_label("Search").fill("hubspot")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".connection-card")).to_have_count(1)
+
+
+def test_delete_and_reactivate(page, screenshot):
+    user = UserFactory()
+    connection = ConnectionFactory(user=user, connection_name="Salesforce main")
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    card = page.locator(".connection-card", has_text="Salesforce main")
+    card.get_by_role("link", name=re.compile("^Delete")).click()
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Delete “Salesforce main”?")
+    screenshot("delete-dialog")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    card.get_by_role("link", name=re.compile("^Delete")).click()
+    dialog.get_by_role("button", name="Delete connection").click()
+
+    expect(page.locator(".toast-success")).to_contain_text("was deleted")
+    expect(card).to_contain_text("Inactive")
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.INACTIVE
+    screenshot("deleted")
+
+    card.get_by_role("button", name=re.compile("^Reactivate")).click()
+    expect(page.locator(".toast-success")).to_contain_text("is active again")
+    expect(card).to_contain_text("Active")
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE
+
+
+def test_empty_state_leads_to_the_wizard(page, screenshot):
+    sign_in(page, UserFactory())
+    expect(page.get_by_role("heading", name="No connections yet")).to_be_visible()
+    screenshot("empty")
+    page.get_by_role("link", name="Connect your first integration").click()
+    expect(page.get_by_role("heading", name="Choose an integration")).to_be_visible()
+
+
+def test_admin_connection_list(page, screenshot):
+    some_connections(UserFactory(name="Dana Example"))
+    sign_in(page, OperatorFactory())
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/admin/connections/connection/")
+    # The list gets the whole width with the navigation column folded away.
+    page.locator("#toggle-nav-sidebar").click()
+    expect(page.locator("#result_list")).to_contain_text("Salesforce sandbox")
+    expect(page.locator("body")).not_to_contain_text("pat-na1-abc")
+    screenshot("admin-connections")

@@ -1,0 +1,156 @@
+"""The connection wizard in headless Chromium: create, edit, inline errors, showWhen, and the
+whole create path with JavaScript turned off."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from connections.models import Connection
+from connections.selectors import connection_credentials
+from tests.accounts.factories import UserFactory
+from tests.conftest import sign_in
+from tests.connections.factories import ConnectionFactory, acme
+from tests.provider_server import PASSWORD, USERNAME
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def local_connection(user, integration, *, password=PASSWORD, name="Local account") -> Connection:
+    return ConnectionFactory(
+        user=user, integration=integration, auth_method_id="basic", auth_method_label="Username and password",
+        connection_name=name, configured_variables={},
+        credentials={"username": USERNAME, "password": password},
+    )
+
+
+def test_connect_through_the_wizard(page, screenshot, local_provider):
+    user = UserFactory()
+    sign_in(page, user)
+    page.goto("/connections/new/")
+    expect(page.get_by_role("heading", name="Choose an integration")).to_be_visible()
+    screenshot("step-1-integration")
+
+    # Live search narrows the catalog without a page load.
+    page.get_by_label("Search").fill("local test")
+    expect(page.locator(".catalog-item:visible")).to_have_count(1)
+    page.get_by_role("link", name=re.compile("Local Test Provider")).click()
+
+    expect(page.get_by_role("heading", name=re.compile("How do you want to connect"))).to_be_visible()
+    screenshot("step-2-auth-method")
+    page.get_by_role("link", name=re.compile("Username and password")).click()
+
+    expect(page.get_by_label("Connection name")).to_have_value("Local Test Provider")
+    page.get_by_label("Connection name").fill("My local account")
+    page.get_by_label(re.compile("^Username")).fill(USERNAME)
+    password = page.get_by_label(re.compile("^Password"))
+    password.fill(PASSWORD)
+    # Show/hide: the secret can be checked before saving.
+    page.get_by_role("button", name="Show Password").click()
+    expect(password).to_have_attribute("type", "text")
+    page.get_by_role("button", name="Hide Password").click()
+    expect(password).to_have_attribute("type", "password")
+    screenshot("step-3-details")
+    page.get_by_role("button", name="Save and continue").click()
+
+    expect(page.get_by_role("heading", name="Review and test")).to_be_visible()
+    expect(page.locator(".summary")).to_contain_text(USERNAME)
+    expect(page.locator("body")).not_to_contain_text(PASSWORD)
+    screenshot("step-4-review")
+
+    page.get_by_role("link", name="Done", exact=True).click()
+    expect(page.locator(".connection-card", has_text="My local account")).to_be_visible()
+    assert connection_credentials(connection=Connection.objects.get(user=user))["password"] == PASSWORD
+
+
+def test_edit_leaving_the_password_blank_keeps_it(page, screenshot, local_provider):
+    user = UserFactory()
+    connection = local_connection(user, local_provider)
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    page.locator(".connection-card", has_text="Local account").get_by_role("link", name=re.compile("^Edit")).click()
+
+    password = page.get_by_label(re.compile("^Password"))
+    expect(password).to_have_value("")
+    expect(page.locator("#credentials__password-field")).to_contain_text("Leave blank to keep the current value.")
+    expect(page.get_by_label(re.compile("^Username"))).to_have_value(USERNAME)
+    page.get_by_label("Connection name").fill("Local account, renamed")
+    screenshot("edit-details")
+    page.get_by_role("button", name="Save changes").click()
+
+    expect(page.get_by_role("heading", name="Review and test")).to_be_visible()
+    expect(page.locator(".toast-success")).to_contain_text("Changes saved")
+    connection.refresh_from_db()
+    assert connection.connection_name == "Local account, renamed"
+    assert connection_credentials(connection=connection)["password"] == PASSWORD
+
+
+def test_bad_input_shows_inline_errors(page, screenshot):
+    acme()
+    sign_in(page, UserFactory())
+    page.goto("/connections/new/?integration=acme&authMethod=basic")
+    page.get_by_label(re.compile("^Account")).fill("XY12")
+    page.get_by_role("button", name="Save and continue").click()
+
+    # Checked in the browser first: every problem next to its field and in a focused summary.
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Username is required")
+    expect(page.locator("#credentials__account-errors")).to_have_text("Account must look like AC1234")
+    expect(page.get_by_label(re.compile("^Username"))).to_have_attribute("aria-invalid", "true")
+    screenshot("client-errors")
+
+    # What only the server can judge comes back next to its field too.
+    page.get_by_label(re.compile("^Username")).fill("dana")
+    page.get_by_label(re.compile("^Password")).fill("secret-value")
+    page.get_by_label(re.compile("^Account")).fill("AC1234")
+    page.get_by_label(re.compile("^Subdomain")).fill("bad_host!")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.locator("#configuredVariables__subdomain-errors")).to_contain_text("Subdomain")
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    expect(page.get_by_label(re.compile("^Username"))).to_have_value("dana")
+    expect(page.get_by_label(re.compile("^Password"))).to_have_value("")
+    screenshot("server-errors")
+    assert not Connection.objects.exists()
+
+
+def test_show_when_fields_appear_and_disappear(page, screenshot):
+    acme()
+    sign_in(page, UserFactory())
+    page.goto("/connections/new/?integration=acme&authMethod=basic")
+    eu_token = page.locator("#credentials__euToken-field")
+    expect(eu_token).to_be_hidden()
+    page.get_by_label(re.compile("^Region")).select_option("eu")
+    expect(eu_token).to_be_visible()
+    # With fields appearing live, the "only needed when" note is redundant and hidden.
+    expect(eu_token.locator("[data-show-when-note]")).to_be_hidden()
+    expect(page.get_by_label(re.compile("^EU token"))).to_have_attribute("required", "")
+    screenshot("show-when-visible")
+    page.get_by_label(re.compile("^Region")).select_option("us")
+    expect(eu_token).to_be_hidden()
+
+
+@pytest.mark.no_javascript
+def test_the_create_path_works_without_javascript(page, screenshot, local_provider):
+    user = UserFactory()
+    sign_in(page, user)
+    page.goto("/connect-integration.html")
+    # app.js marks the page as enhanced; here it never ran.
+    expect(page.locator("html")).not_to_have_class("js")
+    screenshot("step-1-integration")
+    page.get_by_label("Search").fill("local")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(".catalog-item")).to_have_count(1)
+    page.get_by_role("link", name=re.compile("Local Test Provider")).click()
+    screenshot("step-2-auth-method")
+    page.get_by_role("link", name=re.compile("Username and password")).click()
+    page.get_by_label(re.compile("^Username")).fill(USERNAME)
+    page.get_by_label(re.compile("^Password")).fill(PASSWORD)
+    screenshot("step-3-details")
+    page.get_by_role("button", name="Save and continue").click()
+    expect(page.get_by_role("heading", name="Review and test")).to_be_visible()
+    screenshot("step-4-review")
+
+    page.get_by_role("link", name="Done", exact=True).click()
+    expect(page.locator(".connection-card", has_text="Local Test Provider")).to_be_visible()
+    assert Connection.objects.get(user=user).connection_name == "Local Test Provider"
