@@ -8,7 +8,9 @@ CANARY = "CANARY-user-admin-s3cr3t"
 
 
 def test_user_admin_shows_their_connections_without_secrets(client, operator, user):
-    connection = ConnectionFactory(user=user, connection_name="Sales CRM")
+    connection = ConnectionFactory(
+        user=user, connection_name="Sales CRM", credentials={"clientId": "3MVG9", "clientSecret": CANARY}
+    )
     client.force_login(operator)
 
     page = client.get(f"/admin/accounts/user/{user.pk}/change/")
@@ -17,6 +19,7 @@ def test_user_admin_shows_their_connections_without_secrets(client, operator, us
     html = page.content.decode()
     assert connection.connection_id in html
     assert "Sales CRM" in html
+    assert CANARY not in html
     assert connection.credentials_encrypted not in html
 
 
