@@ -390,3 +390,9 @@ def test_service_messages_map_to_inputs():
     assert form.errors["configuredVariables__subdomain"] == ["Subdomain must be host labels"]
     assert form.errors["connection_name"] == ["Connection name must be at most 200 characters"]
     assert form.non_field_errors() == ["userId 'x' is inactive"]
+
+
+def test_no_template_comment_leaks_onto_a_page(client, user):
+    client.force_login(user)
+    html = client.get("/my-connections/").content.decode()
+    assert "{#" not in html and "#}" not in html
