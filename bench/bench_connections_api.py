@@ -216,17 +216,21 @@ def start_server(*, env: dict, workers: int, threads: int, log_path: Path) -> Se
     ]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     server = Server(process=process, port=port, log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    # Ready when every worker has answered: each loads the app after the master already listens,
+    # and measuring while one still boots would measure fewer workers.
+    answered: set[str] = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(answered) < workers:
         if process.poll() is not None:
             raise SystemExit(f"gunicorn exited with code {process.returncode}:\n{server.log_tail()}")
         try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return server
-        except OSError:
+            answered.add(bare_worker(http.client.HTTPConnection(HOST, port, timeout=5), close=True))
+        except (OSError, http.client.HTTPException):
             time.sleep(0.1)
-    server.stop()
-    raise SystemExit(f"gunicorn did not listen on {HOST}:{port} within 30 s:\n{server.log_tail()}")
+    if len(answered) < workers:
+        server.stop()
+        raise SystemExit(f"{len(answered)} of {workers} gunicorn workers answered within 60 s:\n{server.log_tail()}")
+    return server
 
 
 # --- The load generator
@@ -246,6 +250,21 @@ def fetch(connection: http.client.HTTPConnection, path: str, headers: dict) -> t
     return response.status, response.read()
 
 
+def bare_worker(connection: http.client.HTTPConnection, *, close: bool = False) -> str:
+    """The id of the gunicorn worker that answers /bench/bare on ``connection``."""
+    try:
+        connection.request("GET", "/bench/bare")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        if close:
+            connection.close()
+    worker = response.getheader(WORKER_HEADER)
+    if response.status != 200 or worker is None:
+        raise SystemExit(f"/bench/bare answered {response.status} without {WORKER_HEADER}: is ROOT_URLCONF bench.urls?")
+    return worker
+
+
 def open_connections(*, port: int, count: int, workers: int) -> tuple[list[http.client.HTTPConnection], Counter]:
     """``count`` keep-alive connections spread evenly over the gunicorn workers.
 
@@ -260,12 +279,7 @@ def open_connections(*, port: int, count: int, workers: int) -> tuple[list[http.
         if len(kept) == count:
             return kept, per_worker
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
-        connection.request("GET", "/bench/bare")
-        response = connection.getresponse()
-        response.read()
-        worker = response.getheader(WORKER_HEADER)
-        if response.status != 200 or worker is None:
-            raise SystemExit(f"/bench/bare answered {response.status} without {WORKER_HEADER}: is ROOT_URLCONF bench.urls?")
+        worker = bare_worker(connection)
         if per_worker[worker] < share:
             kept.append(connection)
             per_worker[worker] += 1
