@@ -11,6 +11,7 @@ from connections.models import Connection, new_connection_id
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
 from tests.accounts.factories import UserFactory
+from tests.provider_server import BEARER_TOKEN
 
 PROVIDERS = Path(integrations.__file__).parent / "providers"
 
@@ -147,4 +148,72 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     configured_variables = factory.LazyFunction(lambda: {"instance_url": "https://mycompany.salesforce.com"})
     credentials_encrypted = factory.LazyAttribute(
         lambda o: encryption.encrypt_json(o.credentials, bound_to=o.connection_id)
+    )
+
+
+# --- Connection tests: an integration served by tests/provider_server.py (see tests/conftest.py's
+# provider_server and allow_local_provider fixtures; the bench uses it too).
+
+
+def _secret_field(name: str) -> dict:
+    return {"name": name, "label": name, "type": "password", "required": True}
+
+
+def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
+    """Bearer and basic auth on the local provider, and a bearer method that answers in ``slow_ms``."""
+    return validate_document(
+        {
+            "id": "local",
+            "displayName": "Local provider",
+            "description": "The test suite's stand-in provider",
+            "category": "testing",
+            "status": "active",
+            "baseUrl": origin,
+            "allowedHosts": ["127.0.0.1"],
+            "testRequest": {"method": "GET", "path": "/bearer"},
+            "authMethods": [
+                {
+                    "id": "bearer",
+                    "type": "BEARER",
+                    "label": "Bearer token",
+                    "fields": [_secret_field("token")],
+                    "apply": {"type": "bearer", "field": "token"},
+                },
+                {
+                    "id": "basic",
+                    "type": "BASIC",
+                    "label": "Username and password",
+                    "fields": [{"name": "username", "label": "Username", "type": "string", "required": True},
+                               _secret_field("password")],
+                    "apply": {"type": "basic", "username": "{{username}}", "password": "{{password}}"},
+                    "testRequest": {"method": "GET", "path": "/basic"},
+                },
+                {
+                    "id": "slow",
+                    "type": "BEARER",
+                    "label": "Bearer token (slow service)",
+                    "fields": [_secret_field("token")],
+                    "apply": {"type": "bearer", "field": "token"},
+                    "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
+                },
+            ],
+        },
+        source="tests/connections/factories.py",
+    )
+
+
+def local_provider(origin: str, **kwargs) -> Integration:
+    return integration_from_document(local_provider_document(origin, **kwargs))
+
+
+def local_connection(integration: Integration, *, auth_method_id: str = "bearer", **kwargs) -> Connection:
+    """A connection to the local provider; the right bearer token unless ``credentials`` say otherwise."""
+    kwargs.setdefault("credentials", {"token": BEARER_TOKEN})
+    return ConnectionFactory(
+        integration=integration,
+        auth_method_id=auth_method_id,
+        auth_method_label=integration.auth_method(auth_method_id)["label"],
+        connection_name=kwargs.pop("connection_name", f"Local {auth_method_id}"),
+        configured_variables={},
+        **kwargs,
     )
