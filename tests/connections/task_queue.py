@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import kombu.pools
 import redis
 from django.conf import settings
 from django.db import connection
@@ -52,11 +53,11 @@ def published_messages() -> list[Message]:
 def broker(url: str, *, queue: str | None = None, transport_options: dict | None = None):
     """Publish to ``url`` (and ``queue``) instead of the configured broker until the block ends."""
     conf = celery_app.conf
-    saved = conf.broker_url, conf.broker_transport_options, execute_test_run.queue
+    saved = conf.broker_url, conf.broker_transport_options, getattr(execute_test_run, "queue", None)
 
     def reconnect():
-        # The app keeps a connection pool for the broker it first used.
-        celery_app.pool.force_close_all()
+        # The app (and Kombu, globally) keep connection pools for the broker first used.
+        kombu.pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
