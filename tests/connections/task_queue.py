@@ -56,10 +56,12 @@ def broker(url: str, *, queue: str | None = None, transport_options: dict | None
     saved = conf.broker_url, conf.broker_transport_options, getattr(execute_test_run, "queue", None)
 
     def reconnect():
-        # The app (and Kombu, globally) keep connection pools for the broker first used.
+        # The app (and Kombu, globally) keep connection pools for the broker first used, and the
+        # task caches its options (the queue).
         kombu.pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
+        execute_test_run._exec_options = None
 
     conf.broker_url = url
     conf.broker_transport_options = transport_options or {"socket_connect_timeout": 2, "socket_timeout": 10}
