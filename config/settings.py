@@ -324,6 +324,11 @@ CONNECTION_ATTENTION_AFTER = env.int("CONNECTION_ATTENTION_AFTER", default=3)
 # the retest spread, or delayed scheduled runs would be sent twice.
 CONNECTION_TEST_REQUEUE_MINUTES = env.int("CONNECTION_TEST_REQUEUE_MINUTES", default=10)
 CONNECTION_TEST_EXPIRE_MINUTES = env.int("CONNECTION_TEST_EXPIRE_MINUTES", default=60)
+# Connections and test runs both have a "status": name their enums apart in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ConnectionStatusEnum": "connections.models.Connection.Status",
+    "TestRunStatusEnum": "connections.models.TestRun.Status",
+}
 CELERY_BEAT_SCHEDULE = {
     "retest-connections": {
         "task": "connections.retest_due",

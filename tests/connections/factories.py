@@ -11,6 +11,7 @@ from connections.models import Connection, new_connection_id
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
 from tests.accounts.factories import UserFactory
+from tests.integrations.test_connectivity import provider_document as connectivity_provider_document
 from tests.provider_server import BEARER_TOKEN
 
 PROVIDERS = Path(integrations.__file__).parent / "providers"
@@ -155,51 +156,19 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
 # provider_server and allow_local_provider fixtures; the bench uses it too).
 
 
-def _secret_field(name: str) -> dict:
-    return {"name": name, "label": name, "type": "password", "required": True}
-
-
 def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
-    """Bearer and basic auth on the local provider, and a bearer method that answers in ``slow_ms``."""
-    return validate_document(
-        {
-            "id": "local",
-            "displayName": "Local provider",
-            "description": "The test suite's stand-in provider",
-            "category": "testing",
-            "status": "active",
-            "baseUrl": origin,
-            "allowedHosts": ["127.0.0.1"],
-            "testRequest": {"method": "GET", "path": "/bearer"},
-            "authMethods": [
-                {
-                    "id": "bearer",
-                    "type": "BEARER",
-                    "label": "Bearer token",
-                    "fields": [_secret_field("token")],
-                    "apply": {"type": "bearer", "field": "token"},
-                },
-                {
-                    "id": "basic",
-                    "type": "BASIC",
-                    "label": "Username and password",
-                    "fields": [{"name": "username", "label": "Username", "type": "string", "required": True},
-                               _secret_field("password")],
-                    "apply": {"type": "basic", "username": "{{username}}", "password": "{{password}}"},
-                    "testRequest": {"method": "GET", "path": "/basic"},
-                },
-                {
-                    "id": "slow",
-                    "type": "BEARER",
-                    "label": "Bearer token (slow service)",
-                    "fields": [_secret_field("token")],
-                    "apply": {"type": "bearer", "field": "token"},
-                    "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
-                },
-            ],
-        },
-        source="tests/connections/factories.py",
-    )
+    """The connectivity suite's provider (bearer, basic, API keys, OAuth) plus a bearer method
+    ``slow`` whose test request is answered in ``slow_ms``."""
+    document = connectivity_provider_document(origin)
+    slow = {
+        "id": "slow",
+        "type": "BEARER",
+        "label": "Bearer token (slow service)",
+        "fields": [{"name": "token", "label": "token", "type": "password", "required": True}],
+        "apply": {"type": "bearer", "field": "token"},
+        "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
+    }
+    return validate_document({**document, "authMethods": [*document["authMethods"], slow]})
 
 
 def local_provider(origin: str, **kwargs) -> Integration:

@@ -2,24 +2,16 @@
 filter, and the "Test selected" action that queues tests for the workers."""
 
 import pytest
-from django.test import Client
-
 from connections import testing
 from connections.models import Connection, TestRun
 from tests.connections.factories import local_connection, local_provider
+from tests.connections.test_admin import admin_client  # noqa: F401 - a fixture
 from tests.connections.task_queue import clear_published, published_messages
 from tests.provider_server import BEARER_TOKEN
 
 pytestmark = pytest.mark.django_db
 
 WRONG_TOKEN = "wrong-token-Ad77Qe"
-
-
-@pytest.fixture
-def admin_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 @pytest.fixture
