@@ -74,7 +74,7 @@ def broker(url: str, *, queue: str | None = None, transport_options: dict | None
         reconnect()
 
 
-def test_database_url() -> str:
+def database_url_for_workers() -> str:
     """The database this test runs on, as DATABASE_URL for another process."""
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
@@ -82,8 +82,6 @@ def test_database_url() -> str:
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
-
-test_database_url.__test__ = False
 
 
 class RealWorker:
@@ -94,7 +92,7 @@ class RealWorker:
         self.tmp_path, self.queue = tmp_path, queue
         self.log_path = tmp_path / f"worker-{queue}.log"
         environment = worker_env(
-            tmp_path, REDIS_URL=REDIS_URL, DATABASE_URL=test_database_url(), OUTBOUND_ALLOWLIST="127.0.0.1", **env
+            tmp_path, REDIS_URL=REDIS_URL, DATABASE_URL=database_url_for_workers(), OUTBOUND_ALLOWLIST="127.0.0.1", **env
         )
         self._log = open(self.log_path, "w+")  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(

@@ -41,11 +41,8 @@ def queue():
     clear_published()
 
 
-def test_url(connection, suffix="") -> str:
+def url_of_test(connection, suffix="") -> str:
     return f"/api/user-integrations/{connection.connection_id}/test{suffix}"
-
-
-test_url.__test__ = False
 
 
 def iso_ms(value) -> str:
@@ -56,7 +53,7 @@ def iso_ms(value) -> str:
 
 
 def test_a_successful_test_as_in_the_seed(key_client, connection, provider_server):
-    response = key_client.post(test_url(connection))
+    response = key_client.post(url_of_test(connection))
 
     assert response.status_code == 200
     body = response.json()
@@ -79,7 +76,7 @@ def test_a_successful_test_as_in_the_seed(key_client, connection, provider_serve
 def test_bad_credentials_as_in_the_seed(key_client, local, user, provider_server):
     connection = local_connection(local, user=user, credentials={"token": WRONG_TOKEN})
 
-    response = key_client.post(test_url(connection))
+    response = key_client.post(url_of_test(connection))
 
     assert response.status_code == 400
     body = response.json()
@@ -103,10 +100,10 @@ def test_unknown_connection_as_in_the_seed(key_client):
 
 
 def test_end_users_test_their_own_connections_only(user_client, connection, local, other_user):
-    assert user_client.post(test_url(connection)).status_code == 200
+    assert user_client.post(url_of_test(connection)).status_code == 200
     someone_elses = local_connection(local, user=other_user)
 
-    response = user_client.post(test_url(someone_elses))
+    response = user_client.post(url_of_test(someone_elses))
 
     assert response.status_code == 404
     assert response.json()["message"] == "Connection not found"
@@ -116,7 +113,7 @@ def test_end_users_test_their_own_connections_only(user_client, connection, loca
 def test_an_inactive_connection_is_refused_with_a_clear_message(key_client, local, user):
     connection = local_connection(local, user=user, status=Connection.Status.INACTIVE)
 
-    response = key_client.post(test_url(connection))
+    response = key_client.post(url_of_test(connection))
 
     assert response.status_code == 400
     assert response.json() == {
@@ -133,7 +130,7 @@ def test_a_slow_provider_is_bounded_by_the_outbound_deadline(key_client, provide
     connection = local_connection(slow, user=user, auth_method_id="slow")
     started = time.monotonic()
 
-    response = key_client.post(test_url(connection))
+    response = key_client.post(url_of_test(connection))
 
     assert time.monotonic() - started < 1.5
     assert response.status_code == 400
@@ -141,7 +138,7 @@ def test_a_slow_provider_is_bounded_by_the_outbound_deadline(key_client, provide
 
 
 def test_inline_tests_are_kept_in_the_history(key_client, connection):
-    key_client.post(test_url(connection))
+    key_client.post(url_of_test(connection))
 
     runs = key_client.get(f"/api/user-integrations/{connection.connection_id}/tests").json()["testRuns"]
 
@@ -151,7 +148,7 @@ def test_inline_tests_are_kept_in_the_history(key_client, connection):
 
 def test_the_test_call_makes_a_bounded_number_of_queries(key_client, connection, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
-        assert key_client.post(test_url(connection)).status_code == 200
+        assert key_client.post(url_of_test(connection)).status_code == 200
 
 
 # --- ?async=true, GET /api/connection-tests/:id, GET …/tests (CONTRACTS.md)
@@ -159,7 +156,7 @@ def test_the_test_call_makes_a_bounded_number_of_queries(key_client, connection,
 
 def test_async_answers_202_with_the_run_to_poll(key_client, connection, queue, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = key_client.post(test_url(connection, "?async=true"))
+        response = key_client.post(url_of_test(connection, "?async=true"))
 
     assert response.status_code == 202
     body = response.json()
@@ -202,7 +199,7 @@ def test_a_finished_run_reads_as_in_the_contract(key_client, connection, provide
 def test_async_for_an_inactive_connection_is_refused(key_client, local, user):
     connection = local_connection(local, user=user, status=Connection.Status.INACTIVE)
 
-    assert key_client.post(test_url(connection, "?async=true")).status_code == 400
+    assert key_client.post(url_of_test(connection, "?async=true")).status_code == 400
     assert not TestRun.objects.exists()
 
 
@@ -263,7 +260,7 @@ def test_the_openapi_schema_documents_the_test_endpoints(anon_client):
 def test_with_the_broker_down_async_answers_503_fast_and_the_run_is_sent_later(key_client, connection, queue):
     with broker("redis://127.0.0.1:1/0"):
         started = time.monotonic()
-        response = key_client.post(test_url(connection, "?async=true"))
+        response = key_client.post(url_of_test(connection, "?async=true"))
         elapsed = time.monotonic() - started
 
     assert response.status_code == 503
