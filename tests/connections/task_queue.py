@@ -128,8 +128,23 @@ class RealWorker:
             self._log.close()
 
 
+def unacked_messages(queue: str) -> dict[str, Message]:
+    """Messages of ``queue`` a worker took but never acknowledged, by delivery tag: Kombu keeps
+    them in Redis and hands them out again after the visibility timeout."""
+    store = redis.Redis.from_url(REDIS_URL)
+    held = {}
+    for tag, value in store.hgetall("unacked").items():
+        raw, _exchange, routing_key = json.loads(value)
+        if routing_key == queue:
+            held[tag.decode()] = decode(json.dumps(raw))
+    return held
+
+
 def drop_redis_queue(queue: str) -> None:
     store = redis.Redis.from_url(REDIS_URL)
+    for tag in unacked_messages(queue):
+        store.hdel("unacked", tag)
+        store.zrem("unacked_index", tag)
     for key in store.scan_iter(match=f"*{queue}*"):
         store.delete(key)
 

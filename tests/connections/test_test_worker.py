@@ -12,7 +12,15 @@ from django.utils import timezone
 from connections import testing
 from connections.models import Connection, TestRun
 from tests.connections.factories import local_connection, local_provider
-from tests.connections.task_queue import REDIS_URL, RealWorker, broker, decode, drop_redis_queue, wait_for
+from tests.connections.task_queue import (
+    REDIS_URL,
+    RealWorker,
+    broker,
+    decode,
+    drop_redis_queue,
+    unacked_messages,
+    wait_for,
+)
 from tests.provider_server import BEARER_TOKEN
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -131,10 +139,13 @@ def test_a_run_whose_worker_died_is_failed_by_the_sweeper(local, provider_server
                 run = testing.queue_connection_test(connection=connection, actor="tests")
             assert wait_for(lambda: TestRun.objects.get(pk=run.pk).status == "running", 20), worker.log
             worker.kill()
+        time.sleep(0.5)
+        assert TestRun.objects.get(pk=run.pk).status == "running", "nobody is left to finish it"
+        # Late acknowledgement: the message is not lost with its worker (another gets it after the
+        # visibility timeout, and skips it once the sweeper has closed the run).
+        assert [m.args for m in unacked_messages(queue).values()] == [[run.run_id]]
     finally:
         drop_redis_queue(queue)
-    time.sleep(0.5)
-    assert TestRun.objects.get(pk=run.pk).status == "running", "nobody is left to finish it"
 
     past_the_hard_limit = timezone.now() + timezone.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 61)
     assert testing.sweep_test_runs(now=past_the_hard_limit).abandoned == 1
