@@ -306,3 +306,35 @@ OUTBOUND_READ_TIMEOUT = env.float("OUTBOUND_READ_TIMEOUT", default=10.0)
 OUTBOUND_DEADLINE = env.float("OUTBOUND_DEADLINE", default=20.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)
+
+# --- Connection tests (connections/testing.py, connections/tasks.py): health over time.
+# Active connections not tested for this many hours are re-tested by the beat schedule, at most
+# CONNECTION_RETEST_BATCH_SIZE per tick, their starts spread over CONNECTION_RETEST_SPREAD_SECONDS.
+CONNECTION_RETEST_HOURS = env.int("CONNECTION_RETEST_HOURS", default=24)
+CONNECTION_RETEST_BATCH_SIZE = env.int("CONNECTION_RETEST_BATCH_SIZE", default=100)
+CONNECTION_RETEST_EVERY_MINUTES = env.int("CONNECTION_RETEST_EVERY_MINUTES", default=10)
+CONNECTION_RETEST_SPREAD_SECONDS = env.int("CONNECTION_RETEST_SPREAD_SECONDS", default=300)
+# Workers record test results from many threads while the web serves pages. On SQLite (local
+# use), write-ahead logging lets readers go on during a write and makes each commit cheap; without
+# it writers queue behind every fsync (4x fewer tests per second in bench/bench_connection_tests.py).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+# This many failed tests in a row mark a connection "needs attention".
+CONNECTION_ATTENTION_AFTER = env.int("CONNECTION_ATTENTION_AFTER", default=3)
+# The sweeper sends a queued run again after this long (its message was lost, or the broker was
+# down when it was queued) and gives up on it after CONNECTION_TEST_EXPIRE_MINUTES. It must exceed
+# the retest spread, or delayed scheduled runs would be sent twice.
+CONNECTION_TEST_REQUEUE_MINUTES = env.int("CONNECTION_TEST_REQUEUE_MINUTES", default=10)
+CONNECTION_TEST_EXPIRE_MINUTES = env.int("CONNECTION_TEST_EXPIRE_MINUTES", default=60)
+# Connections and test runs both have a "status": name their enums apart in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ConnectionStatusEnum": "connections.models.Connection.Status",
+    "TestRunStatusEnum": "connections.models.TestRun.Status",
+}
+CELERY_BEAT_SCHEDULE = {
+    "retest-connections": {
+        "task": "connections.retest_due",
+        "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,
+    },
+    "sweep-connection-tests": {"task": "connections.sweep_test_runs", "schedule": 60},
+}

@@ -1,6 +1,9 @@
 """Test settings: production-like (DEBUG off) with fixed keys and fast hashing."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
@@ -11,6 +14,10 @@ os.environ.setdefault(
 )
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("API_WRITE_THROTTLE_RATE", "100000/min")
+# --- Connection tests: tasks published by tests go to a throwaway folder, not the dev queue.
+if "CELERY_FILESYSTEM_DIR" not in os.environ:
+    os.environ["CELERY_FILESYSTEM_DIR"] = tempfile.mkdtemp(prefix="connections-celery-")
+    atexit.register(shutil.rmtree, os.environ["CELERY_FILESYSTEM_DIR"], ignore_errors=True)
 
 from config.settings import *  # noqa: E402,F403
 
@@ -22,3 +29,8 @@ CSRF_COOKIE_SECURE = False
 # Serve static files straight from the source folders (no collectstatic in tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# --- Connection tests: a Celery worker is a separate process, so on SQLite the test database is
+# a file it can open (in memory it would be private to the test process).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -1,10 +1,16 @@
+from django.conf import settings
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
 
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
 from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm
-from connections.models import AuditEvent, Connection
+from connections.models import AuditEvent, Connection, TestRun
 from connections.services import connection_delete, connection_update
+from connections.testing import queue_connection_tests
+from core.errors import ServiceUnavailable
 
 
 class AuditEventInline(admin.TabularInline):
@@ -22,22 +28,97 @@ class AuditEventInline(admin.TabularInline):
         return False
 
 
+# --- Connection tests: history (read-only), the "needs attention" filter and the "Test selected" action.
+
+TEST_RUN_FIELDS = [
+    "run_id", "connection", "status", "status_code", "response_time_ms", "message", "endpoint", "trigger",
+    "requested_by", "attempts", "queued_at", "requeued_at", "started_at", "finished_at",
+]
+RECENT_TEST_RUNS = 20
+
+
+class RecentTestRunsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        # A connection re-tested daily gathers hundreds of runs; the page shows the newest.
+        return super().get_queryset()[:RECENT_TEST_RUNS]
+
+
+class TestRunInline(admin.TabularInline):
+    model = TestRun
+    formset = RecentTestRunsFormSet
+    fields = ["run_id", "status", "status_code", "response_time_ms", "message", "trigger", "requested_by", "queued_at", "finished_at"]
+    readonly_fields = fields
+    ordering = ["-queued_at", "-id"]
+    verbose_name_plural = f"Recent test runs (newest {RECENT_TEST_RUNS})"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TestRun)
+class TestRunAdmin(admin.ModelAdmin):
+    """Every test of every connection, as recorded: read-only."""
+
+    list_display = ["run_id", "connection", "status", "status_code", "response_time_ms", "trigger", "queued_at", "finished_at"]
+    list_filter = ["status", "trigger", "connection__integration"]
+    search_fields = ["run_id", "connection__connection_id", "connection__connection_name"]
+    list_select_related = ["connection"]
+    readonly_fields = TEST_RUN_FIELDS
+    fields = TEST_RUN_FIELDS + ["error_message"]
+    date_hierarchy = "queued_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "needs_attention"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        threshold = settings.CONNECTION_ATTENTION_AFTER
+        if self.value() == "yes":
+            return queryset.filter(consecutive_failures__gte=threshold)
+        if self.value() == "no":
+            return queryset.filter(consecutive_failures__lt=threshold)
+        return queryset
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     """Connections are created by their users (API or wizard); operators inspect, fix and
     deactivate them. No page ever shows a stored secret."""
 
     form = ConnectionAdminForm
-    list_display = ["connection_name", "connection_id", "user", "integration", "status", "last_test_status", "updated_at"]
-    list_filter = ["integration", "status", "last_test_status"]
+    list_display = [
+        "connection_name", "connection_id", "user", "integration", "status", "last_test_status", "needs_attention",
+        "updated_at",
+    ]
+    list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter]
     search_fields = ["connection_id", "connection_name", "user__user_id", "user__email"]
     list_select_related = ["user", "integration"]
     ordering = ["-created_at"]
-    actions = ["deactivate"]
-    inlines = [AuditEventInline]
+    actions = ["deactivate", "test_selected"]
+    inlines = [TestRunInline, AuditEventInline]
     readonly_fields = [
         "connection_id", "user", "integration", "auth_method_label", "encryption_key",
-        "last_test_status", "last_test_message", "last_test_date", "version", "created_at", "updated_at",
+        "last_test_status", "last_test_message", "last_test_date", "consecutive_failures", "all_test_runs",
+        "version", "created_at", "updated_at",
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -48,7 +129,9 @@ class ConnectionAdmin(admin.ModelAdmin):
             (None, {"fields": ["connection_id", "connection_name", "user", "integration", "auth_method_label", "status"]}),
             ("Credentials", {"fields": credential_fields + ["encryption_key"]}),
             ("Configured variables", {"fields": variable_fields}),
-            ("Last test", {"fields": ["last_test_status", "last_test_message", "last_test_date"]}),
+            ("Last test", {"fields": [
+                "last_test_status", "last_test_message", "last_test_date", "consecutive_failures", "all_test_runs",
+            ]}),
             ("Record", {"fields": ["version", "created_at", "updated_at"]}),
         ]
 
@@ -84,3 +167,27 @@ class ConnectionAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"Deactivated {count} connection(s).", messages.SUCCESS)
 
+
+    @admin.display(description="Needs attention", boolean=True)
+    def needs_attention(self, obj: Connection) -> bool:
+        return obj.needs_attention
+
+    @admin.display(description="Test history")
+    def all_test_runs(self, obj: Connection) -> str:
+        url = reverse("admin:connections_testrun_changelist") + f"?q={obj.connection_id}"
+        return format_html('<a href="{}">All test runs</a>', url)
+
+    @admin.action(description="Test selected connections")
+    def test_selected(self, request, queryset):
+        # Queued for the workers: an admin page must not wait on many providers.
+        active = list(queryset.filter(status=Connection.Status.ACTIVE))
+        try:
+            runs = queue_connection_tests(connections=active, actor=request.user, trigger=TestRun.Trigger.ADMIN)
+        except ServiceUnavailable as exc:
+            self.message_user(request, f"{exc.message} {exc.error}", messages.ERROR)
+            return
+        skipped = queryset.count() - len(active)
+        note = f" ({skipped} inactive skipped)" if skipped else ""
+        self.message_user(
+            request, f"Queued {len(runs)} connection test(s){note}; results appear under Test runs.", messages.SUCCESS
+        )

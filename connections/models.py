@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 def new_connection_id() -> str:
@@ -34,6 +35,8 @@ class Connection(models.Model):
     last_test_status = models.CharField(max_length=8, choices=TestStatus.choices, null=True, blank=True)
     last_test_message = models.TextField(null=True, blank=True)
     last_test_date = models.DateTimeField(null=True, blank=True)
+    # Tests failed in a row since the last success (connections/testing.py keeps it).
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -53,6 +56,67 @@ class Connection(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failed CONNECTION_ATTENTION_AFTER tests in a row: someone should look at it."""
+        return self.consecutive_failures >= settings.CONNECTION_ATTENTION_AFTER
+
+
+def new_test_run_id() -> str:
+    return f"run_{secrets.token_urlsafe(16)}"
+
+
+class TestRun(models.Model):
+    """One test of a connection: queued, run (inline or by a worker) and its outcome.
+
+    Holds what the provider answered and how long it took, never a credential.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Success"
+        ERROR = "error", "Error"
+
+    class Trigger(models.TextChoices):
+        API = "api", "API"
+        SCHEDULE = "schedule", "Schedule"
+        ADMIN = "admin", "Admin"
+        COMMAND = "command", "Command"
+
+    run_id = models.CharField("id", max_length=40, unique=True, default=new_test_run_id, editable=False)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="test_runs")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    message = models.TextField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    endpoint = models.TextField(null=True, blank=True, help_text="The URL called, credential values masked.")
+    queued_at = models.DateTimeField(default=timezone.now)
+    # Set when the sweeper sends a queued run again (its first message was lost or never sent).
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker (or request) took it up.")
+    requested_by = models.CharField(max_length=200, help_text="accounts.access.actor_label, or the schedule.")
+    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [
+            models.Index(fields=["connection", "-queued_at"], name="testrun_connection_queued"),
+            models.Index(fields=["status", "queued_at"], name="testrun_status_queued"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCESS, self.Status.ERROR)
 
 
 class AuditEvent(models.Model):

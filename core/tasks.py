@@ -20,10 +20,12 @@ logger = logging.getLogger(__name__)
 PING_KEY = "celery-ping:{token}"
 
 
-def publish(task: Task, *args) -> None:
-    """Send ``task`` to the broker now; ``ServiceUnavailable`` (503) within seconds if it is down."""
+def publish(task: Task, *args, **options) -> None:
+    """Send ``task`` to the broker now; ``ServiceUnavailable`` (503) within seconds if it is down.
+
+    ``options`` go to ``apply_async`` (e.g. ``countdown`` to spread a batch over time)."""
     try:
-        task.apply_async(args=args)
+        task.apply_async(args=args, **options)
     except (OperationalError, OSError) as exc:
         # The exception text may carry the broker URL (and its password): log the type only.
         logger.error("Could not queue %s: broker unreachable (%s)", task.name, type(exc).__name__)

@@ -2,7 +2,10 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import STATUS_MESSAGE
-from connections.models import AuditEvent, Connection
+from django.urls import reverse
+
+from connections.models import AuditEvent, Connection, TestRun
+from connections.testing import HISTORY_LIMIT
 from connections.selectors import (
     connection_credentials,
     connection_credentials_masked,
@@ -58,6 +61,10 @@ class ConnectionUpdateInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class TestRunListQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=HISTORY_LIMIT)
+
+
 class MyConnectionsQuery(serializers.Serializer):
     userId = serializers.CharField(max_length=64, required=False)
     status = _status_field()
@@ -111,13 +118,19 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
     lastTestStatus = serializers.CharField(source="last_test_status", allow_null=True)
     lastTestMessage = serializers.CharField(source="last_test_message", allow_null=True)
     lastTestDate = TimestampField(source="last_test_date", allow_null=True)
+    consecutiveFailures = serializers.IntegerField(
+        source="consecutive_failures", help_text="Tests failed in a row since the last success"
+    )
+    needsAttention = serializers.BooleanField(
+        source="needs_attention", help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row"
+    )
     updatedAt = TimestampField(source="updated_at")
     integration = _IntegrationSummary()
 
     class Meta(ConnectionCreatedOutput.Meta):
         fields = ConnectionCreatedOutput.Meta.fields[:-1] + [
             "configuredVariables", "credentials", "lastTestStatus", "lastTestMessage", "lastTestDate",
-            "createdAt", "updatedAt", "integration",
+            "consecutiveFailures", "needsAttention", "createdAt", "updatedAt", "integration",
         ]
 
     @extend_schema_field(_Credentials)
@@ -150,6 +163,56 @@ class AuditEventOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = ["action", "actor", "fields", "createdAt"]
+
+
+class TestRunOutput(serializers.ModelSerializer):
+    """A test run as pages poll it (CONTRACTS.md). Never holds a credential."""
+
+    id = serializers.CharField(source="run_id")
+    connectionId = serializers.CharField(source="connection.connection_id")
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    responseTime = serializers.IntegerField(source="response_time_ms", allow_null=True, help_text="Milliseconds")
+    errorMessage = serializers.CharField(source="error_message", allow_null=True)
+    queuedAt = TimestampField(source="queued_at")
+    startedAt = TimestampField(source="started_at", allow_null=True)
+    finishedAt = TimestampField(source="finished_at", allow_null=True)
+
+    class Meta:
+        model = TestRun
+        fields = [
+            "id", "connectionId", "status", "statusCode", "responseTime", "message", "errorMessage",
+            "endpoint", "queuedAt", "startedAt", "finishedAt",
+        ]
+
+
+class TestRunQueuedOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="run_id")
+    statusUrl = serializers.SerializerMethodField(help_text="GET it until status is success or error")
+
+    class Meta:
+        model = TestRun
+        fields = ["id", "status", "statusUrl"]
+
+    def get_statusUrl(self, run: TestRun) -> str:
+        return reverse("api-connection-test-detail", args=[run.run_id])
+
+
+class TestResultOutput(serializers.ModelSerializer):
+    """The seed's ``testResult``: responseTime on success, errorMessage on failure."""
+
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    responseTime = serializers.IntegerField(source="response_time_ms", allow_null=True, required=False)
+    errorMessage = serializers.CharField(source="error_message", required=False)
+    timestamp = TimestampField(source="started_at")
+
+    class Meta:
+        model = TestRun
+        fields = ["status", "statusCode", "responseTime", "errorMessage", "timestamp", "endpoint"]
+
+    def to_representation(self, run: TestRun) -> dict:
+        data = super().to_representation(run)
+        data.pop("errorMessage" if run.status == TestRun.Status.SUCCESS else "responseTime")
+        return data
 
 
 # --- Envelopes (OpenAPI)
@@ -197,3 +260,25 @@ class ConnectionHistoryEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     history = AuditEventOutput(many=True)
 
+
+
+class TestResultEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    testResult = TestResultOutput()
+
+
+class TestRunQueuedEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    testRun = TestRunQueuedOutput()
+
+
+class TestRunEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    testRun = TestRunOutput()
+
+
+class TestRunListEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    testRuns = TestRunOutput(many=True)

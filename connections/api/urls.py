@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections.api.views import ConnectionViewSet
+from connections.api.views import ConnectionTestViewSet, ConnectionViewSet
 
 urlpatterns = [
     path("user-integrations/connect", ConnectionViewSet.as_view({"post": "connect"}), name="api-connection-connect"),
@@ -18,5 +18,20 @@ urlpatterns = [
         "user-integrations/<str:connection_id>/history",
         ConnectionViewSet.as_view({"get": "history"}),
         name="api-connection-history",
+    ),
+    path(
+        "user-integrations/<str:connection_id>/test",
+        ConnectionTestViewSet.as_view({"post": "test"}),
+        name="api-connection-test",
+    ),
+    path(
+        "user-integrations/<str:connection_id>/tests",
+        ConnectionTestViewSet.as_view({"get": "history"}),
+        name="api-connection-tests",
+    ),
+    path(
+        "connection-tests/<str:run_id>",
+        ConnectionTestViewSet.as_view({"get": "retrieve"}),
+        name="api-connection-test-detail",
     ),
 ]

@@ -2,10 +2,12 @@ from dataclasses import asdict
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.response import Response
 
 from accounts.access import acts_for_any_user, user_for_request
-from connections import selectors, services
+from connections import selectors, services, testing
 from connections.api import serializers as s
+from connections.models import TestRun
 from core.api.envelope import ok
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
@@ -159,3 +161,68 @@ class ConnectionViewSet(viewsets.ViewSet):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         events = selectors.connection_history(connection=connection)
         return ok(history=s.AuditEventOutput(events, many=True).data)
+
+
+ASYNC = OpenApiParameter(
+    "async", bool, required=False,
+    description="true: queue the test for a worker and answer 202 with the run to poll",
+)
+RUN_ID = OpenApiParameter("run_id", location=OpenApiParameter.PATH, description="The test run's id (run_…)")
+HISTORY_LIMIT = OpenApiParameter(
+    "limit", int, required=False, description=f"At most this many runs (1–200); default {testing.HISTORY_LIMIT}"
+)
+
+
+class ConnectionTestViewSet(viewsets.ViewSet):
+    """Testing connections: now (the seed's call), or queued for a worker and polled. Same access
+    rules as connections; a test run of someone else's connection is "not found"."""
+
+    @extend_schema(
+        operation_id="connections_test",
+        description=(
+            "Calls the integration's test request with the connection's credentials and records "
+            "lastTestStatus, lastTestMessage and lastTestDate.\n\n"
+            "Without `async` the test runs within this request, bounded by the outbound deadline "
+            "(OUTBOUND_DEADLINE, 20 s by default, twice that when an OAuth token is fetched first): "
+            "200 when it passes, 400 `Connection test failed` with `testResult.errorMessage` when it "
+            "does not. With `async=true` it is queued for a worker: 202 with the run's `statusUrl` "
+            "to poll (`GET /api/connection-tests/{id}`); 503 if the task queue is down (the run stays "
+            "queued and is sent once the queue is back). Every test is kept as a test run "
+            "(`GET /api/user-integrations/{connectionId}/tests`). An inactive connection is not tested (400)."
+        ),
+        parameters=[CONNECTION_ID, ASYNC],
+        request=None,
+        responses={200: s.TestResultEnvelope, 202: s.TestRunQueuedEnvelope, 400: s.TestResultEnvelope},
+    )
+    def test(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        if request.query_params.get("async", "").lower() in ("true", "1"):
+            run = testing.queue_connection_test(connection=connection, actor=request.user)
+            return ok(202, message="Connection test queued", testRun=s.TestRunQueuedOutput(run).data)
+        run = testing.run_connection_test(connection=connection, actor=request.user)
+        result = s.TestResultOutput(run).data
+        if run.status == TestRun.Status.SUCCESS:
+            return ok(message="Connection test successful", testResult=result)
+        return Response({"success": False, "message": "Connection test failed", "testResult": result}, status=400)
+
+    @extend_schema(
+        operation_id="connections_tests",
+        description="The connection's test runs, newest first.",
+        parameters=[CONNECTION_ID, HISTORY_LIMIT],
+        responses=s.TestRunListEnvelope,
+    )
+    def history(self, request, connection_id: str):
+        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        query = validate_input(s.TestRunListQuery, request.query_params)
+        runs = testing.list_test_runs_for_connection(connection=connection, limit=query["limit"])
+        return ok(testRuns=s.TestRunOutput(runs, many=True).data)
+
+    @extend_schema(
+        operation_id="connection_tests_retrieve",
+        description="One test run: poll it until `status` is `success` or `error`.",
+        parameters=[RUN_ID],
+        responses=s.TestRunEnvelope,
+    )
+    def retrieve(self, request, run_id: str):
+        run = testing.get_test_run_for_actor(actor=request.user, run_id=run_id)
+        return ok(testRun=s.TestRunOutput(run).data)

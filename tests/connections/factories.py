@@ -11,6 +11,8 @@ from connections.models import Connection, new_connection_id
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
 from tests.accounts.factories import UserFactory
+from tests.integrations.test_connectivity import provider_document as connectivity_provider_document
+from tests.provider_server import BEARER_TOKEN
 
 PROVIDERS = Path(integrations.__file__).parent / "providers"
 
@@ -147,4 +149,40 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
     configured_variables = factory.LazyFunction(lambda: {"instance_url": "https://mycompany.salesforce.com"})
     credentials_encrypted = factory.LazyAttribute(
         lambda o: encryption.encrypt_json(o.credentials, bound_to=o.connection_id)
+    )
+
+
+# --- Connection tests: an integration served by tests/provider_server.py (see tests/conftest.py's
+# provider_server and allow_local_provider fixtures; the bench uses it too).
+
+
+def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
+    """The connectivity suite's provider (bearer, basic, API keys, OAuth) plus a bearer method
+    ``slow`` whose test request is answered in ``slow_ms``."""
+    document = connectivity_provider_document(origin)
+    slow = {
+        "id": "slow",
+        "type": "BEARER",
+        "label": "Bearer token (slow service)",
+        "fields": [{"name": "token", "label": "token", "type": "password", "required": True}],
+        "apply": {"type": "bearer", "field": "token"},
+        "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
+    }
+    return validate_document({**document, "authMethods": [*document["authMethods"], slow]})
+
+
+def local_provider(origin: str, **kwargs) -> Integration:
+    return integration_from_document(local_provider_document(origin, **kwargs))
+
+
+def local_connection(integration: Integration, *, auth_method_id: str = "bearer", **kwargs) -> Connection:
+    """A connection to the local provider; the right bearer token unless ``credentials`` say otherwise."""
+    kwargs.setdefault("credentials", {"token": BEARER_TOKEN})
+    return ConnectionFactory(
+        integration=integration,
+        auth_method_id=auth_method_id,
+        auth_method_label=integration.auth_method(auth_method_id)["label"],
+        connection_name=kwargs.pop("connection_name", f"Local {auth_method_id}"),
+        configured_variables={},
+        **kwargs,
     )

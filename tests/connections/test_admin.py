@@ -66,6 +66,10 @@ def form_data(connection, **overrides) -> dict:
         "audit_events-INITIAL_FORMS": "0",
         "audit_events-MIN_NUM_FORMS": "0",
         "audit_events-MAX_NUM_FORMS": "0",
+        "test_runs-TOTAL_FORMS": "0",
+        "test_runs-INITIAL_FORMS": "0",
+        "test_runs-MIN_NUM_FORMS": "0",
+        "test_runs-MAX_NUM_FORMS": "0",
     }
     return {**data, **overrides}
 

@@ -30,7 +30,7 @@ SEED_UPDATE = {
 LIST_ITEM_KEYS = {
     "connectionId", "userId", "integrationId", "integrationName", "connectionName", "authMethodId",
     "authMethodLabel", "status", "configuredVariables", "credentials", "lastTestStatus", "lastTestMessage",
-    "lastTestDate", "createdAt", "updatedAt", "integration",
+    "lastTestDate", "consecutiveFailures", "needsAttention", "createdAt", "updatedAt", "integration",
 }
 
 

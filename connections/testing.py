@@ -1,0 +1,357 @@
+"""Testing connections: the seed's test call, ``TestRun`` records, queueing tests for the workers,
+re-testing over time, and the sweeper that leaves no run queued or running forever.
+
+A test is three steps, so that the slow middle one never holds a transaction or a lock:
+take the run up (``running``), call the provider (``perform_test_request``: network only, no
+database), then record the outcome on the run and on the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.access import actor_label, acts_for_any_user
+from connections.encryption import CredentialsUnreadable
+from connections.models import AuditEvent, Connection, TestRun
+from connections.selectors import connection_base_url, connection_credentials
+from connections.services import audit_record
+from core.errors import ApplicationError, NotFound, ServiceUnavailable, ValidationFailed
+from core.tasks import publish
+from integrations.connectivity import TestOutcome, perform_test_request
+
+logger = logging.getLogger(__name__)
+
+Status = TestRun.Status
+Trigger = TestRun.Trigger
+
+# Faults of our own that may pass (a database restarting, SQLite busy): a task retries on these.
+# A provider's error is never one of them: it is the test's result.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+SCHEDULE_ACTOR = "schedule"
+# A run still "running" this long after the task's hard time limit lost its worker.
+ABANDONED_GRACE = timedelta(seconds=60)
+# Runs the sweeper sends again per pass; the rest wait for the next pass.
+REQUEUE_BATCH = 1000
+HISTORY_LIMIT = 50
+
+
+def _label(actor: Any) -> str:
+    return actor if isinstance(actor, str) else actor_label(actor)
+
+
+def _require_active(connection: Connection) -> None:
+    if connection.status != Connection.Status.ACTIVE:
+        raise ApplicationError(
+            "Connection is inactive and cannot be tested",
+            error="Reactivate it (PUT status active) before testing it",
+        )
+
+
+# --- The three steps of a test
+
+
+def _outcome_without_call(message: str) -> TestOutcome:
+    return TestOutcome(
+        status="error", status_code=None, response_time_ms=None, endpoint="", message=message,
+        timestamp=timezone.now(),
+    )
+
+
+def _call_provider(connection: Connection) -> TestOutcome:
+    """Run the integration's test request with the connection's credentials. Touches no database
+    (the integration must be loaded already), so bulk tests can run it in threads."""
+    try:
+        credentials = connection_credentials(connection=connection)
+        base_url = connection_base_url(connection=connection)
+    except CredentialsUnreadable:
+        return _outcome_without_call("The stored credentials could not be read: enter them again")
+    except ValidationFailed as exc:
+        return _outcome_without_call("; ".join(exc.errors or [exc.message]))
+    try:
+        return perform_test_request(
+            integration_document=connection.integration.document,
+            auth_method_id=connection.auth_method_id,
+            base_url=base_url,
+            credentials=credentials,
+            configured_variables=connection.configured_variables,
+        )
+    except SoftTimeLimitExceeded:
+        # Only pools that enforce time limits (prefork) get here; in threads the outbound
+        # client's deadline bounds the call.
+        return _outcome_without_call(f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+
+
+def _record(*, run: TestRun, outcome: TestOutcome, on_connection: bool = True) -> TestRun:
+    """Finish ``run`` with ``outcome`` and, unless told otherwise, put it on the connection.
+
+    Only a run still "running" is finished: one the sweeper gave up on keeps its verdict.
+    """
+    values = {
+        "status": outcome.status,
+        "status_code": outcome.status_code,
+        "response_time_ms": outcome.response_time_ms,
+        "message": outcome.message,
+        "error_message": outcome.error_message,
+        "endpoint": outcome.endpoint or None,
+        "finished_at": timezone.now(),
+    }
+    with transaction.atomic():
+        recorded = TestRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
+        if recorded and on_connection:
+            _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
+    if not recorded:
+        logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
+        run.refresh_from_db()
+        return run
+    for name, value in values.items():
+        setattr(run, name, value)
+    logger.info(
+        "test run %s of %s: %s %s in %s ms", run.run_id, run.connection.connection_id, outcome.status,
+        outcome.status_code, outcome.response_time_ms,
+    )
+    return run
+
+
+def _record_on_connection(*, connection_pk: int, outcome: TestOutcome, tested_at: datetime) -> None:
+    # A run that started before the one already recorded (concurrent tests) does not overwrite it.
+    # Test results are not the user's data: the version (the ETag) stays, so a test between a
+    # read and a conditional update does not make the update fail.
+    Connection.objects.filter(pk=connection_pk).filter(
+        Q(last_test_date__isnull=True) | Q(last_test_date__lte=tested_at)
+    ).update(
+        last_test_status=outcome.status,
+        last_test_message=outcome.message,
+        last_test_date=tested_at,
+        consecutive_failures=Value(0) if outcome.succeeded else F("consecutive_failures") + 1,
+    )
+
+
+def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, running: bool) -> list[TestRun]:
+    """Create a run per connection (and its audit record), in the caller's transaction."""
+    label = _label(actor)
+    now = timezone.now()
+    state = {"status": Status.RUNNING, "started_at": now, "attempts": 1} if running else {}
+    runs = TestRun.objects.bulk_create(
+        [TestRun(connection=c, requested_by=label, trigger=trigger, queued_at=now, **state) for c in connections]
+    )
+    for connection, run in zip(connections, runs, strict=True):
+        run.connection = connection
+        audit_record(connection=connection, action=AuditEvent.Action.TEST, actor=label)
+    return runs
+
+
+# --- Inline tests
+
+
+def run_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> TestRun:
+    """Test ``connection`` now, in this process, and return the finished run.
+
+    Bounded by the guarded client: OUTBOUND_DEADLINE per request (twice that when an OAuth token
+    is fetched first). ApplicationError (400) for an inactive connection.
+    """
+    _require_active(connection)
+    with transaction.atomic():
+        (run,) = _new_runs(connections=[connection], actor=actor, trigger=trigger, running=True)
+    return _record(run=run, outcome=_call_provider(connection))
+
+
+def run_connection_tests(
+    *,
+    connections: Iterable[Connection],
+    actor: Any,
+    trigger: str,
+    concurrency: int,
+    on_finished: Callable[[TestRun], None] = lambda run: None,
+) -> list[TestRun]:
+    """Test many active connections now, ``concurrency`` provider calls at a time.
+
+    The calls run in threads; every database write stays in this thread. Load the connections
+    with their integration (``select_related``). Returns the finished runs in the given order.
+    """
+    active = [c for c in connections if c.status == Connection.Status.ACTIVE]
+    with transaction.atomic():
+        runs = _new_runs(connections=active, actor=actor, trigger=trigger, running=True)
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="connection-test") as pool:
+        calls = {pool.submit(_call_provider, run.connection): index for index, run in enumerate(runs)}
+        for call in as_completed(calls):
+            index = calls[call]
+            runs[index] = _record(run=runs[index], outcome=call.result())
+            on_finished(runs[index])
+    return runs
+
+
+# --- Queued tests (run by connections.tasks on the workers)
+
+
+def queue_connection_tests(
+    *, connections: Iterable[Connection], actor: Any, trigger: str, spread_seconds: float = 0
+) -> list[TestRun]:
+    """Record a queued run per active connection and send each to the workers once committed.
+
+    With ``spread_seconds`` the runs start spread evenly over that time, so a batch does not hit
+    the providers and the workers all at once. With the broker down: ServiceUnavailable (503)
+    after the commit; the runs stay queued and the sweeper sends them when it is back.
+    """
+    active = [c for c in connections if c.status == Connection.Status.ACTIVE]
+    with transaction.atomic():
+        runs = _new_runs(connections=active, actor=actor, trigger=trigger, running=False)
+        run_ids = [run.run_id for run in runs]
+        transaction.on_commit(lambda: _send(run_ids, spread_seconds=spread_seconds))
+    return runs
+
+
+def queue_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> TestRun:
+    """Queue one test; ApplicationError (400) for an inactive connection."""
+    _require_active(connection)
+    (run,) = queue_connection_tests(connections=[connection], actor=actor, trigger=trigger)
+    return run
+
+
+def _send(run_ids: list[str], *, spread_seconds: float = 0) -> list[str]:
+    """Publish a task per run (only its id). Returns the ids sent; ServiceUnavailable if the
+    broker is down, the runs not sent staying queued."""
+    from connections.tasks import execute_test_run  # the tasks module imports this one
+
+    step = spread_seconds / len(run_ids) if spread_seconds and run_ids else 0
+    sent: list[str] = []
+    try:
+        for index, run_id in enumerate(run_ids):
+            publish(execute_test_run, run_id, countdown=round(index * step, 1) or None)
+            sent.append(run_id)
+    except ServiceUnavailable as exc:
+        waiting = len(run_ids) - len(sent)
+        raise ServiceUnavailable(
+            exc.message,
+            error=f"{waiting} test run(s) saved as queued; they are sent automatically once the queue is back",
+        ) from None
+    return sent
+
+
+def run_queued_test(*, run_id: str) -> TestRun | None:
+    """The worker's side: take the run up, test, record. Idempotent: a run that is no longer
+    queued (finished, or taken by another worker) is skipped and None returned.
+
+    On a transient fault of our own the run goes back to "queued" and the error is raised for
+    the task to retry.
+    """
+    claimed = TestRun.objects.filter(run_id=run_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        logger.info("test run %s: no longer queued (finished or taken by another worker); skipped", run_id)
+        return None
+    try:
+        run = TestRun.objects.select_related("connection__integration").get(run_id=run_id)
+        if run.connection.status != Connection.Status.ACTIVE:
+            outcome = _outcome_without_call("The connection was deactivated before the test ran")
+            return _record(run=run, outcome=outcome, on_connection=False)
+        return _record(run=run, outcome=_call_provider(run.connection))
+    except TRANSIENT_ERRORS:
+        _release(run_id)
+        raise
+
+
+def _release(run_id: str) -> None:
+    try:
+        TestRun.objects.filter(run_id=run_id, status=Status.RUNNING).update(status=Status.QUEUED, started_at=None)
+    except TRANSIENT_ERRORS:
+        logger.warning("test run %s: could not be put back in the queue; the sweeper will close it", run_id)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    requeued: int
+    expired: int
+    abandoned: int
+
+
+def sweep_test_runs(*, now: datetime | None = None) -> SweepResult:
+    """Keep no run waiting forever (the beat runs this every minute):
+
+    - "running" past the task's hard time limit: its worker died; the run fails with a message
+      saying so (the connection's own status is left alone: this is our fault, not its).
+    - "queued" for CONNECTION_TEST_EXPIRE_MINUTES: no worker took it; the run fails.
+    - "queued" for CONNECTION_TEST_REQUEUE_MINUTES since last sent: its message was lost or never
+      sent (broker down); sent again. Duplicates are harmless: only one worker can take a run up.
+    """
+    now = now or timezone.now()
+    limit = settings.CELERY_TASK_TIME_LIMIT
+    lost_worker = f"The test did not finish: its worker stopped or passed the {limit} s time limit. Run it again."
+    abandoned = TestRun.objects.filter(
+        status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit) - ABANDONED_GRACE
+    ).update(status=Status.ERROR, finished_at=now, message=lost_worker, error_message=lost_worker)
+
+    expire = settings.CONNECTION_TEST_EXPIRE_MINUTES
+    not_run = f"The test was not run: no worker took it up within {expire} minutes."
+    expired = TestRun.objects.filter(status=Status.QUEUED, queued_at__lt=now - timedelta(minutes=expire)).update(
+        status=Status.ERROR, finished_at=now, message=not_run, error_message=not_run
+    )
+
+    stale = list(
+        TestRun.objects.filter(status=Status.QUEUED)
+        .alias(last_sent=Coalesce("requeued_at", "queued_at"))
+        .filter(last_sent__lt=now - timedelta(minutes=settings.CONNECTION_TEST_REQUEUE_MINUTES))
+        .order_by("queued_at")
+        .values_list("run_id", flat=True)[:REQUEUE_BATCH]
+    )
+    sent: list[str] = []
+    try:
+        sent = _send(stale)
+    except ServiceUnavailable:
+        logger.warning("sweeper: the task queue is unavailable; %d queued test run(s) wait", len(stale))
+    TestRun.objects.filter(run_id__in=sent, status=Status.QUEUED).update(requeued_at=now)
+    if abandoned or expired or sent:
+        logger.info("sweeper: %d abandoned, %d expired, %d sent again", abandoned, expired, len(sent))
+    return SweepResult(requeued=len(sent), expired=expired, abandoned=abandoned)
+
+
+def retest_due_connections(*, now: datetime | None = None) -> list[TestRun]:
+    """Queue tests of the active connections not tested for CONNECTION_RETEST_HOURS (the beat
+    runs this): the longest-untested first, at most CONNECTION_RETEST_BATCH_SIZE, their starts
+    spread over CONNECTION_RETEST_SPREAD_SECONDS. A connection with a test pending is left out."""
+    now = now or timezone.now()
+    pending = TestRun.objects.filter(connection=OuterRef("pk"), status__in=[Status.QUEUED, Status.RUNNING])
+    due = (
+        Connection.objects.filter(status=Connection.Status.ACTIVE)
+        .alias(last_checked=Coalesce("last_test_date", "created_at"))
+        .filter(last_checked__lt=now - timedelta(hours=settings.CONNECTION_RETEST_HOURS))
+        .filter(~Exists(pending))
+        .order_by("last_checked", "pk")[: settings.CONNECTION_RETEST_BATCH_SIZE]
+    )
+    return queue_connection_tests(
+        connections=list(due),
+        actor=SCHEDULE_ACTOR,
+        trigger=Trigger.SCHEDULE,
+        spread_seconds=settings.CONNECTION_RETEST_SPREAD_SECONDS,
+    )
+
+
+# --- Reads
+
+
+def get_test_run_for_actor(*, actor: Any, run_id: str) -> TestRun:
+    """The run, if ``actor`` may see its connection (same rules as connections)."""
+    run = TestRun.objects.select_related("connection").filter(run_id=run_id).first()
+    if run is None or not (acts_for_any_user(actor) or run.connection.user_id == getattr(actor, "pk", None)):
+        raise NotFound("Test run not found")
+    return run
+
+
+def list_test_runs_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[TestRun]:
+    """The connection's newest ``limit`` runs, newest first, in one query."""
+    runs = list(connection.test_runs.order_by("-queued_at", "-id")[:limit])
+    for run in runs:
+        run.connection = connection
+    return runs

@@ -1,0 +1,381 @@
+"""connections.testing: tests run now and queued, their records, retries, the sweeper and the
+schedule — against the local provider over real sockets."""
+
+import logging
+import time
+from datetime import datetime, timedelta
+from unittest import mock
+
+import pytest
+from django.db import InterfaceError, OperationalError
+from django.utils import timezone
+
+from connections import encryption, testing
+from connections.models import AuditEvent, Connection, TestRun
+from connections.tasks import execute_test_run
+from core.errors import ApplicationError, NotFound
+from tests.connections.factories import local_connection, local_provider
+from tests.connections.task_queue import clear_published, published_messages
+from tests.provider_server import BEARER_TOKEN, PASSWORD, USERNAME
+
+pytestmark = pytest.mark.django_db
+
+WRONG_TOKEN = "wrong-token-Qx81Lm"
+Status = TestRun.Status
+
+
+@pytest.fixture
+def local(provider_server, allow_local_provider):
+    return local_provider(provider_server.origin)
+
+
+@pytest.fixture
+def queue():
+    clear_published()
+    yield
+    clear_published()
+
+
+def minutes_later(minutes: float):
+    return timezone.now() + timedelta(minutes=minutes)
+
+
+# --- Tests run now
+
+
+def test_a_passing_test_is_recorded_on_the_run_and_the_connection(local, user, provider_server):
+    connection = local_connection(local, user=user)
+
+    run = testing.run_connection_test(connection=connection, actor=user)
+
+    assert run.status == Status.SUCCESS
+    assert (run.status_code, run.message, run.error_message) == (200, "Connection successful", None)
+    assert run.endpoint == provider_server.url("/bearer")
+    assert 0 <= run.response_time_ms < 5000
+    assert run.started_at <= run.finished_at
+    assert (run.trigger, run.requested_by, run.attempts) == ("api", f"user:{user.user_id}", 1)
+    connection.refresh_from_db()
+    assert (connection.last_test_status, connection.last_test_message) == ("success", "Connection successful")
+    assert connection.last_test_date == run.started_at
+    assert connection.version == 1, "a test result leaves the ETag alone"
+    event = connection.audit_events.get()
+    assert (event.action, event.actor) == (AuditEvent.Action.TEST, f"user:{user.user_id}")
+
+
+def test_bad_credentials_fail_with_the_status_and_a_useful_message_without_the_secret(local, caplog):
+    connection = local_connection(local, credentials={"token": WRONG_TOKEN})
+    caplog.set_level(logging.DEBUG)
+
+    run = testing.run_connection_test(connection=connection, actor="tests")
+
+    assert (run.status, run.status_code) == (Status.ERROR, 401)
+    assert run.error_message == run.message
+    assert run.message.startswith("Invalid credentials. The service answered 401 Unauthorized")
+    # The provider echoes the token back; it is scrubbed everywhere.
+    row = TestRun.objects.filter(pk=run.pk).values().get()
+    assert WRONG_TOKEN not in repr(row)
+    assert WRONG_TOKEN not in caplog.text
+    connection.refresh_from_db()
+    assert (connection.last_test_status, connection.consecutive_failures) == ("error", 1)
+    assert WRONG_TOKEN not in connection.last_test_message
+
+
+def test_basic_auth_is_tested_on_its_own_test_request(local, provider_server):
+    connection = local_connection(local, auth_method_id="basic", credentials={"username": USERNAME, "password": PASSWORD})
+
+    run = testing.run_connection_test(connection=connection, actor="tests")
+
+    assert (run.status, run.endpoint) == (Status.SUCCESS, provider_server.url("/basic"))
+
+
+def test_repeated_failures_make_the_connection_need_attention_until_a_success(local, settings):
+    settings.CONNECTION_ATTENTION_AFTER = 3
+    connection = local_connection(local, credentials={"token": WRONG_TOKEN})
+    for expected in (1, 2, 3):
+        testing.run_connection_test(connection=connection, actor="tests")
+        connection.refresh_from_db()
+        assert connection.consecutive_failures == expected
+        assert connection.needs_attention is (expected >= 3)
+
+    fixed = encryption.encrypt_json({"token": BEARER_TOKEN}, bound_to=connection.connection_id)
+    Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=fixed)
+    connection.refresh_from_db()
+    testing.run_connection_test(connection=connection, actor="tests")
+    connection.refresh_from_db()
+    assert (connection.consecutive_failures, connection.needs_attention) == (0, False)
+
+
+def test_an_inactive_connection_is_not_tested(local):
+    connection = local_connection(local, status=Connection.Status.INACTIVE)
+
+    with pytest.raises(ApplicationError, match="Connection is inactive and cannot be tested"):
+        testing.run_connection_test(connection=connection, actor="tests")
+    with pytest.raises(ApplicationError):
+        testing.queue_connection_test(connection=connection, actor="tests")
+    assert not TestRun.objects.exists()
+
+
+def test_unreadable_credentials_are_a_failed_test_not_a_crash(local):
+    connection = local_connection(local)
+    Connection.objects.filter(pk=connection.pk).update(credentials_encrypted="v1.gone.AAAA")
+    connection.refresh_from_db()
+
+    run = testing.run_connection_test(connection=connection, actor="tests")
+
+    assert (run.status, run.status_code, run.endpoint) == (Status.ERROR, None, None)
+    assert run.message == "The stored credentials could not be read: enter them again"
+
+
+def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
+    connection = local_connection(local)
+    newer = testing.run_connection_test(connection=connection, actor="tests")
+    older = TestRun.objects.create(
+        connection=connection, status=Status.RUNNING, started_at=newer.started_at - timedelta(seconds=5),
+        requested_by="tests", trigger="api",
+    )
+    bad = testing._outcome_without_call("late")
+
+    testing._record(run=older, outcome=bad)
+
+    connection.refresh_from_db()
+    assert (connection.last_test_status, connection.last_test_date) == ("success", newer.started_at)
+    assert TestRun.objects.get(pk=older.pk).status == Status.ERROR
+
+
+def test_bulk_tests_run_their_provider_calls_at_once(provider_server, allow_local_provider):
+    slow = local_provider(provider_server.origin, slow_ms=400)
+    connections = [local_connection(slow, auth_method_id="slow") for _ in range(10)]
+    finished = []
+    started = time.monotonic()
+
+    runs = testing.run_connection_tests(
+        connections=Connection.objects.filter(pk__in=[c.pk for c in connections]).select_related("integration"),
+        actor="command:tests", trigger="command", concurrency=10, on_finished=finished.append,
+    )
+
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"10 calls of 400 ms took {elapsed:.2f} s: not concurrent"
+    assert [r.status for r in runs] == [Status.SUCCESS] * 10
+    assert len(finished) == 10
+    assert TestRun.objects.filter(status=Status.SUCCESS, trigger="command").count() == 10
+
+
+# --- Queued tests
+
+
+def test_queued_test_publishes_only_the_run_id_after_commit(local, queue, django_capture_on_commit_callbacks):
+    connection = local_connection(local)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = testing.queue_connection_test(connection=connection, actor="tests")
+    assert published_messages() == [], "nothing is sent before the transaction commits"
+    assert (run.status, run.attempts, run.started_at) == (Status.QUEUED, 0, None)
+
+    for callback in callbacks:
+        callback()
+
+    (message,) = published_messages()
+    assert (message.task, message.args) == ("connections.execute_test_run", [run.run_id])
+    assert BEARER_TOKEN not in message.raw
+    assert connection.credentials_encrypted not in message.raw
+
+
+def test_a_queued_run_is_run_once(local, provider_server):
+    connection = local_connection(local)
+    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+
+    finished = testing.run_queued_test(run_id=run.run_id)
+    again = testing.run_queued_test(run_id=run.run_id)
+
+    assert finished.status == Status.SUCCESS and again is None
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (Status.SUCCESS, 1)
+    assert [hit for hit in provider_server.hits if hit[1] == "/bearer"]
+
+
+def test_a_run_taken_by_another_worker_is_skipped(local, provider_server):
+    connection = local_connection(local)
+    run = TestRun.objects.create(
+        connection=connection, requested_by="tests", trigger="api", status=Status.RUNNING,
+        started_at=timezone.now(), attempts=1,
+    )
+    hits = len(provider_server.hits)
+
+    assert testing.run_queued_test(run_id=run.run_id) is None
+    assert len(provider_server.hits) == hits
+    assert TestRun.objects.get(pk=run.pk).status == Status.RUNNING
+
+
+def test_a_connection_deactivated_after_queueing_is_not_called(local, provider_server):
+    connection = local_connection(local)
+    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.INACTIVE)
+    hits = len(provider_server.hits)
+
+    finished = testing.run_queued_test(run_id=run.run_id)
+
+    assert (finished.status, finished.message) == (Status.ERROR, "The connection was deactivated before the test ran")
+    assert len(provider_server.hits) == hits
+    connection.refresh_from_db()
+    assert connection.last_test_status is None and connection.consecutive_failures == 0
+
+
+def test_the_task_is_late_acknowledged_time_limited_and_retries_a_bounded_number_of_times():
+    assert execute_test_run.acks_late is True
+    assert execute_test_run.reject_on_worker_lost is True
+    assert execute_test_run.autoretry_for == (OperationalError, InterfaceError)
+    assert execute_test_run.max_retries == 3
+    assert (execute_test_run.retry_backoff, execute_test_run.retry_backoff_max) == (2, 60)
+    assert execute_test_run.retry_jitter is True
+    from config.celery import app
+
+    assert (app.conf.task_soft_time_limit, app.conf.task_time_limit) == (90, 120)
+
+
+def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local):
+    run = TestRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
+    record = testing._record
+    faults = iter([OperationalError("database is locked")])
+
+    def flaky_record(**kwargs):
+        fault = next(faults, None)
+        if fault:
+            raise fault
+        return record(**kwargs)
+
+    with mock.patch.object(testing, "_record", side_effect=flaky_record):
+        result = execute_test_run.apply(args=[run.run_id])
+
+    assert result.successful()
+    run.refresh_from_db()
+    assert (run.status, run.attempts) == (Status.SUCCESS, 2)
+
+
+def test_a_lasting_database_fault_gives_up_after_the_retries_and_leaves_the_run_queued(local):
+    run = TestRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
+
+    with mock.patch.object(testing, "_record", side_effect=OperationalError("server closed the connection")):
+        result = execute_test_run.apply(args=[run.run_id])
+
+    assert isinstance(result.result, OperationalError)
+    run.refresh_from_db()
+    # First try and three retries; back in the queue for the sweeper to send again later.
+    assert (run.status, run.attempts, run.started_at) == (Status.QUEUED, 4, None)
+
+
+def test_a_provider_error_is_a_result_and_never_retried(local):
+    connection = local_connection(local, credentials={"token": WRONG_TOKEN})
+    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+
+    result = execute_test_run.apply(args=[run.run_id])
+
+    assert result.successful()
+    run.refresh_from_db()
+    assert (run.status, run.status_code, run.attempts) == (Status.ERROR, 401, 1)
+
+
+# --- The sweeper
+
+
+def test_the_sweeper_fails_runs_whose_worker_died(local, settings):
+    connection = local_connection(local)
+    stuck = TestRun.objects.create(
+        connection=connection, requested_by="tests", trigger="api", status=Status.RUNNING, started_at=timezone.now()
+    )
+    still_in_time = settings.CELERY_TASK_TIME_LIMIT / 60
+
+    assert testing.sweep_test_runs(now=minutes_later(still_in_time)).abandoned == 0
+    result = testing.sweep_test_runs(now=minutes_later(still_in_time + 1.1))
+
+    assert result.abandoned == 1
+    stuck.refresh_from_db()
+    assert stuck.status == Status.ERROR and stuck.finished_at is not None
+    assert stuck.error_message == (
+        "The test did not finish: its worker stopped or passed the 120 s time limit. Run it again."
+    )
+    connection.refresh_from_db()
+    assert connection.last_test_status is None, "our fault, not the connection's"
+
+
+def test_the_sweeper_sends_old_queued_runs_again_and_expires_forgotten_ones(local, queue, settings):
+    settings.CONNECTION_TEST_REQUEUE_MINUTES = 10
+    settings.CONNECTION_TEST_EXPIRE_MINUTES = 60
+    connection = local_connection(local)
+    fresh = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    lost = TestRun.objects.create(
+        connection=connection, requested_by="tests", trigger="api", queued_at=timezone.now() - timedelta(minutes=11)
+    )
+    forgotten = TestRun.objects.create(
+        connection=connection, requested_by="tests", trigger="api", queued_at=timezone.now() - timedelta(minutes=61)
+    )
+
+    result = testing.sweep_test_runs()
+
+    assert (result.requeued, result.expired, result.abandoned) == (1, 1, 0)
+    assert [m.args for m in published_messages()] == [[lost.run_id]]
+    lost.refresh_from_db()
+    forgotten.refresh_from_db()
+    assert lost.status == Status.QUEUED and lost.requeued_at is not None
+    assert forgotten.status == Status.ERROR
+    assert forgotten.message == "The test was not run: no worker took it up within 60 minutes."
+    assert TestRun.objects.get(pk=fresh.pk).requeued_at is None
+    # Sent again once per CONNECTION_TEST_REQUEUE_MINUTES, not on every pass.
+    assert testing.sweep_test_runs().requeued == 0
+    assert testing.sweep_test_runs(now=minutes_later(10.5)).requeued == 2
+
+
+# --- The schedule
+
+
+def test_the_schedule_retests_stale_active_connections_spread_over_time(
+    local, queue, settings, django_capture_on_commit_callbacks
+):
+    settings.CONNECTION_RETEST_HOURS = 24
+    settings.CONNECTION_RETEST_BATCH_SIZE = 3
+    settings.CONNECTION_RETEST_SPREAD_SECONDS = 300
+    day_ago = timezone.now() - timedelta(hours=25)
+    stale = [local_connection(local) for _ in range(4)]
+    Connection.objects.filter(pk__in=[c.pk for c in stale]).update(created_at=day_ago)
+    Connection.objects.filter(pk=stale[0].pk).update(last_test_date=day_ago - timedelta(hours=5))  # longest ago
+    Connection.objects.filter(pk=stale[1].pk).update(last_test_date=day_ago)
+    recent = local_connection(local)
+    Connection.objects.filter(pk=recent.pk).update(created_at=day_ago, last_test_date=timezone.now())
+    inactive = local_connection(local, status=Connection.Status.INACTIVE)
+    Connection.objects.filter(pk=inactive.pk).update(created_at=day_ago)
+    local_connection(local)  # created just now: not due yet
+
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = testing.retest_due_connections()
+
+    assert len(runs) == 3
+    assert {r.connection_id for r in runs} <= {c.pk for c in stale}
+    assert runs[0].connection_id == stale[0].pk
+    assert {(r.trigger, r.requested_by) for r in runs} == {("schedule", "schedule")}
+    messages = published_messages()
+    assert len(messages) == 3
+    delays = sorted(round((datetime.fromisoformat(m.eta) - before).total_seconds()) for m in messages if m.eta)
+    assert delays == [100, 200], "300 s spread over 3 runs: the first starts now"
+    # The fourth stale one is next time; the pending ones are not queued twice.
+    assert len(testing.retest_due_connections()) == 1
+    assert testing.retest_due_connections() == []
+
+
+def test_history_is_newest_first_and_bounded(local):
+    connection = local_connection(local)
+    for _ in range(3):
+        testing.run_connection_test(connection=connection, actor="tests")
+
+    runs = testing.list_test_runs_for_connection(connection=connection, limit=2)
+
+    assert len(runs) == 2
+    assert runs[0].queued_at >= runs[1].queued_at
+    assert list(TestRun.objects.order_by("-queued_at", "-id").values_list("pk", flat=True)[:2]) == [r.pk for r in runs]
+
+
+def test_someone_elses_run_is_not_found(local, user, other_user):
+    run = testing.run_connection_test(connection=local_connection(local, user=other_user), actor="tests")
+
+    with pytest.raises(NotFound, match="Test run not found"):
+        testing.get_test_run_for_actor(actor=user, run_id=run.run_id)
+    assert testing.get_test_run_for_actor(actor=other_user, run_id=run.run_id) == run
+
