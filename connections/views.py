@@ -20,6 +20,7 @@ from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
 from connections.services import (
     ConnectionChanges,
+    connection_test,
     connection_create,
     connection_delete,
     connection_reactivate,
@@ -315,3 +316,21 @@ def connection_reactivate_view(request: HttpRequest, connection_id: str) -> Http
     else:
         messages.success(request, f"“{connection.connection_name}” is active again.")
     return redirect(_next_url(request, reverse("my-connections")))
+
+
+@login_required
+@require_POST
+def connection_test_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """The Test button without JavaScript: run the test now, then show the page again with the
+    result (the connection's last test) and a toast. With JavaScript the button uses the API's
+    ``?async=true`` and polls instead."""
+    connection = _owned_connection(request, connection_id)
+    # ASSUMPTION until the connection-test branch lands: connection_test(*, connection, actor)
+    # runs the integration's testRequest (bounded) and returns the finished TestRun.
+    run = connection_test(connection=connection, actor=request.user)
+    if run.status == "success":
+        messages.success(request, f"{connection.connection_name}: connection test successful.")
+    else:
+        messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
+    return redirect(_next_url(request, reverse("my-connections")))
+

@@ -2,6 +2,7 @@
 import { enhanceCatalogFilter } from "./catalog-filter.js";
 import { enhanceConnectionForm, focusErrorSummary } from "./connection-form.js";
 import { enhanceDeleteLinks } from "./confirm-delete.js";
+import { enhanceTestForm } from "./connection-test.js";
 import { enhanceToasts } from "./toasts.js";
 
 function restoreMissingIcons() {
@@ -23,6 +24,7 @@ function start() {
   restoreMissingIcons();
   document.querySelectorAll("[data-filter-catalog]").forEach(enhanceCatalogFilter);
   document.querySelectorAll("[data-connection-form]").forEach(enhanceConnectionForm);
+  document.querySelectorAll("[data-test-form]").forEach(enhanceTestForm);
   enhanceDeleteLinks(document.querySelectorAll("[data-confirm-delete]"));
   focusErrorSummary();
   document.documentElement.classList.add("js");

@@ -184,7 +184,7 @@ def test_saving_step_three_creates_the_connection_and_opens_the_review(client, u
     review = html(client.get(response["Location"]))
     assert "s3cret-Passw0rd" not in review
     assert "••••••••" in review and "dana" in review and "mycompany" in review
-    assert 'aria-live="polite"' in review
+    assert "Test connection" in review and 'aria-live="polite"' in review
     assert "Not tested yet." in review
 
 

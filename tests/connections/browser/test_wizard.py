@@ -1,5 +1,5 @@
-"""The connection wizard in headless Chromium: create, edit, inline errors, showWhen, and the
-whole create path with JavaScript turned off."""
+"""The connection wizard in headless Chromium: create, test live, edit, fail, inline errors,
+showWhen, and the whole create path with JavaScript turned off."""
 
 import re
 
@@ -24,7 +24,16 @@ def local_connection(user, integration, *, password=PASSWORD, name="Local accoun
     )
 
 
-def test_connect_through_the_wizard(page, screenshot, local_provider):
+def run_test_and_wait(page, expected: str):
+    """Click "Test connection" and watch the live region go from queued/running to the result."""
+    status = page.locator("[data-test-status]").first
+    page.get_by_role("button", name=re.compile("^Test")).first.click()
+    expect(status.locator(".test-progress, .test-result").first).to_be_visible()
+    expect(status.locator(".test-result")).to_contain_text(expected, timeout=30_000)
+    return status
+
+
+def test_connect_through_the_wizard_and_watch_the_test_succeed(page, screenshot, local_provider):
     user = UserFactory()
     sign_in(page, user)
     page.goto("/connections/new/")
@@ -57,13 +66,22 @@ def test_connect_through_the_wizard(page, screenshot, local_provider):
     expect(page.locator(".summary")).to_contain_text(USERNAME)
     expect(page.locator("body")).not_to_contain_text(PASSWORD)
     screenshot("step-4-review")
+    status = run_test_and_wait(page, "Connection successful")
+    expect(status).to_contain_text("Status code")
+    expect(status).to_contain_text("200")
+    expect(status).to_contain_text(re.compile(r"\d+ ms"))
+    expect(page.locator(".toast-success")).to_be_visible()
+    screenshot("step-4-tested")
 
     page.get_by_role("link", name="Done", exact=True).click()
-    expect(page.locator(".connection-card", has_text="My local account")).to_be_visible()
-    assert connection_credentials(connection=Connection.objects.get(user=user))["password"] == PASSWORD
+    card = page.locator(".connection-card", has_text="My local account")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text("Connection successful")
+    connection = Connection.objects.get(user=user)
+    assert connection.last_test_status == "success"
 
 
-def test_edit_leaving_the_password_blank_keeps_it(page, screenshot, local_provider):
+def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(page, screenshot, local_provider):
     user = UserFactory()
     connection = local_connection(user, local_provider)
     sign_in(page, user)
@@ -80,9 +98,26 @@ def test_edit_leaving_the_password_blank_keeps_it(page, screenshot, local_provid
 
     expect(page.get_by_role("heading", name="Review and test")).to_be_visible()
     expect(page.locator(".toast-success")).to_contain_text("Changes saved")
+    run_test_and_wait(page, "Connection successful")
+    screenshot("edit-tested")
     connection.refresh_from_db()
     assert connection.connection_name == "Local account, renamed"
     assert connection_credentials(connection=connection)["password"] == PASSWORD
+
+
+def test_a_failing_test_shows_the_providers_message(page, screenshot, local_provider):
+    user = UserFactory()
+    local_connection(user, local_provider, password="not-the-password")
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    card = page.locator(".connection-card", has_text="Local account")
+    card.get_by_role("button", name=re.compile("^Test")).click()
+    result = card.locator("[data-test-status] .test-result")
+    expect(result).to_contain_text("Failed", timeout=30_000)
+    expect(result).to_contain_text("Bad username or password")
+    expect(result).to_contain_text("401")
+    expect(page.locator(".toast-error")).to_contain_text("Bad username or password")
+    screenshot("failed-test")
 
 
 def test_bad_input_shows_inline_errors(page, screenshot):
@@ -151,6 +186,10 @@ def test_the_create_path_works_without_javascript(page, screenshot, local_provid
     expect(page.get_by_role("heading", name="Review and test")).to_be_visible()
     screenshot("step-4-review")
 
+    # The test button is a plain form: the server runs the test and shows the result.
+    page.get_by_role("button", name=re.compile("^Test")).click()
+    expect(page.locator("[data-test-status] .test-result")).to_contain_text("Connection successful")
+    screenshot("step-4-tested")
     page.get_by_role("link", name="Done", exact=True).click()
-    expect(page.locator(".connection-card", has_text="Local Test Provider")).to_be_visible()
-    assert Connection.objects.get(user=user).connection_name == "Local Test Provider"
+    expect(page.locator(".connection-card", has_text="Local Test Provider")).to_contain_text("Connection successful")
+    assert Connection.objects.get(user=user).last_test_status == "success"
