@@ -20,12 +20,12 @@ from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
 from connections.services import (
     ConnectionChanges,
-    connection_test,
     connection_create,
     connection_delete,
     connection_reactivate,
     connection_update,
 )
+from connections.testing import run_connection_test
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
 from integrations.models import Integration
@@ -325,9 +325,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    # ASSUMPTION until the connection-test branch lands: connection_test(*, connection, actor)
-    # runs the integration's testRequest (bounded) and returns the finished TestRun.
-    run = connection_test(connection=connection, actor=request.user)
+    run = run_connection_test(connection=connection, actor=request.user)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:

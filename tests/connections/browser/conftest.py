@@ -1,9 +1,12 @@
 """Browser-test fixtures for the connection pages."""
 
+import uuid
+
 import pytest
 
 from integrations.documents import validate_document
 from tests.connections.factories import integration_from_document
+from tests.connections.task_queue import REDIS_URL, RealWorker, broker, drop_redis_queue
 
 
 @pytest.fixture
@@ -34,3 +37,15 @@ def local_provider(provider_server, allow_local_provider):
         }],
     })
     return integration_from_document(document, icon_url="")
+
+
+@pytest.fixture
+def live_worker(tmp_path, local_provider):
+    """A real Celery worker on real Redis that runs the pages' asynchronous tests (the Test
+    button posts ``?async=true`` and polls), with the live server publishing to its queue."""
+    queue = f"test-browser-{uuid.uuid4().hex[:10]}"
+    try:
+        with broker(REDIS_URL, queue=queue), RealWorker(tmp_path, queue) as worker:
+            yield worker
+    finally:
+        drop_redis_queue(queue)

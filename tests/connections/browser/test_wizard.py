@@ -33,7 +33,7 @@ def run_test_and_wait(page, expected: str):
     return status
 
 
-def test_connect_through_the_wizard_and_watch_the_test_succeed(page, screenshot, local_provider):
+def test_connect_through_the_wizard_and_watch_the_test_succeed(page, screenshot, local_provider, live_worker):
     user = UserFactory()
     sign_in(page, user)
     page.goto("/connections/new/")
@@ -81,7 +81,7 @@ def test_connect_through_the_wizard_and_watch_the_test_succeed(page, screenshot,
     assert connection.last_test_status == "success"
 
 
-def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(page, screenshot, local_provider):
+def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(page, screenshot, local_provider, live_worker):
     user = UserFactory()
     connection = local_connection(user, local_provider)
     sign_in(page, user)
@@ -105,7 +105,7 @@ def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(page, screensh
     assert connection_credentials(connection=connection)["password"] == PASSWORD
 
 
-def test_a_failing_test_shows_the_providers_message(page, screenshot, local_provider):
+def test_a_failing_test_shows_the_providers_message(page, screenshot, local_provider, live_worker):
     user = UserFactory()
     local_connection(user, local_provider, password="not-the-password")
     sign_in(page, user)
