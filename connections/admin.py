@@ -106,8 +106,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     form = ConnectionAdminForm
     list_display = [
-        "connection_name", "connection_id", "user", "integration", "status", "last_test_status", "needs_attention",
-        "updated_at",
+        "name", "public_id", "owner", "integration", "status", "last_test_status", "needs_attention", "updated_at",
     ]
     list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter]
     search_fields = ["connection_id", "connection_name", "user__user_id", "user__email"]
@@ -167,6 +166,17 @@ class ConnectionAdmin(admin.ModelAdmin):
             count += 1
         self.message_user(request, f"Deactivated {count} connection(s).", messages.SUCCESS)
 
+    @admin.display(description="Name", ordering="connection_name")
+    def name(self, obj: Connection) -> str:
+        return obj.connection_name
+
+    @admin.display(description="Connection ID", ordering="connection_id")
+    def public_id(self, obj: Connection) -> str:
+        return obj.connection_id
+
+    @admin.display(description="User", ordering="user__user_id")
+    def owner(self, obj: Connection) -> str:
+        return obj.user.user_id
 
     @admin.display(description="Needs attention", boolean=True)
     def needs_attention(self, obj: Connection) -> bool:
