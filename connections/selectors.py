@@ -60,7 +60,8 @@ def connection_list_for_user(
     """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
 
     ``stats`` covers all the user's connections whatever the filters: active, inactive, total,
-    and recent = created within the last 7 days. Three queries, however many connections.
+    and recent = created within the last 7 days. Three queries, however many connections
+    (four with the integrations).
     """
     owned = Connection.objects.filter(user=user)
     filtered = owned
@@ -74,8 +75,12 @@ def connection_list_for_user(
         inactive=Count("id", filter=Q(status=Connection.Status.INACTIVE)),
         recent=Count("id", filter=Q(created_at__gte=timezone.now() - RECENT_WINDOW)),
     )
-    page = _with_relations(filtered).order_by("created_at", "id")
+    # Integrations are prefetched, not joined: a join would fetch and decode each integration's
+    # whole document once per row (measured: a third of the request for 100 connections).
+    page = filtered.prefetch_related("integration").order_by("created_at", "id")
     items = list(page[offset : offset + limit] if limit is not None else page[offset:])
+    for item in items:
+        item.user = user  # every row is this user's; no join or query needed
     total = filtered.count() if (limit is not None or offset) else len(items)
     return ConnectionPage(items=items, total=total, stats=ConnectionStats(**counts))
 
