@@ -15,14 +15,17 @@ PRODUCTION_ENV = {
 }
 
 
-def manage(*args: str, env: dict, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    # The test process itself runs with test settings (plain http and so on): leave them behind.
-    dropped = {"DEBUG", "SECRET_KEY", "ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"}
-    clean = {k: v for k, v in os.environ.items() if k not in dropped}
+def outside_environment(**env: str) -> dict:
+    """A process environment as an operator's shell has it: none of this test run's settings
+    (plain http, DJANGO_ALLOW_ASYNC_UNSAFE for the browser tests, …) leak in."""
+    kept = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
+    return {**kept, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+
+
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        cwd=cwd, capture_output=True, text=True, timeout=120,
+        env=outside_environment(**env), cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
 
 
@@ -49,10 +52,9 @@ def test_debug_generates_development_keys_once_and_warns(tmp_path):
     )
 
     def run():
-        clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ENCRYPTION_KEYS"}}
         return subprocess.run(
             [sys.executable, "-c", show_key],
-            env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+            env=outside_environment(**env),
             cwd=ROOT, capture_output=True, text=True, timeout=60,
         )
 
