@@ -7,6 +7,8 @@ provider problem, and no message it returns contains a credential.
 
 from __future__ import annotations
 
+import json
+
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,6 +83,18 @@ def _status_message(code: int, reason: str, expected: list[int], provider_text: 
     else:
         message = f"Unexpected status {status} (expected {', '.join(map(str, expected))})"
     return f"{message}: {provider_text}" if provider_text else f"{message}."
+
+
+def _json_mismatch(body, expect_json: dict) -> str | None:
+    """Why the answer's JSON does not carry the expected top-level values, or None when it does."""
+    if not expect_json:
+        return None
+    if not isinstance(body, dict):
+        return "not with the JSON object expected"
+    for key, value in expect_json.items():
+        if body.get(key, object()) != value:
+            return f"reported a failure ({key} is not {json.dumps(value)})"
+    return None
 
 
 def perform_test_request(
@@ -158,11 +172,17 @@ def perform_test_request(
         return outcome("error", exc.message)
 
     expected = test.get("expectedStatus", [200])
-    if response.status_code in expected:
-        return outcome("success", SUCCESS_MESSAGE, status_code=response.status_code)
     try:
-        provider_text = provider_error_text(response.json())
+        body = response.json()
     except ValueError:
-        provider_text = ""
+        body = None
+    provider_text = provider_error_text(body) if body is not None else ""
+    if response.status_code in expected:
+        mismatch = _json_mismatch(body, test.get("expectJson", {}))
+        if mismatch is None:
+            return outcome("success", SUCCESS_MESSAGE, status_code=response.status_code)
+        message = f"The service answered {_status_text(response.status_code, response.reason)} but {mismatch}"
+        return outcome("error", f"{message}: {provider_text}" if provider_text else f"{message}.",
+                       status_code=response.status_code)
     message = _status_message(response.status_code, response.reason, expected, provider_text)
     return outcome("error", message, status_code=response.status_code)

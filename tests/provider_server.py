@@ -13,6 +13,7 @@ Endpoints (credentials are the module constants below):
 - ``GET /bearer``           ``Authorization: Bearer BEARER_TOKEN``
 - ``GET /header-key``       ``X-API-Key: API_KEY``
 - ``GET /query-key``        ``?api_key=API_KEY``
+- ``GET /ok-in-body``       200 either way, ``{"ok": true}`` only for ``Bearer BEARER_TOKEN`` (as Slack does)
 - ``POST /oauth/token``     OAuth 2.0 token endpoint: ``client_credentials`` and ``refresh_token``
                             grants, client authentication in the body or with HTTP basic
 - ``GET /oauth/protected``  accepts a token issued by ``/oauth/token``
@@ -128,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
             if token == BEARER_TOKEN:
                 return self._ok()
             return self._json(401, {"message": f"Token {token} is not valid"})
+        if path == "/ok-in-body":
+            if self._bearer() == BEARER_TOKEN:
+                return self._json(200, {"ok": True})
+            return self._json(200, {"ok": False, "error": "invalid_auth"})
         if path == "/header-key":
             key = self.headers.get("X-API-Key", "")
             if key == API_KEY:

@@ -268,3 +268,23 @@ def test_line_break_in_a_header_credential_is_refused_without_echoing_it(allow_l
 
 def test_unknown_auth_method_is_an_error_outcome(document):
     assert run(document, "nope", {}).message == "Unknown auth method 'nope' for this integration"
+
+
+def test_a_failure_reported_in_a_200_body_is_an_error_when_the_document_expects_json(allow_local_provider, document):
+    # Slack answers 200 {"ok": false, "error": "invalid_auth"} to a bad token.
+    document["testRequest"] = {"method": "GET", "path": "/ok-in-body", "expectJson": {"ok": True}}
+    validate_document(document)
+
+    good = run(document, "bearer", {"token": provider.BEARER_TOKEN})
+    bad = run(document, "bearer", {"token": "xoxb-wrong-token-123456"})
+
+    assert good.status == "success"
+    assert bad.status == "error" and bad.status_code == 200
+    assert bad.message == "The service answered 200 OK but reported a failure (ok is not true): invalid_auth"
+    assert_no_secret(bad, {"token": "xoxb-wrong-token-123456"})
+
+
+def test_without_expect_json_a_200_is_enough(allow_local_provider, document):
+    document["testRequest"] = {"method": "GET", "path": "/ok-in-body"}
+
+    assert run(document, "bearer", {"token": "xoxb-wrong-token-123456"}).status == "success"
