@@ -94,32 +94,6 @@ def _apply(mapping: FeatureMapping, spec: MappingSpec) -> None:
 
 
 @transaction.atomic
-def feature_mapping_create(
-    *,
-    integration: Integration,
-    feature_template_id: str | None,
-    feature_template_name: str | None = None,
-    field_mappings: Any = None,
-    api_config: Any = None,
-    extra_fields: Any = None,
-    status: str = FeatureMapping.Status.ACTIVE,
-) -> FeatureMapping:
-    """A new mapping; ``feature_template_id`` None builds a feature from scratch (extra fields only)."""
-    spec = _spec(
-        feature_template_id=feature_template_id,
-        feature_template_name=feature_template_name,
-        field_mappings=field_mappings,
-        api_config=api_config,
-        extra_fields=extra_fields,
-        status=status,
-    )
-    mapping = FeatureMapping(integration=integration)
-    _apply(mapping, spec)
-    mapping.save(force_insert=True)
-    return mapping
-
-
-@transaction.atomic
 def feature_mapping_update(
     *,
     mapping: FeatureMapping,
@@ -130,7 +104,7 @@ def feature_mapping_update(
     extra_fields: Any = None,
     status: str = FeatureMapping.Status.ACTIVE,
 ) -> FeatureMapping:
-    """Replaces the whole mapping (PUT semantics), checked exactly like a new one."""
+    """Replaces the whole mapping (PUT semantics); every rule is checked before anything is written."""
     spec = _spec(
         feature_template_id=feature_template_id,
         feature_template_name=feature_template_name,
@@ -140,8 +114,14 @@ def feature_mapping_update(
         status=status,
     )
     _apply(mapping, spec)
-    mapping.save()
+    mapping.save()  # a new mapping's id has a default, so this inserts it
     return mapping
+
+
+def feature_mapping_create(*, integration: Integration, **fields: Any) -> FeatureMapping:
+    """A new mapping, checked exactly like an update (same arguments); ``feature_template_id`` None
+    builds a feature from scratch (extra fields only)."""
+    return feature_mapping_update(mapping=FeatureMapping(integration=integration), **fields)
 
 
 @transaction.atomic
