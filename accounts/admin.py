@@ -10,7 +10,15 @@ class ConnectionInline(admin.TabularInline):
     """The user's connections, read-only and without credentials; edit them on their own page."""
 
     model = Connection
-    fields = ["connection_id", "connection_name", "integration", "auth_method_label", "status", "last_test_status", "last_test_date"]
+    fields = [
+        "connection_id",
+        "connection_name",
+        "integration",
+        "auth_method_label",
+        "status",
+        "last_test_status",
+        "last_test_date",
+    ]
     readonly_fields = fields
     show_change_link = True
     extra = 0
@@ -36,7 +44,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["user_id", "name", "email", "status", "usable_password", "password1", "password2"]}),
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["user_id", "name", "email", "status", "usable_password", "password1", "password2"],
+            },
+        ),
     ]
     filter_horizontal = ["groups", "user_permissions"]
     inlines = [ConnectionInline]

@@ -18,7 +18,12 @@ def _uniqueness_errors(*, user_id: str | None, email: str | None, exclude_pk: in
 
 @transaction.atomic
 def user_create(
-    *, user_id: str, name: str, email: str, status: str = User.Status.ACTIVE, password: str | None = None,
+    *,
+    user_id: str,
+    name: str,
+    email: str,
+    status: str = User.Status.ACTIVE,
+    password: str | None = None,
     is_staff: bool = False,
 ) -> User:
     email = email.strip().lower()
@@ -36,7 +41,9 @@ def user_create(
 
 
 @transaction.atomic
-def user_update(*, user: User, name: str | None = None, email: str | None = None, status: str | None = None) -> User:
+def user_update(
+    *, user: User, name: str | None = None, email: str | None = None, status: str | None = None
+) -> User:
     if email is not None:
         email = email.strip().lower()
         errors = _uniqueness_errors(user_id=None, email=email, exclude_pk=user.pk)

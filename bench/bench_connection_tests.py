@@ -70,10 +70,31 @@ def cpu_seconds(pid: int) -> float:
 def start_worker(env: dict, concurrency: int, prefetch: int, index: int = 0) -> tuple[subprocess.Popen, Path]:
     log = WORK_DIR / f"worker-{index}.log"
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("celery")), "-A", "config", "worker", "--pool", "threads",
-         "--concurrency", str(concurrency), "--prefetch-multiplier", str(prefetch), "-Q", QUEUE,
-         "-n", f"{QUEUE}-{index}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--prefetch-multiplier",
+            str(prefetch),
+            "-Q",
+            QUEUE,
+            "-n",
+            f"{QUEUE}-{index}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "info",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     ends = time.monotonic() + 60
     while " ready." not in log.read_text():
@@ -88,7 +109,9 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100, help="Worker threads in all (default 100)")
     # A worker process is bound by one core (the GIL): one per core, sharing the threads.
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="Worker processes (default: one per core)"
+    )
     parser.add_argument("--prefetch", type=int, default=1, help="Worker prefetch multiplier (default 1)")
     parser.add_argument("--delay-ms", type=int, default=200, help="Provider answer time (default 200 ms)")
     args = parser.parse_args()
@@ -105,62 +128,82 @@ def main() -> None:
     from accounts.models import User
     from config.celery import app
     from connections import encryption, testing
-    from connections.models import Connection, TestRun
+    from connections.models import CheckRun, Connection
     from tests.connections.factories import local_provider
     from tests.provider_server import BEARER_TOKEN, ProviderServer
 
     app.conf.task_default_queue = QUEUE  # before anything is sent: a queue only this bench uses
     call_command("migrate", verbosity=0)
     transport = f"Redis ({REDIS_URL})" if use_redis else "filesystem (no Redis reachable)"
-    print(f"broker: {transport}; database: {connection.vendor}; {args.workers} worker process(es), "
-          f"{args.concurrency // args.workers} threads each; prefetch multiplier {args.prefetch}")
+    print(
+        f"broker: {transport}; database: {connection.vendor}; {args.workers} worker process(es), "
+        f"{args.concurrency // args.workers} threads each; prefetch multiplier {args.prefetch}"
+    )
 
     provider = ProviderServer().start()
     workers = []
     try:
         integration = local_provider(provider.origin, slow_ms=args.delay_ms)
-        user = User.objects.create(user_id=f"bench_{uuid.uuid4().hex[:8]}", email=f"{uuid.uuid4().hex[:8]}@bench.test")
+        user = User.objects.create(
+            user_id=f"bench_{uuid.uuid4().hex[:8]}", email=f"{uuid.uuid4().hex[:8]}@bench.test"
+        )
         rows = []
         for n in range(args.tests):
             row = Connection(
-                user=user, integration=integration, auth_method_id="slow", auth_method_label="Slow",
-                connection_name=f"Bench {n}", configured_variables={},
+                user=user,
+                integration=integration,
+                auth_method_id="slow",
+                auth_method_label="Slow",
+                connection_name=f"Bench {n}",
+                configured_variables={},
             )
-            row.credentials_encrypted = encryption.encrypt_json({"token": BEARER_TOKEN}, bound_to=row.connection_id)
+            row.credentials_encrypted = encryption.encrypt_json(
+                {"token": BEARER_TOKEN}, bound_to=row.connection_id
+            )
             rows.append(row)
         connections = Connection.objects.bulk_create(rows)
         for row in connections:
             row.integration = integration
 
-        workers = [start_worker(env, args.concurrency // args.workers, args.prefetch, i) for i in range(args.workers)]
+        workers = [
+            start_worker(env, args.concurrency // args.workers, args.prefetch, i) for i in range(args.workers)
+        ]
         cpu_before = sum(cpu_seconds(w.pid) for w, _ in workers)
         started = time.monotonic()
         runs = testing.queue_connection_tests(connections=connections, actor="bench", trigger="command")
         queued = time.monotonic() - started
         pks = [run.pk for run in runs]
-        unfinished = TestRun.objects.filter(pk__in=pks, status__in=["queued", "running"])
+        unfinished = CheckRun.objects.filter(pk__in=pks, status__in=["queued", "running"])
         deadline = started + 120
         while unfinished.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         worker_cpu = sum(cpu_seconds(w.pid) for w, _ in workers) - cpu_before
 
-        done = list(TestRun.objects.filter(pk__in=pks).exclude(status__in=["queued", "running"]))
+        done = list(CheckRun.objects.filter(pk__in=pks).exclude(status__in=["queued", "running"]))
         passed = [run for run in done if run.status == "success"]
         if len(passed) != args.tests:
             failures = {run.message for run in done if run.status != "success"}
-            sys.exit(f"only {len(passed)} of {args.tests} tests passed in {elapsed:.1f} s: {failures}\n{workers[0][1].read_text()[-3000:]}")
+            sys.exit(
+                f"only {len(passed)} of {args.tests} tests passed in {elapsed:.1f} s: {failures}\n{workers[0][1].read_text()[-3000:]}"
+            )
         times = sorted(run.response_time_ms for run in passed)
         rate = args.tests / elapsed
         concurrency = args.concurrency // args.workers * args.workers
         ideal = concurrency / (args.delay_ms / 1000)
         print(f"{args.tests} tests: queued in {queued:.2f} s, all finished after {elapsed:.2f} s")
-        print(f"provider call: median {statistics.median(times)} ms, p95 {times[int(len(times) * 0.95) - 1]} ms "
-              f"(the provider answers in {args.delay_ms} ms)")
-        print(f"worker CPU: {worker_cpu:.2f} s over {elapsed:.2f} s ({worker_cpu / args.tests * 1000:.1f} ms per test); "
-              f"time limit per task: {settings.CELERY_TASK_TIME_LIMIT} s")
-        print(f"RESULT tests_per_second={rate:.1f} ideal={ideal:.0f} ratio={rate / ideal:.2f} transport="
-              f"{'redis' if use_redis else 'filesystem'} concurrency={concurrency} workers={args.workers}")
+        print(
+            f"provider call: median {statistics.median(times)} ms, p95 {times[int(len(times) * 0.95) - 1]} ms "
+            f"(the provider answers in {args.delay_ms} ms)"
+        )
+        print(
+            f"worker CPU: {worker_cpu:.2f} s over {elapsed:.2f} s ({worker_cpu / args.tests * 1000:.1f} ms per test); "
+            f"time limit per task: {settings.CELERY_TASK_TIME_LIMIT} s"
+        )
+        print(
+            f"RESULT tests_per_second={rate:.1f} ideal={ideal:.0f} ratio={rate / ideal:.2f} transport="
+            f"{'redis' if use_redis else 'filesystem'} concurrency={concurrency} workers={args.workers}"
+        )
     finally:
         for worker, _ in workers:
             worker.terminate()

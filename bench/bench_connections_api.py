@@ -154,7 +154,9 @@ def query_counts(seeded: Seeded) -> dict[str, int]:
         with CaptureQueriesContext(connection) as captured:
             response = client.get(path)
         if response.status_code != 200:
-            raise SystemExit(f"{name}: GET {path} answered {response.status_code} in process: {response.content[:300]!r}")
+            raise SystemExit(
+                f"{name}: GET {path} answered {response.status_code} in process: {response.content[:300]!r}"
+            )
         counts[name] = len(captured)
     return counts
 
@@ -205,16 +207,28 @@ class Server:
 def start_server(*, env: dict, workers: int, threads: int, log_path: Path) -> Server:
     port = free_port()
     command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "--bind", f"{HOST}:{port}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(threads),
-        "--keep-alive", "30",
-        "--log-level", "warning",
-        "--error-logfile", str(log_path),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--error-logfile",
+        str(log_path),
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     server = Server(process=process, port=port, log_path=log_path)
     # Ready when every worker has answered: each loads the app after the master already listens,
     # and measuring while one still boots would measure fewer workers.
@@ -229,7 +243,9 @@ def start_server(*, env: dict, workers: int, threads: int, log_path: Path) -> Se
             time.sleep(0.1)
     if len(answered) < workers:
         server.stop()
-        raise SystemExit(f"{len(answered)} of {workers} gunicorn workers answered within 60 s:\n{server.log_tail()}")
+        raise SystemExit(
+            f"{len(answered)} of {workers} gunicorn workers answered within 60 s:\n{server.log_tail()}"
+        )
     return server
 
 
@@ -261,11 +277,15 @@ def bare_worker(connection: http.client.HTTPConnection, *, close: bool = False) 
             connection.close()
     worker = response.getheader(WORKER_HEADER)
     if response.status != 200 or worker is None:
-        raise SystemExit(f"/bench/bare answered {response.status} without {WORKER_HEADER}: is ROOT_URLCONF bench.urls?")
+        raise SystemExit(
+            f"/bench/bare answered {response.status} without {WORKER_HEADER}: is ROOT_URLCONF bench.urls?"
+        )
     return worker
 
 
-def open_connections(*, port: int, count: int, workers: int) -> tuple[list[http.client.HTTPConnection], Counter]:
+def open_connections(
+    *, port: int, count: int, workers: int
+) -> tuple[list[http.client.HTTPConnection], Counter]:
     """``count`` keep-alive connections spread evenly over the gunicorn workers.
 
     gunicorn's workers race to accept, and left alone all of a slice's connections can land on
@@ -326,7 +346,9 @@ def run_slice(
     start.wait()
     for thread in threads:
         thread.join()
-    return Slice(requests=len(latencies), seconds=time.perf_counter() - began, latencies=latencies, errors=errors)
+    return Slice(
+        requests=len(latencies), seconds=time.perf_counter() - began, latencies=latencies, errors=errors
+    )
 
 
 @dataclass
@@ -343,7 +365,9 @@ class Tally:
         self.seconds += piece.seconds
         self.latencies.extend(piece.latencies)
         self.round_rps.append(piece.requests / piece.seconds)
-        self.server_cpu = None if server_cpu is None or self.server_cpu is None else self.server_cpu + server_cpu
+        self.server_cpu = (
+            None if server_cpu is None or self.server_cpu is None else self.server_cpu + server_cpu
+        )
         self.client_cpu += client_cpu
 
     @property
@@ -368,8 +392,12 @@ def check_responses(*, port: int, paths: dict[str, str], headers: dict, connecti
             if status != 200:
                 raise SystemExit(f"{name}: GET {path} answered {status}: {body[:300]!r}")
             payload = json.loads(body)
-            if name == "my_connections" and (payload["total"] != connections or len(payload["connections"]) != connections):
-                raise SystemExit(f"my_connections listed {payload['total']} connections, expected {connections}")
+            if name == "my_connections" and (
+                payload["total"] != connections or len(payload["connections"]) != connections
+            ):
+                raise SystemExit(
+                    f"my_connections listed {payload['total']} connections, expected {connections}"
+                )
             if name == "detail" and payload["connection"]["credentials"]["decrypted"] != SEED_CREDENTIALS:
                 raise SystemExit("detail did not return the decrypted credentials")
     finally:
@@ -384,12 +412,19 @@ def measure(*, server: Server, seeded: Seeded, options: argparse.Namespace) -> d
     def one_slice(name: str, seconds: float) -> tuple[Slice, float | None, float]:
         server_before, client_before = server.worker_cpu_seconds(), time.process_time()
         piece = run_slice(
-            port=server.port, path=paths[name], headers=headers, concurrency=options.concurrency,
-            workers=options.workers, seconds=seconds, max_requests=options.max_requests,
+            port=server.port,
+            path=paths[name],
+            headers=headers,
+            concurrency=options.concurrency,
+            workers=options.workers,
+            seconds=seconds,
+            max_requests=options.max_requests,
         )
         server_after, client_after = server.worker_cpu_seconds(), time.process_time()
         if piece.errors:
-            raise SystemExit(f"{name}: {len(piece.errors)} failed requests, first: {piece.errors[0]}\n{server.log_tail()}")
+            raise SystemExit(
+                f"{name}: {len(piece.errors)} failed requests, first: {piece.errors[0]}\n{server.log_tail()}"
+            )
         if not piece.requests:
             raise SystemExit(f"{name}: no request completed in {seconds} s")
         server_cpu = None if server_before is None or server_after is None else server_after - server_before
@@ -414,8 +449,10 @@ def measure(*, server: Server, seeded: Seeded, options: argparse.Namespace) -> d
 def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: int) -> None:
     bare = tallies["bare"]
     print()
-    print(f"{'endpoint':<16}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'rounds req/s':>16}"
-          f"{'server CPU ms/req':>19}{'client CPU ms/req':>19}{'SQL/req':>9}{'requests':>10}")
+    print(
+        f"{'endpoint':<16}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'rounds req/s':>16}"
+        f"{'server CPU ms/req':>19}{'client CPU ms/req':>19}{'SQL/req':>9}{'requests':>10}"
+    )
     for name, tally in tallies.items():
         spread = f"{min(tally.round_rps):.0f}-{max(tally.round_rps):.0f}"
         print(
@@ -426,8 +463,10 @@ def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: i
     print()
     for name in ("my_connections", "detail"):
         ratio = tallies[name].rps / bare.rps
-        print(f"{name} / bare: {ratio:.3f} of the bare view's requests/second (bare is {1 / ratio:.1f}x faster)"
-              + (f"; {connections} connections per response" if name == "my_connections" else ""))
+        print(
+            f"{name} / bare: {ratio:.3f} of the bare view's requests/second (bare is {1 / ratio:.1f}x faster)"
+            + (f"; {connections} connections per response" if name == "my_connections" else "")
+        )
     print(
         "RESULT "
         + " ".join(f"{name}_rps={tallies[name].rps:.1f}" for name in ENDPOINTS)
@@ -454,14 +493,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Requests/second of my-connections and connection detail against a bare Django JSON view.",
     )
-    parser.add_argument("--connections", type=int, default=100, help="connections of the seeded user (default 100)")
+    parser.add_argument(
+        "--connections", type=int, default=100, help="connections of the seeded user (default 100)"
+    )
     parser.add_argument("--database-url", help="an existing database to use instead of a fresh SQLite file")
-    parser.add_argument("--workers", type=int, default=cpus, help=f"gunicorn worker processes (default {cpus}, one per CPU)")
+    parser.add_argument(
+        "--workers", type=int, default=cpus, help=f"gunicorn worker processes (default {cpus}, one per CPU)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker (default 2)")
     parser.add_argument("--concurrency", type=int, help="client connections (default workers x threads)")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each endpoint's slice per round (default 3)")
-    parser.add_argument("--max-requests", type=int, default=50_000, help="request cap per slice (default 50000)")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="length of each endpoint's slice per round (default 3)"
+    )
+    parser.add_argument(
+        "--max-requests", type=int, default=50_000, help="request cap per slice (default 50000)"
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per endpoint (default 1)")
     options = parser.parse_args(argv)
     if options.concurrency is None:
@@ -491,18 +538,29 @@ def main(argv: list[str] | None = None) -> None:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
         seeded = seed(connections=options.connections)
-        print(f"Seeded {options.connections} connections for {seeded.user_id} in {time.perf_counter() - started:.1f} s "
-              f"({'fresh SQLite file' if not options.database_url else 'given database'})")
+        print(
+            f"Seeded {options.connections} connections for {seeded.user_id} in {time.perf_counter() - started:.1f} s "
+            f"({'fresh SQLite file' if not options.database_url else 'given database'})"
+        )
         queries = query_counts(seeded)
         db_connections.close_all()
         server = start_server(
-            env=dict(os.environ), workers=options.workers, threads=options.threads, log_path=workdir / "gunicorn.log"
+            env=dict(os.environ),
+            workers=options.workers,
+            threads=options.threads,
+            log_path=workdir / "gunicorn.log",
         )
-        print(f"gunicorn on {HOST}:{server.port}: {options.workers} workers x {options.threads} threads; "
-              f"client: {options.concurrency} keep-alive connections spread over the workers; "
-              f"{options.rounds} rounds x {options.seconds:g} s per endpoint", flush=True)
-        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run "
-              "(other busy processes lower and scatter requests/second)", flush=True)
+        print(
+            f"gunicorn on {HOST}:{server.port}: {options.workers} workers x {options.threads} threads; "
+            f"client: {options.concurrency} keep-alive connections spread over the workers; "
+            f"{options.rounds} rounds x {options.seconds:g} s per endpoint",
+            flush=True,
+        )
+        print(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run "
+            "(other busy processes lower and scatter requests/second)",
+            flush=True,
+        )
         tallies = measure(server=server, seeded=seeded, options=options)
         report(tallies, queries=queries, connections=options.connections)
     finally:

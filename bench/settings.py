@@ -16,7 +16,7 @@ os.environ["SECURE_SSL_REDIRECT"] = "false"
 # The seeding writes an audit log line per connection; requests measured here log nothing anyway.
 os.environ["LOG_LEVEL"] = "WARNING"
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.urls"
 

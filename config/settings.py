@@ -28,8 +28,8 @@ DEBUG = env.bool("DEBUG", default=False)
 
 KEY_HELP = (
     "Generate them with:\n"
-    "  SECRET_KEY: python -c \"import secrets; print(secrets.token_urlsafe(50))\"\n"
-    "  ENCRYPTION_KEYS: python -c \"import base64, secrets; "
+    '  SECRET_KEY: python -c "import secrets; print(secrets.token_urlsafe(50))"\n'
+    '  ENCRYPTION_KEYS: python -c "import base64, secrets; '
     "print('k1:' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())\"\n"
     "ENCRYPTION_KEYS is a comma-separated list of <key id>:<base64 32-byte key>, newest first."
 )
@@ -57,8 +57,7 @@ def _development_secrets() -> dict:
 _missing = [name for name in ("SECRET_KEY", "ENCRYPTION_KEYS") if not env.str(name, default="")]
 if _missing and not DEBUG:
     raise ImproperlyConfigured(
-        f"DEBUG is off and {', '.join(_missing)} {'is' if len(_missing) == 1 else 'are'} not set. "
-        + KEY_HELP
+        f"DEBUG is off and {', '.join(_missing)} {'is' if len(_missing) == 1 else 'are'} not set. " + KEY_HELP
     )
 _dev = _development_secrets() if _missing else {}
 
@@ -284,7 +283,12 @@ else:
 # Publishing must fail fast when the broker is down (the API answers 503), never hang.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = True
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 # A worker starting before the broker keeps trying to connect.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -331,7 +335,7 @@ CONNECTION_TEST_EXPIRE_MINUTES = env.int("CONNECTION_TEST_EXPIRE_MINUTES", defau
 # Connections and test runs both have a "status": name their enums apart in the OpenAPI schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
-    "TestRunStatusEnum": "connections.models.TestRun.Status",
+    "CheckRunStatusEnum": "connections.models.CheckRun.Status",
 }
 CELERY_BEAT_SCHEDULE = {
     "retest-connections": {

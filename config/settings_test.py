@@ -19,7 +19,7 @@ if "CELERY_FILESYSTEM_DIR" not in os.environ:
     os.environ["CELERY_FILESYSTEM_DIR"] = tempfile.mkdtemp(prefix="connections-celery-")
     atexit.register(shutil.rmtree, os.environ["CELERY_FILESYSTEM_DIR"], ignore_errors=True)
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405

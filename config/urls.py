@@ -1,5 +1,5 @@
-from django.contrib import admin
 from csp.decorators import csp_update
+from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny

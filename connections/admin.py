@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
 from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm
-from connections.models import AuditEvent, Connection, TestRun
+from connections.models import AuditEvent, CheckRun, Connection
 from connections.services import connection_delete, connection_update
 from connections.testing import queue_connection_tests
 from core.errors import ServiceUnavailable
@@ -31,8 +31,20 @@ class AuditEventInline(admin.TabularInline):
 # --- Connection tests: history (read-only), the "needs attention" filter and the "Test selected" action.
 
 TEST_RUN_FIELDS = [
-    "run_id", "connection", "status", "status_code", "response_time_ms", "message", "endpoint", "trigger",
-    "requested_by", "attempts", "queued_at", "requeued_at", "started_at", "finished_at",
+    "run_id",
+    "connection",
+    "status",
+    "status_code",
+    "response_time_ms",
+    "message",
+    "endpoint",
+    "trigger",
+    "requested_by",
+    "attempts",
+    "queued_at",
+    "requeued_at",
+    "started_at",
+    "finished_at",
 ]
 RECENT_TEST_RUNS = 20
 
@@ -43,10 +55,20 @@ class RecentTestRunsFormSet(BaseInlineFormSet):
         return super().get_queryset()[:RECENT_TEST_RUNS]
 
 
-class TestRunInline(admin.TabularInline):
-    model = TestRun
+class CheckRunInline(admin.TabularInline):
+    model = CheckRun
     formset = RecentTestRunsFormSet
-    fields = ["run_id", "status", "status_code", "response_time_ms", "message", "trigger", "requested_by", "queued_at", "finished_at"]
+    fields = [
+        "run_id",
+        "status",
+        "status_code",
+        "response_time_ms",
+        "message",
+        "trigger",
+        "requested_by",
+        "queued_at",
+        "finished_at",
+    ]
     readonly_fields = fields
     ordering = ["-queued_at", "-id"]
     verbose_name_plural = f"Recent test runs (newest {RECENT_TEST_RUNS})"
@@ -61,11 +83,20 @@ class TestRunInline(admin.TabularInline):
         return False
 
 
-@admin.register(TestRun)
-class TestRunAdmin(admin.ModelAdmin):
+@admin.register(CheckRun)
+class CheckRunAdmin(admin.ModelAdmin):
     """Every test of every connection, as recorded: read-only."""
 
-    list_display = ["run_id", "connection", "status", "status_code", "response_time_ms", "trigger", "queued_at", "finished_at"]
+    list_display = [
+        "run_id",
+        "connection",
+        "status",
+        "status_code",
+        "response_time_ms",
+        "trigger",
+        "queued_at",
+        "finished_at",
+    ]
     list_filter = ["status", "trigger", "connection__integration"]
     search_fields = ["run_id", "connection__connection_id", "connection__connection_name"]
     list_select_related = ["connection"]
@@ -106,18 +137,35 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     form = ConnectionAdminForm
     list_display = [
-        "name", "public_id", "owner", "integration", "status", "last_test_status", "needs_attention", "updated_at",
+        "name",
+        "public_id",
+        "owner",
+        "integration",
+        "status",
+        "last_test_status",
+        "needs_attention",
+        "updated_at",
     ]
     list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter]
     search_fields = ["connection_id", "connection_name", "user__user_id", "user__email"]
     list_select_related = ["user", "integration"]
     ordering = ["-created_at"]
     actions = ["deactivate", "test_selected"]
-    inlines = [TestRunInline, AuditEventInline]
+    inlines = [CheckRunInline, AuditEventInline]
     readonly_fields = [
-        "connection_id", "user", "integration", "auth_method_label", "encryption_key",
-        "last_test_status", "last_test_message", "last_test_date", "consecutive_failures", "all_test_runs",
-        "version", "created_at", "updated_at",
+        "connection_id",
+        "user",
+        "integration",
+        "auth_method_label",
+        "encryption_key",
+        "last_test_status",
+        "last_test_message",
+        "last_test_date",
+        "consecutive_failures",
+        "all_test_runs",
+        "version",
+        "created_at",
+        "updated_at",
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -125,12 +173,33 @@ class ConnectionAdmin(admin.ModelAdmin):
         credential_fields = [name for name in form.fields if name.startswith(CREDENTIAL_PREFIX)]
         variable_fields = [name for name in form.fields if name.startswith(VARIABLE_PREFIX)]
         return [
-            (None, {"fields": ["connection_id", "connection_name", "user", "integration", "auth_method_label", "status"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "connection_id",
+                        "connection_name",
+                        "user",
+                        "integration",
+                        "auth_method_label",
+                        "status",
+                    ]
+                },
+            ),
             ("Credentials", {"fields": credential_fields + ["encryption_key"]}),
             ("Configured variables", {"fields": variable_fields}),
-            ("Last test", {"fields": [
-                "last_test_status", "last_test_message", "last_test_date", "consecutive_failures", "all_test_runs",
-            ]}),
+            (
+                "Last test",
+                {
+                    "fields": [
+                        "last_test_status",
+                        "last_test_message",
+                        "last_test_date",
+                        "consecutive_failures",
+                        "all_test_runs",
+                    ]
+                },
+            ),
             ("Record", {"fields": ["version", "created_at", "updated_at"]}),
         ]
 
@@ -184,7 +253,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Test history")
     def all_test_runs(self, obj: Connection) -> str:
-        url = reverse("admin:connections_testrun_changelist") + f"?q={obj.connection_id}"
+        url = reverse("admin:connections_checkrun_changelist") + f"?q={obj.connection_id}"
         return format_html('<a href="{}">All test runs</a>', url)
 
     @admin.action(description="Test selected connections")
@@ -192,12 +261,16 @@ class ConnectionAdmin(admin.ModelAdmin):
         # Queued for the workers: an admin page must not wait on many providers.
         active = list(queryset.filter(status=Connection.Status.ACTIVE))
         try:
-            runs = queue_connection_tests(connections=active, actor=request.user, trigger=TestRun.Trigger.ADMIN)
+            runs = queue_connection_tests(
+                connections=active, actor=request.user, trigger=CheckRun.Trigger.ADMIN
+            )
         except ServiceUnavailable as exc:
             self.message_user(request, f"{exc.message} {exc.error}", messages.ERROR)
             return
         skipped = queryset.count() - len(active)
         note = f" ({skipped} inactive skipped)" if skipped else ""
         self.message_user(
-            request, f"Queued {len(runs)} connection test(s){note}; results appear under Test runs.", messages.SUCCESS
+            request,
+            f"Queued {len(runs)} connection test(s){note}; results appear under Test runs.",
+            messages.SUCCESS,
         )

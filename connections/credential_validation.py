@@ -115,7 +115,13 @@ def _value_errors(field: dict, value, path: str) -> list[str]:
 
 
 def _check_group(
-    *, fields: list[dict], values: dict, supplied: set[str], label: str, all_values: dict, defaults: dict,
+    *,
+    fields: list[dict],
+    values: dict,
+    supplied: set[str],
+    label: str,
+    all_values: dict,
+    defaults: dict,
     errors: list[str],
 ) -> dict:
     """Validate one group (credentials or configuredVariables); returns its clean values.
@@ -134,7 +140,9 @@ def _check_group(
         if not _visible(field, all_values, defaults):
             if name in supplied and not _is_blank(value):
                 condition = field["showWhen"]
-                errors.append(f"{path} is only used when {condition['key']} is {_as_text(condition['value'])}")
+                errors.append(
+                    f"{path} is only used when {condition['key']} is {_as_text(condition['value'])}"
+                )
             elif "default" in field:
                 # A hidden field takes its default (GitLab.com's server_url when not self-managed).
                 clean[name] = field["default"]
@@ -196,12 +204,21 @@ def validate_connection_input(
     defaults = {f["name"]: f["default"] for f in fields + additional if "default" in f}
     errors: list[str] = []
     clean_credentials = _check_group(
-        fields=fields, values=credentials, label=CREDENTIALS, all_values=all_values, defaults=defaults,
-        supplied=set(credentials) if supplied_credentials is None else supplied_credentials, errors=errors,
+        fields=fields,
+        values=credentials,
+        label=CREDENTIALS,
+        all_values=all_values,
+        defaults=defaults,
+        supplied=set(credentials) if supplied_credentials is None else supplied_credentials,
+        errors=errors,
     )
     clean_variables = _check_group(
-        fields=additional, values=configured_variables, label=VARIABLES, all_values=all_values,
-        defaults=defaults, errors=errors,
+        fields=additional,
+        values=configured_variables,
+        label=VARIABLES,
+        all_values=all_values,
+        defaults=defaults,
+        errors=errors,
         supplied=set(configured_variables) if supplied_variables is None else supplied_variables,
     )
     base_url = ""
@@ -213,11 +230,18 @@ def validate_connection_input(
     if errors:
         raise ValidationFailed(errors)
     return ConnectionInput(
-        auth_method=method, credentials=clean_credentials, configured_variables=clean_variables, base_url=base_url
+        auth_method=method,
+        credentials=clean_credentials,
+        configured_variables=clean_variables,
+        base_url=base_url,
     )
 
 
 def secret_field_names(auth_method: dict | None) -> set[str]:
     if not auth_method:
         return set()
-    return {f["name"] for f in auth_method.get("fields", []) + auth_method.get("additionalFields", []) if is_secret_field(f)}
+    return {
+        f["name"]
+        for f in auth_method.get("fields", []) + auth_method.get("additionalFields", [])
+        if is_secret_field(f)
+    }

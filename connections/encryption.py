@@ -36,7 +36,7 @@ KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 KEYS_HELP = (
     "ENCRYPTION_KEYS must be a comma-separated list of <key id>:<base64 32-byte key>, newest first, "
     "e.g. k2:<key>,k1:<key>. Key ids use letters, digits, '_' or '-'. Generate a key with: "
-    "python -c \"import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())\""
+    'python -c "import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"'
 )
 
 
@@ -126,7 +126,9 @@ def token_key_id(token: str) -> str:
 def _split(token: str) -> tuple[str, str, str]:
     parts = token.split(".") if isinstance(token, str) else []
     if len(parts) != 3 or parts[0] != VERSION or not KEY_ID.match(parts[1]) or not parts[2]:
-        raise CredentialsUnreadable(error="The stored value is not an encryption token this version understands")
+        raise CredentialsUnreadable(
+            error="The stored value is not an encryption token this version understands"
+        )
     return parts[0], parts[1], parts[2]
 
 
@@ -134,9 +136,7 @@ def decrypt(token: str, *, bound_to: str) -> bytes:
     _, kid, body = _split(token)
     key = keyring().keys.get(kid)
     if key is None:
-        raise CredentialsUnreadable(
-            error=f"Encrypted with key '{kid}', which is not in ENCRYPTION_KEYS"
-        )
+        raise CredentialsUnreadable(error=f"Encrypted with key '{kid}', which is not in ENCRYPTION_KEYS")
     try:
         raw = base64.urlsafe_b64decode(body.encode())
     except (binascii.Error, ValueError):

@@ -99,8 +99,10 @@ class ConnectionForm(forms.Form):
         self.editing = editing
         self.specs: dict[str, tuple[str, dict]] = {}
         labels = {}
-        for group, specs in ((CREDENTIALS, auth_method.get("fields", [])),
-                             (VARIABLES, auth_method.get("additionalFields", []))):
+        for group, specs in (
+            (CREDENTIALS, auth_method.get("fields", [])),
+            (VARIABLES, auth_method.get("additionalFields", [])),
+        ):
             for spec in specs:
                 key = form_key(group, spec["name"])
                 self.specs[key] = (group, spec)
@@ -135,7 +137,9 @@ class ConnectionForm(forms.Form):
         field.secret = secret
         field.marked_required = bool(spec.get("required"))
         field.keeps_current = keeps_current
-        field.required_when_shown = bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current
+        field.required_when_shown = (
+            bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current
+        )
         field.show_when = None
         return field
 
@@ -226,12 +230,15 @@ class ConnectionForm(forms.Form):
             self.add_error(None, message)
 
 
-def initial_values(*, auth_method: dict, connection_name: str, configured_variables: dict,
-                   credentials: dict) -> dict[str, Any]:
+def initial_values(
+    *, auth_method: dict, connection_name: str, configured_variables: dict, credentials: dict
+) -> dict[str, Any]:
     """Edit mode: the stored values as form initial data. Secrets are never sent back."""
     initial: dict[str, Any] = {NAME_FIELD: connection_name}
-    for group, specs, stored in ((CREDENTIALS, auth_method.get("fields", []), credentials),
-                                 (VARIABLES, auth_method.get("additionalFields", []), configured_variables)):
+    for group, specs, stored in (
+        (CREDENTIALS, auth_method.get("fields", []), credentials),
+        (VARIABLES, auth_method.get("additionalFields", []), configured_variables),
+    ):
         for spec in specs:
             if spec["name"] in stored and not is_secret_field(spec):
                 initial[form_key(group, spec["name"])] = _option_value(stored[spec["name"]])
@@ -279,15 +286,22 @@ class ConnectionAdminForm(forms.ModelForm):
                 help_text=f"{state}. Type a new value to replace it; leave empty to keep it.",
             )
         return forms.CharField(
-            label=label, required=False, initial="" if value is None else value, help_text=field.get("description", "")
+            label=label,
+            required=False,
+            initial="" if value is None else value,
+            help_text=field.get("description", ""),
         )
 
     def changes(self) -> ConnectionChanges:
         data = self.cleaned_data
         # Only what the operator edited: an untouched secret input is empty and must keep its value.
         edited = {name: data[name] for name in self.changed_data if name in data}
-        credentials = {n.removeprefix(CREDENTIAL_PREFIX): v for n, v in edited.items() if n.startswith(CREDENTIAL_PREFIX)}
-        variables = {n.removeprefix(VARIABLE_PREFIX): v for n, v in edited.items() if n.startswith(VARIABLE_PREFIX)}
+        credentials = {
+            n.removeprefix(CREDENTIAL_PREFIX): v for n, v in edited.items() if n.startswith(CREDENTIAL_PREFIX)
+        }
+        variables = {
+            n.removeprefix(VARIABLE_PREFIX): v for n, v in edited.items() if n.startswith(VARIABLE_PREFIX)
+        }
         return ConnectionChanges(
             connection_name=data.get("connection_name"),
             status=data.get("status"),
@@ -300,7 +314,9 @@ class ConnectionAdminForm(forms.ModelForm):
         if self.errors:
             return cleaned
         try:
-            connection_update_plan(current=Connection.objects.get(pk=self.instance.pk), changes=self.changes())
+            connection_update_plan(
+                current=Connection.objects.get(pk=self.instance.pk), changes=self.changes()
+            )
         except ValidationFailed as exc:
             for message in exc.errors or [exc.message]:
                 self.add_error(None, message)

@@ -17,13 +17,17 @@ class Connection(models.Model):
         ACTIVE = "active", "Active"
         INACTIVE = "inactive", "Inactive"
 
-    class TestStatus(models.TextChoices):
+    class CheckStatus(models.TextChoices):
         SUCCESS = "success", "Success"
         ERROR = "error", "Error"
 
-    connection_id = models.CharField("connectionId", max_length=40, unique=True, default=new_connection_id, editable=False)
+    connection_id = models.CharField(
+        "connectionId", max_length=40, unique=True, default=new_connection_id, editable=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
-    integration = models.ForeignKey("integrations.Integration", on_delete=models.PROTECT, related_name="connections")
+    integration = models.ForeignKey(
+        "integrations.Integration", on_delete=models.PROTECT, related_name="connections"
+    )
     auth_method_id = models.CharField("authMethodId", max_length=64)
     auth_method_label = models.CharField("authMethodLabel", max_length=200)
     connection_name = models.CharField("connectionName", max_length=200)
@@ -32,7 +36,7 @@ class Connection(models.Model):
         help_text="A token from connections.encryption: key id, nonce and AES-GCM ciphertext.", editable=False
     )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-    last_test_status = models.CharField(max_length=8, choices=TestStatus.choices, null=True, blank=True)
+    last_test_status = models.CharField(max_length=8, choices=CheckStatus.choices, null=True, blank=True)
     last_test_message = models.TextField(null=True, blank=True)
     last_test_date = models.DateTimeField(null=True, blank=True)
     # Tests failed in a row since the last success (connections/testing.py keeps it).
@@ -67,13 +71,11 @@ def new_test_run_id() -> str:
     return f"run_{secrets.token_urlsafe(16)}"
 
 
-class TestRun(models.Model):
+class CheckRun(models.Model):
     """One test of a connection: queued, run (inline or by a worker) and its outcome.
 
     Holds what the provider answered and how long it took, never a credential.
     """
-
-    __test__ = False  # not a pytest test class
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -100,11 +102,14 @@ class TestRun(models.Model):
     requeued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker (or request) took it up.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a worker (or request) took it up."
+    )
     requested_by = models.CharField(max_length=200, help_text="accounts.access.actor_label, or the schedule.")
     trigger = models.CharField(max_length=8, choices=Trigger.choices)
 
     class Meta:
+        verbose_name = "test run"  # the API's and pages' word for it
         ordering = ["-queued_at", "-id"]
         indexes = [
             models.Index(fields=["connection", "-queued_at"], name="testrun_connection_queued"),

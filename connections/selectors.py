@@ -48,14 +48,20 @@ def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
     Someone else's connection is "not found", so ids cannot be probed.
     """
     connection = _with_relations(Connection.objects.filter(connection_id=connection_id)).first()
-    if connection is None or not (acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)):
+    if connection is None or not (
+        acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
+    ):
         raise NotFound("Connection not found")
     return connection
 
 
 def connection_list_for_user(
-    *, user: User, status: str | None = None, integration_id: str | None = None,
-    limit: int | None = None, offset: int = 0,
+    *,
+    user: User,
+    status: str | None = None,
+    integration_id: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> ConnectionPage:
     """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
 

@@ -32,12 +32,18 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 Action = AuditEvent.Action
 
 
-def audit_record(*, connection: Connection, action: str, actor: Any, fields: list[str] | tuple[str, ...] = ()) -> AuditEvent:
+def audit_record(
+    *, connection: Connection, action: str, actor: Any, fields: list[str] | tuple[str, ...] = ()
+) -> AuditEvent:
     """Record who did what to a connection. ``actor`` is a request's user (or a label string);
     ``fields`` are field names, never values."""
     label = actor if isinstance(actor, str) else actor_label(actor)
-    event = AuditEvent.objects.create(connection=connection, action=action, actor=label, fields=sorted(fields))
-    logger.info("connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields)))
+    event = AuditEvent.objects.create(
+        connection=connection, action=action, actor=label, fields=sorted(fields)
+    )
+    logger.info(
+        "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
+    )
     return event
 
 
@@ -59,7 +65,9 @@ def idempotency_fingerprint(body: Any) -> str:
 
 def _idempotent_replay(*, actor: str, key: str, fingerprint: str) -> Connection | None:
     record = (
-        IdempotencyRecord.objects.filter(actor=actor, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL)
+        IdempotencyRecord.objects.filter(
+            actor=actor, key=key, created_at__gte=timezone.now() - IDEMPOTENCY_TTL
+        )
         .select_related("connection__integration", "connection__user")
         .first()
     )
@@ -112,7 +120,9 @@ def connection_create(
         connection_name=(connection_name or "").strip() or integration.display_name,
         configured_variables=valid.configured_variables,
     )
-    connection.credentials_encrypted = encryption.encrypt_json(valid.credentials, bound_to=connection.connection_id)
+    connection.credentials_encrypted = encryption.encrypt_json(
+        valid.credentials, bound_to=connection.connection_id
+    )
     try:
         with transaction.atomic():
             connection.save()
@@ -135,7 +145,9 @@ def connection_create(
                 )
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as its retry.
-        replay = idempotency_key and _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+        replay = idempotency_key and _idempotent_replay(
+            actor=label, key=idempotency_key, fingerprint=request_fingerprint
+        )
         if not replay:
             raise
         return replay
@@ -207,13 +219,17 @@ def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -
             supplied_credentials=supplied,
             supplied_variables=set(changes.configured_variables or {}),
         )
-        changed_variables = _changed_keys("configuredVariables", current.configured_variables, valid.configured_variables)
+        changed_variables = _changed_keys(
+            "configuredVariables", current.configured_variables, valid.configured_variables
+        )
         changed_credentials = _changed_keys("credentials", stored, valid.credentials)
         if changed_variables:
             updates["configured_variables"] = valid.configured_variables
         if changed_credentials or method_changed:
             # Fresh nonce and the newest key on every change of credentials.
-            updates["credentials_encrypted"] = encryption.encrypt_json(valid.credentials, bound_to=current.connection_id)
+            updates["credentials_encrypted"] = encryption.encrypt_json(
+                valid.credentials, bound_to=current.connection_id
+            )
         changed += changed_variables + changed_credentials
         if method_changed:
             updates["auth_method_id"] = method_id
@@ -284,7 +300,11 @@ def _save_versioned(connection: Connection, updates: dict[str, Any]) -> None:
 
 def _set_status(*, connection: Connection, actor: Any, status: str, action: str) -> Connection:
     with transaction.atomic():
-        current = Connection.objects.select_for_update(of=("self",)).select_related("integration").get(pk=connection.pk)
+        current = (
+            Connection.objects.select_for_update(of=("self",))
+            .select_related("integration")
+            .get(pk=connection.pk)
+        )
         if current.status == status:
             return current
         if status == Connection.Status.ACTIVE:
@@ -296,11 +316,15 @@ def _set_status(*, connection: Connection, actor: Any, status: str, action: str)
 
 def connection_delete(*, connection: Connection, actor: Any) -> Connection:
     """Soft delete: the connection becomes inactive and keeps its history (it can be reactivated)."""
-    return _set_status(connection=connection, actor=actor, status=Connection.Status.INACTIVE, action=Action.DELETE)
+    return _set_status(
+        connection=connection, actor=actor, status=Connection.Status.INACTIVE, action=Action.DELETE
+    )
 
 
 def connection_reactivate(*, connection: Connection, actor: Any) -> Connection:
-    return _set_status(connection=connection, actor=actor, status=Connection.Status.ACTIVE, action=Action.REACTIVATE)
+    return _set_status(
+        connection=connection, actor=actor, status=Connection.Status.ACTIVE, action=Action.REACTIVATE
+    )
 
 
 @dataclass(frozen=True)

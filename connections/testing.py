@@ -1,4 +1,4 @@
-"""Testing connections: the seed's test call, ``TestRun`` records, queueing tests for the workers,
+"""Testing connections: the seed's test call, ``CheckRun`` records, queueing tests for the workers,
 re-testing over time, and the sweeper that leaves no run queued or running forever.
 
 A test is three steps, so that the slow middle one never holds a transaction or a lock:
@@ -24,17 +24,17 @@ from django.utils import timezone
 
 from accounts.access import actor_label, acts_for_any_user
 from connections.encryption import CredentialsUnreadable
-from connections.models import AuditEvent, Connection, TestRun
+from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import audit_record
 from core.errors import ApplicationError, NotFound, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
-from integrations.connectivity import TestOutcome, perform_test_request
+from integrations.connectivity import CheckOutcome, perform_test_request
 
 logger = logging.getLogger(__name__)
 
-Status = TestRun.Status
-Trigger = TestRun.Trigger
+Status = CheckRun.Status
+Trigger = CheckRun.Trigger
 
 # Faults of our own that may pass (a database restarting, SQLite busy): a task retries on these.
 # A provider's error is never one of them: it is the test's result.
@@ -62,14 +62,18 @@ def _require_active(connection: Connection) -> None:
 # --- The three steps of a test
 
 
-def _outcome_without_call(message: str) -> TestOutcome:
-    return TestOutcome(
-        status="error", status_code=None, response_time_ms=None, endpoint="", message=message,
+def _outcome_without_call(message: str) -> CheckOutcome:
+    return CheckOutcome(
+        status="error",
+        status_code=None,
+        response_time_ms=None,
+        endpoint="",
+        message=message,
         timestamp=timezone.now(),
     )
 
 
-def _call_provider(connection: Connection) -> TestOutcome:
+def _call_provider(connection: Connection) -> CheckOutcome:
     """Run the integration's test request with the connection's credentials. Touches no database
     (the integration must be loaded already), so bulk tests can run it in threads."""
     try:
@@ -90,10 +94,12 @@ def _call_provider(connection: Connection) -> TestOutcome:
     except SoftTimeLimitExceeded:
         # Only pools that enforce time limits (prefork) get here; in threads the outbound
         # client's deadline bounds the call.
-        return _outcome_without_call(f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s")
+        return _outcome_without_call(
+            f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+        )
 
 
-def _record(*, run: TestRun, outcome: TestOutcome, on_connection: bool = True) -> TestRun:
+def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True) -> CheckRun:
     """Finish ``run`` with ``outcome`` and, unless told otherwise, put it on the connection.
 
     Only a run still "running" is finished: one the sweeper gave up on keeps its verdict.
@@ -108,7 +114,7 @@ def _record(*, run: TestRun, outcome: TestOutcome, on_connection: bool = True) -
         "finished_at": timezone.now(),
     }
     with transaction.atomic():
-        recorded = TestRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
+        recorded = CheckRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
         if recorded and on_connection:
             _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
     if not recorded:
@@ -118,13 +124,17 @@ def _record(*, run: TestRun, outcome: TestOutcome, on_connection: bool = True) -
     for name, value in values.items():
         setattr(run, name, value)
     logger.info(
-        "test run %s of %s: %s %s in %s ms", run.run_id, run.connection.connection_id, outcome.status,
-        outcome.status_code, outcome.response_time_ms,
+        "test run %s of %s: %s %s in %s ms",
+        run.run_id,
+        run.connection.connection_id,
+        outcome.status,
+        outcome.status_code,
+        outcome.response_time_ms,
     )
     return run
 
 
-def _record_on_connection(*, connection_pk: int, outcome: TestOutcome, tested_at: datetime) -> None:
+def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:
     # A run that started before the one already recorded (concurrent tests) does not overwrite it.
     # Test results are not the user's data: the version (the ETag) stays, so a test between a
     # read and a conditional update does not make the update fail.
@@ -138,13 +148,16 @@ def _record_on_connection(*, connection_pk: int, outcome: TestOutcome, tested_at
     )
 
 
-def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, running: bool) -> list[TestRun]:
+def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, running: bool) -> list[CheckRun]:
     """Create a run per connection (and its audit record), in the caller's transaction."""
     label = _label(actor)
     now = timezone.now()
     state = {"status": Status.RUNNING, "started_at": now, "attempts": 1} if running else {}
-    runs = TestRun.objects.bulk_create(
-        [TestRun(connection=c, requested_by=label, trigger=trigger, queued_at=now, **state) for c in connections]
+    runs = CheckRun.objects.bulk_create(
+        [
+            CheckRun(connection=c, requested_by=label, trigger=trigger, queued_at=now, **state)
+            for c in connections
+        ]
     )
     for connection, run in zip(connections, runs, strict=True):
         run.connection = connection
@@ -155,7 +168,7 @@ def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, runnin
 # --- Inline tests
 
 
-def run_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> TestRun:
+def run_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
     """Test ``connection`` now, in this process, and return the finished run.
 
     Bounded by the guarded client: OUTBOUND_DEADLINE per request (twice that when an OAuth token
@@ -173,8 +186,8 @@ def run_connection_tests(
     actor: Any,
     trigger: str,
     concurrency: int,
-    on_finished: Callable[[TestRun], None] = lambda run: None,
-) -> list[TestRun]:
+    on_finished: Callable[[CheckRun], None] = lambda run: None,
+) -> list[CheckRun]:
     """Test many active connections now, ``concurrency`` provider calls at a time.
 
     The calls run in threads; every database write stays in this thread. Load the connections
@@ -197,7 +210,7 @@ def run_connection_tests(
 
 def queue_connection_tests(
     *, connections: Iterable[Connection], actor: Any, trigger: str, spread_seconds: float = 0
-) -> list[TestRun]:
+) -> list[CheckRun]:
     """Record a queued run per active connection and send each to the workers once committed.
 
     With ``spread_seconds`` the runs start spread evenly over that time, so a batch does not hit
@@ -212,7 +225,7 @@ def queue_connection_tests(
     return runs
 
 
-def queue_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> TestRun:
+def queue_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
     """Queue one test; ApplicationError (400) for an inactive connection."""
     _require_active(connection)
     (run,) = queue_connection_tests(connections=[connection], actor=actor, trigger=trigger)
@@ -239,21 +252,21 @@ def _send(run_ids: list[str], *, spread_seconds: float = 0) -> list[str]:
     return sent
 
 
-def run_queued_test(*, run_id: str) -> TestRun | None:
+def run_queued_test(*, run_id: str) -> CheckRun | None:
     """The worker's side: take the run up, test, record. Idempotent: a run that is no longer
     queued (finished, or taken by another worker) is skipped and None returned.
 
     On a transient fault of our own the run goes back to "queued" and the error is raised for
     the task to retry.
     """
-    claimed = TestRun.objects.filter(run_id=run_id, status=Status.QUEUED).update(
+    claimed = CheckRun.objects.filter(run_id=run_id, status=Status.QUEUED).update(
         status=Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not claimed:
         logger.info("test run %s: no longer queued (finished or taken by another worker); skipped", run_id)
         return None
     try:
-        run = TestRun.objects.select_related("connection__integration").get(run_id=run_id)
+        run = CheckRun.objects.select_related("connection__integration").get(run_id=run_id)
         if run.connection.status != Connection.Status.ACTIVE:
             outcome = _outcome_without_call("The connection was deactivated before the test ran")
             return _record(run=run, outcome=outcome, on_connection=False)
@@ -265,7 +278,9 @@ def run_queued_test(*, run_id: str) -> TestRun | None:
 
 def _release(run_id: str) -> None:
     try:
-        TestRun.objects.filter(run_id=run_id, status=Status.RUNNING).update(status=Status.QUEUED, started_at=None)
+        CheckRun.objects.filter(run_id=run_id, status=Status.RUNNING).update(
+            status=Status.QUEUED, started_at=None
+        )
     except TRANSIENT_ERRORS:
         logger.warning("test run %s: could not be put back in the queue; the sweeper will close it", run_id)
 
@@ -288,19 +303,21 @@ def sweep_test_runs(*, now: datetime | None = None) -> SweepResult:
     """
     now = now or timezone.now()
     limit = settings.CELERY_TASK_TIME_LIMIT
-    lost_worker = f"The test did not finish: its worker stopped or passed the {limit} s time limit. Run it again."
-    abandoned = TestRun.objects.filter(
+    lost_worker = (
+        f"The test did not finish: its worker stopped or passed the {limit} s time limit. Run it again."
+    )
+    abandoned = CheckRun.objects.filter(
         status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit) - ABANDONED_GRACE
     ).update(status=Status.ERROR, finished_at=now, message=lost_worker, error_message=lost_worker)
 
     expire = settings.CONNECTION_TEST_EXPIRE_MINUTES
     not_run = f"The test was not run: no worker took it up within {expire} minutes."
-    expired = TestRun.objects.filter(status=Status.QUEUED, queued_at__lt=now - timedelta(minutes=expire)).update(
-        status=Status.ERROR, finished_at=now, message=not_run, error_message=not_run
-    )
+    expired = CheckRun.objects.filter(
+        status=Status.QUEUED, queued_at__lt=now - timedelta(minutes=expire)
+    ).update(status=Status.ERROR, finished_at=now, message=not_run, error_message=not_run)
 
     stale = list(
-        TestRun.objects.filter(status=Status.QUEUED)
+        CheckRun.objects.filter(status=Status.QUEUED)
         .alias(last_sent=Coalesce("requeued_at", "queued_at"))
         .filter(last_sent__lt=now - timedelta(minutes=settings.CONNECTION_TEST_REQUEUE_MINUTES))
         .order_by("queued_at")
@@ -311,18 +328,18 @@ def sweep_test_runs(*, now: datetime | None = None) -> SweepResult:
         sent = _send(stale)
     except ServiceUnavailable:
         logger.warning("sweeper: the task queue is unavailable; %d queued test run(s) wait", len(stale))
-    TestRun.objects.filter(run_id__in=sent, status=Status.QUEUED).update(requeued_at=now)
+    CheckRun.objects.filter(run_id__in=sent, status=Status.QUEUED).update(requeued_at=now)
     if abandoned or expired or sent:
         logger.info("sweeper: %d abandoned, %d expired, %d sent again", abandoned, expired, len(sent))
     return SweepResult(requeued=len(sent), expired=expired, abandoned=abandoned)
 
 
-def retest_due_connections(*, now: datetime | None = None) -> list[TestRun]:
+def retest_due_connections(*, now: datetime | None = None) -> list[CheckRun]:
     """Queue tests of the active connections not tested for CONNECTION_RETEST_HOURS (the beat
     runs this): the longest-untested first, at most CONNECTION_RETEST_BATCH_SIZE, their starts
     spread over CONNECTION_RETEST_SPREAD_SECONDS. A connection with a test pending is left out."""
     now = now or timezone.now()
-    pending = TestRun.objects.filter(connection=OuterRef("pk"), status__in=[Status.QUEUED, Status.RUNNING])
+    pending = CheckRun.objects.filter(connection=OuterRef("pk"), status__in=[Status.QUEUED, Status.RUNNING])
     due = (
         Connection.objects.filter(status=Connection.Status.ACTIVE)
         .alias(last_checked=Coalesce("last_test_date", "created_at"))
@@ -341,15 +358,15 @@ def retest_due_connections(*, now: datetime | None = None) -> list[TestRun]:
 # --- Reads
 
 
-def get_test_run_for_actor(*, actor: Any, run_id: str) -> TestRun:
+def get_test_run_for_actor(*, actor: Any, run_id: str) -> CheckRun:
     """The run, if ``actor`` may see its connection (same rules as connections)."""
-    run = TestRun.objects.select_related("connection").filter(run_id=run_id).first()
+    run = CheckRun.objects.select_related("connection").filter(run_id=run_id).first()
     if run is None or not (acts_for_any_user(actor) or run.connection.user_id == getattr(actor, "pk", None)):
         raise NotFound("Test run not found")
     return run
 
 
-def list_test_runs_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[TestRun]:
+def list_test_runs_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[CheckRun]:
     """The connection's newest ``limit`` runs, newest first, in one query."""
     runs = list(connection.test_runs.order_by("-queued_at", "-id")[:limit])
     for run in runs:

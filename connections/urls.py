@@ -10,7 +10,11 @@ urlpatterns = [
     path("connections/<str:connection_id>/review/", views.connection_review, name="connection-review"),
     path("connections/<str:connection_id>/test/", views.connection_test_view, name="connection-test"),
     path("connections/<str:connection_id>/delete/", views.connection_delete_view, name="connection-delete"),
-    path("connections/<str:connection_id>/reactivate/", views.connection_reactivate_view, name="connection-reactivate"),
+    path(
+        "connections/<str:connection_id>/reactivate/",
+        views.connection_reactivate_view,
+        name="connection-reactivate",
+    ),
     path("my-connections.html", views.my_connections, name="my-connections-html"),
     path("my-connections/", views.my_connections, name="my-connections"),
 ]

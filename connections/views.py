@@ -49,7 +49,9 @@ def _owned_connection(request: HttpRequest, connection_id: str) -> Connection:
 
 def _next_url(request: HttpRequest, default: str) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return candidate
     return default
 
@@ -121,14 +123,18 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
             return redirect("connection-review", connection_id=connection.connection_id)
     start = request.path
     method_step = f"{start}?integration={integration.pk}"
-    return render(request, "connections/wizard/configure.html", {
-        **_steps(3, urls=(start, method_step, None, None)),
-        "integration": integration,
-        "auth_method": auth_method,
-        "form": form,
-        "error_count": _error_count(form),
-        "back_url": method_step,
-    })
+    return render(
+        request,
+        "connections/wizard/configure.html",
+        {
+            **_steps(3, urls=(start, method_step, None, None)),
+            "integration": integration,
+            "auth_method": auth_method,
+            "form": form,
+            "error_count": _error_count(form),
+            "back_url": method_step,
+        },
+    )
 
 
 def _choose_integration(request: HttpRequest) -> HttpResponse:
@@ -139,19 +145,26 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
     if query:
         words = query.lower().split()
         integrations = [
-            i for i in integrations
+            i
+            for i in integrations
             if all(w in f"{i.display_name} {i.description} {i.category} {i.pk}".lower() for w in words)
         ]
-    return render(request, "connections/wizard/choose_integration.html", {
-        **_steps(1, urls=(None, None, None, None)),
-        "integrations": list(integrations),
-        "categories": active.order_by("category").values_list("category", flat=True).distinct(),
-        "query": query,
-        "category": category,
-    })
+    return render(
+        request,
+        "connections/wizard/choose_integration.html",
+        {
+            **_steps(1, urls=(None, None, None, None)),
+            "integrations": list(integrations),
+            "categories": active.order_by("category").values_list("category", flat=True).distinct(),
+            "query": query,
+            "category": category,
+        },
+    )
 
 
-def _choose_auth_method(request: HttpRequest, integration: Integration, *, connection: Connection | None = None):
+def _choose_auth_method(
+    request: HttpRequest, integration: Integration, *, connection: Connection | None = None
+):
     if connection is None:
         base, back = f"{request.path}?integration={integration.pk}&", request.path
         urls = (request.path, None, None, None)
@@ -159,15 +172,19 @@ def _choose_auth_method(request: HttpRequest, integration: Integration, *, conne
         base = back = reverse("connection-edit", args=[connection.connection_id])
         base += "?"
         urls = (None, None, back, None)
-    return render(request, "connections/wizard/choose_auth_method.html", {
-        **_steps(2, urls=urls),
-        "integration": integration,
-        "connection": connection,
-        "editing": connection is not None,
-        "current_method_id": connection.auth_method_id if connection else None,
-        "method_base_url": base,
-        "back_url": back,
-    })
+    return render(
+        request,
+        "connections/wizard/choose_auth_method.html",
+        {
+            **_steps(2, urls=urls),
+            "integration": integration,
+            "connection": connection,
+            "editing": connection is not None,
+            "current_method_id": connection.auth_method_id if connection else None,
+            "method_base_url": base,
+            "back_url": back,
+        },
+    )
 
 
 # --- The wizard: edit -----------------------------------------------------------------------
@@ -218,16 +235,20 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
             messages.success(request, "Changes saved.")
             return redirect(reverse("connection-review", args=[connection.connection_id]) + "?edited=1")
     edit_url = reverse("connection-edit", args=[connection.connection_id])
-    return render(request, "connections/wizard/configure.html", {
-        **_steps(3, urls=(None, f"{edit_url}?step=auth", None, None)),
-        "editing": True,
-        "connection": connection,
-        "integration": integration,
-        "auth_method": auth_method,
-        "form": form,
-        "error_count": _error_count(form),
-        "back_url": reverse("my-connections"),
-    })
+    return render(
+        request,
+        "connections/wizard/configure.html",
+        {
+            **_steps(3, urls=(None, f"{edit_url}?step=auth", None, None)),
+            "editing": True,
+            "connection": connection,
+            "integration": integration,
+            "auth_method": auth_method,
+            "form": form,
+            "error_count": _error_count(form),
+            "back_url": reverse("my-connections"),
+        },
+    )
 
 
 # --- The wizard: review & test --------------------------------------------------------------
@@ -240,12 +261,20 @@ def _summary(connection: Connection, auth_method: dict | None, credentials: dict
         {"label": "Authentication", "value": connection.auth_method_label},
     ]
     method = auth_method or {}
-    for specs, stored in ((method.get("fields", []), credentials),
-                          (method.get("additionalFields", []), connection.configured_variables)):
+    for specs, stored in (
+        (method.get("fields", []), credentials),
+        (method.get("additionalFields", []), connection.configured_variables),
+    ):
         for spec in specs:
             if spec["name"] in stored:
                 secret = is_secret_field(spec)
-                rows.append({"label": spec["label"], "secret": secret, "value": "" if secret else stored[spec["name"]]})
+                rows.append(
+                    {
+                        "label": spec["label"],
+                        "secret": secret,
+                        "value": "" if secret else stored[spec["name"]],
+                    }
+                )
     return rows
 
 
@@ -253,18 +282,22 @@ def _summary(connection: Connection, auth_method: dict | None, credentials: dict
 def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
     connection = _owned_connection(request, connection_id)
     edit_url = reverse("connection-edit", args=[connection.connection_id])
-    return render(request, "connections/wizard/review.html", {
-        **_steps(4, urls=(None, f"{edit_url}?step=auth", edit_url, None)),
-        "editing": request.GET.get("edited") == "1",
-        "connection": connection,
-        "integration": connection.integration,
-        "summary": _summary(
-            connection,
-            connection.integration.auth_method(connection.auth_method_id),
-            connection_credentials(connection=connection),
-        ),
-        "test_result": _test_result(connection),
-    })
+    return render(
+        request,
+        "connections/wizard/review.html",
+        {
+            **_steps(4, urls=(None, f"{edit_url}?step=auth", edit_url, None)),
+            "editing": request.GET.get("edited") == "1",
+            "connection": connection,
+            "integration": connection.integration,
+            "summary": _summary(
+                connection,
+                connection.integration.auth_method(connection.auth_method_id),
+                connection_credentials(connection=connection),
+            ),
+            "test_result": _test_result(connection),
+        },
+    )
 
 
 # --- My Connections -------------------------------------------------------------------------
@@ -276,23 +309,30 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
-    page = connection_list_for_user(user=request.user, status=status or None, integration_id=integration_id or None)
+    page = connection_list_for_user(
+        user=request.user, status=status or None, integration_id=integration_id or None
+    )
     connections = list(reversed(page.items))  # newest first
     if query:
         words = query.lower().split()
         connections = [
-            c for c in connections
+            c
+            for c in connections
             if all(w in f"{c.connection_name} {c.integration.display_name}".lower() for w in words)
         ]
     for connection in connections:
         connection.test_result = _test_result(connection)
-    return render(request, "connections/my_connections.html", {
-        "connections": connections,
-        "stats": page.stats,
-        "filters": {"status": status, "integration": integration_id, "q": query},
-        "filtered": bool(status or integration_id or query),
-        "integration_choices": Integration.objects.filter(connections__user=request.user).distinct(),
-    })
+    return render(
+        request,
+        "connections/my_connections.html",
+        {
+            "connections": connections,
+            "stats": page.stats,
+            "filters": {"status": status, "integration": integration_id, "q": query},
+            "filtered": bool(status or integration_id or query),
+            "integration_choices": Integration.objects.filter(connections__user=request.user).distinct(),
+        },
+    )
 
 
 @login_required
@@ -300,7 +340,9 @@ def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResp
     connection = _owned_connection(request, connection_id)
     if request.method == "POST":
         connection_delete(connection=connection, actor=request.user)
-        messages.success(request, f"“{connection.connection_name}” was deleted. You can reactivate it at any time.")
+        messages.success(
+            request, f"“{connection.connection_name}” was deleted. You can reactivate it at any time."
+        )
         return redirect("my-connections")
     return render(request, "connections/confirm_delete.html", {"connection": connection})
 
@@ -331,4 +373,3 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     else:
         messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
     return redirect(_next_url(request, reverse("my-connections")))
-

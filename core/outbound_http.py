@@ -424,7 +424,9 @@ def outbound_request(
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = urljoin(response.url, location)
-                    if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                    if response.status_code == 303 or (
+                        response.status_code in (301, 302) and method == "POST"
+                    ):
                         method = "GET" if method != "HEAD" else method
                         data = json = None
                     if _origin(next_url) != _origin(response.url):

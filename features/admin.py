@@ -28,13 +28,32 @@ class FeatureTemplateAdmin(admin.ModelAdmin):
 class FeatureMappingAdmin(admin.ModelAdmin):
     """A list for operators; creating and editing go through the add-feature page's checks."""
 
-    list_display = ["id", "feature_template_name", "integration", "method", "endpoint", "status", "updated_at"]
+    list_display = [
+        "id",
+        "feature_template_name",
+        "integration",
+        "method",
+        "endpoint",
+        "status",
+        "updated_at",
+    ]
     list_filter = ["status", "method", "integration"]
     search_fields = ["id", "feature_template_name", "endpoint", "integration__id"]
     list_select_related = ["integration"]
     readonly_fields = [
-        "id", "integration", "feature_template", "feature_template_name", "field_mappings", "api_config_id",
-        "method", "endpoint", "extra_fields", "status", "created_at", "updated_at", "edit_page",
+        "id",
+        "integration",
+        "feature_template",
+        "feature_template_name",
+        "field_mappings",
+        "api_config_id",
+        "method",
+        "endpoint",
+        "extra_fields",
+        "status",
+        "created_at",
+        "updated_at",
+        "edit_page",
     ]
     fields = readonly_fields
 

@@ -20,4 +20,6 @@ class FeaturesConfig(AppConfig):
     verbose_name = "Features"
 
     def ready(self) -> None:
-        post_migrate.connect(sync_templates_after_migrate, sender=self, dispatch_uid="features.sync_templates")
+        post_migrate.connect(
+            sync_templates_after_migrate, sender=self, dispatch_uid="features.sync_templates"
+        )

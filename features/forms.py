@@ -22,7 +22,9 @@ class TemplateFieldsJSONField(forms.JSONField):
 
     def prepare_value(self, value):
         if isinstance(value, list):
-            value = {item["key"]: {k: v for k, v in item.items() if k != "key"} for item in value if "key" in item}
+            value = {
+                item["key"]: {k: v for k, v in item.items() if k != "key"} for item in value if "key" in item
+            }
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -98,7 +100,9 @@ class ExtraFieldForm(HandlerSelects):
     # Not required here: an untouched blank row is skipped, and the mapping rules name what a
     # filled-in row lacks.
     type = forms.ChoiceField(choices=_choices(TYPES), initial="static", required=False)
-    fieldType = forms.ChoiceField(label="Field type", choices=_choices(FIELD_TYPES), initial="string", required=False)
+    fieldType = forms.ChoiceField(
+        label="Field type", choices=_choices(FIELD_TYPES), initial="string", required=False
+    )
     htmlType = forms.ChoiceField(label="Input", choices=_choices(HTML_TYPES), initial="text", required=False)
     fillBy = forms.ChoiceField(label="Filled by", choices=_choices(FILL_BY), initial="User", required=False)
     required = forms.BooleanField(required=False)
@@ -123,4 +127,6 @@ class ExtraFieldForm(HandlerSelects):
         return not (self.cleaned_data.get("fieldKey") or self.cleaned_data.get("label"))
 
 
-ExtraFieldFormSet = forms.formset_factory(ExtraFieldForm, extra=1, can_delete=True, max_num=100, validate_max=True)
+ExtraFieldFormSet = forms.formset_factory(
+    ExtraFieldForm, extra=1, can_delete=True, max_num=100, validate_max=True
+)

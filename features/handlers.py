@@ -68,7 +68,7 @@ class Param:
             value = raw.strip().lower() == "true"
         elif self.type is int and isinstance(raw, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", raw):
             value = int(raw)
-        if type(value) is not self.type:  # noqa: E721 — bool must not pass as int
+        if type(value) is not self.type:
             raise HandlerInputError(f"must be {'an' if self.type is int else 'a'} {self.type_name}")
         if self.minimum is not None and value < self.minimum:
             raise HandlerInputError(f"must be at least {self.minimum}")
@@ -148,7 +148,9 @@ def handler(name: str, *, kind: str, description: str, params: tuple[Param, ...]
 
 
 def handlers_of_kind(kind: str | None = None) -> list[Handler]:
-    return sorted((h for h in REGISTRY.values() if kind is None or h.kind == kind), key=lambda h: (h.kind, h.name))
+    return sorted(
+        (h for h in REGISTRY.values() if kind is None or h.kind == kind), key=lambda h: (h.kind, h.name)
+    )
 
 
 def split_reference(reference: Any) -> tuple[str | None, Any]:
@@ -234,7 +236,9 @@ def uppercase(value):
     return value.upper() if isinstance(value, str) else value
 
 
-@handler("collapseWhitespace", kind=VALUE, description="Trims and turns every run of white space into one space.")
+@handler(
+    "collapseWhitespace", kind=VALUE, description="Trims and turns every run of white space into one space."
+)
 def collapse_whitespace(value):
     return " ".join(value.split()) if isinstance(value, str) else value
 
@@ -270,11 +274,16 @@ MAX_PHONE_INPUT = 40
         "country code; a national trunk '0' is dropped."
     ),
     params=(
-        Param("defaultCountryCode", str, "Country calling code for numbers written without one.", "1",
-              pattern=re.compile(r"[1-9][0-9]{0,2}")),
+        Param(
+            "defaultCountryCode",
+            str,
+            "Country calling code for numbers written without one.",
+            "1",
+            pattern=re.compile(r"[1-9][0-9]{0,2}"),
+        ),
     ),
 )
-def to_e164_phone(value, *, defaultCountryCode: str):  # noqa: N803 — parameter names are the API's
+def to_e164_phone(value, *, defaultCountryCode: str):
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -302,8 +311,18 @@ def to_e164_phone(value, *, defaultCountryCode: str):  # noqa: N803 — paramete
 
 DATE_FORMATS_MONTH_FIRST = ("%m/%d/%Y",)
 DATE_FORMATS_DAY_FIRST = ("%d/%m/%Y",)
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y",
-                "%b %d %Y", "%B %d %Y")
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y.%m.%d",
+    "%d.%m.%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+)
 MAX_DATE_INPUT = 40
 
 
@@ -316,7 +335,7 @@ MAX_DATE_INPUT = 40
     ),
     params=(Param("dayFirst", bool, "Read 03/04/2025 as 3 April rather than March 4.", False),),
 )
-def to_iso_date(value, *, dayFirst: bool):  # noqa: N803
+def to_iso_date(value, *, dayFirst: bool):
     if not isinstance(value, str):
         raise HandlerInputError("must be a date such as 2025-11-23")
     text = " ".join(value.split())
@@ -367,7 +386,7 @@ def _min_not_above_max(params: dict) -> str | None:
     ),
     check_params=_min_not_above_max,
 )
-def validate_name_length(value, *, min: int, max: int):  # noqa: A002 — the API's parameter names
+def validate_name_length(value, *, min: int, max: int):
     if not isinstance(value, str):
         return "must be text"
     length = len(value.strip())
@@ -384,7 +403,7 @@ def validate_name_length(value, *, min: int, max: int):  # noqa: A002 — the AP
     description="Text must not be longer than max characters.",
     params=(Param("max", int, "Most characters.", 255, minimum=1),),
 )
-def validate_max_length(value, *, max: int):  # noqa: A002
+def validate_max_length(value, *, max: int):
     if not isinstance(value, str):
         return "must be text"
     return f"must be {max} characters or fewer" if len(value) > max else None
@@ -400,7 +419,7 @@ _http_url = URLValidator(schemes=["http", "https"])
     description="The value must be an absolute http(s) URL (https only with requireHttps).",
     params=(Param("requireHttps", bool, "Refuse plain http URLs.", False),),
 )
-def validate_url(value, *, requireHttps: bool):  # noqa: N803
+def validate_url(value, *, requireHttps: bool):
     if not isinstance(value, str) or len(value) > MAX_URL:
         return "must be a valid URL such as https://example.com"
     try:
@@ -415,7 +434,11 @@ def validate_url(value, *, requireHttps: bool):  # noqa: N803
 E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
-@handler("validateE164Phone", kind=VALIDATION, description="The value must be a phone number in E.164 form (+14155552671).")
+@handler(
+    "validateE164Phone",
+    kind=VALIDATION,
+    description="The value must be a phone number in E.164 form (+14155552671).",
+)
 def validate_e164_phone(value):
     if not isinstance(value, str) or not E164.fullmatch(value):
         return "must be a phone number in international form, such as +14155552671"
@@ -439,7 +462,11 @@ BODY_KEY = re.compile(FIELD_KEY_PATTERN.pattern)
 BODY_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}(\.[A-Za-z][A-Za-z0-9_]{0,63}){0,4}")
 
 
-@handler("wrapInArray", kind=SUBMIT, description="Sends the value as a one-item list: 'a' → ['a'] (lists stay as they are).")
+@handler(
+    "wrapInArray",
+    kind=SUBMIT,
+    description="Sends the value as a one-item list: 'a' → ['a'] (lists stay as they are).",
+)
 def wrap_in_array(field_key, value):
     return {field_key: value if isinstance(value, list) else [value]}
 
@@ -456,7 +483,7 @@ def wrap_in_array(field_key, value):
         Param("lastKey", str, "Body key of the last name.", "last_name", pattern=BODY_KEY),
     ),
 )
-def split_full_name(field_key, value, *, firstKey: str, lastKey: str):  # noqa: N803
+def split_full_name(field_key, value, *, firstKey: str, lastKey: str):
     if not isinstance(value, str):
         raise HandlerInputError("must be a name")
     words = value.split()
@@ -481,7 +508,14 @@ def rename_to(field_key, value, *, key: str):
     "nestUnder",
     kind=SUBMIT,
     description="Sends the value inside an object: path 'properties' gives {\"properties\": {field: value}} (HubSpot).",
-    params=(Param("path", str, "Dotted path of the enclosing object, e.g. properties or fields.custom.", pattern=BODY_PATH),),
+    params=(
+        Param(
+            "path",
+            str,
+            "Dotted path of the enclosing object, e.g. properties or fields.custom.",
+            pattern=BODY_PATH,
+        ),
+    ),
 )
 def nest_under(field_key, value, *, path: str):
     part: dict = {field_key: value}

@@ -22,8 +22,8 @@ from features.vocabulary import (
     DEFINITION_KEYS,
     FIELD_KEY_PATTERN,
     FIELD_KEY_RULE,
-    combination_errors,
     coerce_value,
+    combination_errors,
     definition_errors,
     is_empty,
 )
@@ -80,7 +80,9 @@ def _handlers_errors(handlers: Any, path: str) -> list[str]:
         return []
     if not isinstance(handlers, dict):
         return [f"{path} must be an object with valueHandler, validationHandler, submitHandler"]
-    errors = [f"{path}.{key} is not a handler slot (use {', '.join(SLOTS)})" for key in handlers if key not in SLOTS]
+    errors = [
+        f"{path}.{key} is not a handler slot (use {', '.join(SLOTS)})" for key in handlers if key not in SLOTS
+    ]
     for slot in SLOTS:
         errors += reference_errors(handlers.get(slot), slot=slot, path=f"{path}.{slot}")
     return errors
@@ -187,7 +189,9 @@ def _extra_fields(template: FeatureTemplate | None, extra_fields: Any) -> tuple[
                 "fieldKey": key,
                 **{k: definition[k] for k in DEFINITION_KEYS if k in definition},
                 "possibleValues": definition.get("possibleValues"),
-                "customHandlers": _canonical_handlers(handlers) if handlers and any(handlers.values()) else None,
+                "customHandlers": _canonical_handlers(handlers)
+                if handlers and any(handlers.values())
+                else None,
                 "adminValue": admin_value,
                 "order": order,
             }

@@ -118,8 +118,14 @@ class _FieldRun:
             return False
         if handlers.get("valueHandler"):
             self.value, problem = run_value(handlers["valueHandler"], self.value)
-            self.steps.append({"step": "valueHandler", "handler": split_reference(handlers["valueHandler"])[0],
-                               "value": self.value, **({"error": problem} if problem else {})})
+            self.steps.append(
+                {
+                    "step": "valueHandler",
+                    "handler": split_reference(handlers["valueHandler"])[0],
+                    "value": self.value,
+                    **({"error": problem} if problem else {}),
+                }
+            )
             if problem:
                 self._fail(problem)
                 return False
@@ -128,15 +134,26 @@ class _FieldRun:
                     self._fail("is required")
                 return False
         self.value, problem = coerce_value(definition, self.value)
-        self.steps.append({"step": "fieldType", "fieldType": definition.get("fieldType"), "value": self.value,
-                           **({"error": problem} if problem else {})})
+        self.steps.append(
+            {
+                "step": "fieldType",
+                "fieldType": definition.get("fieldType"),
+                "value": self.value,
+                **({"error": problem} if problem else {}),
+            }
+        )
         if problem:
             self._fail(problem)
             return False
         if handlers.get("validationHandler"):
             problem = run_validation(handlers["validationHandler"], self.value)
-            self.steps.append({"step": "validationHandler", "handler": split_reference(handlers["validationHandler"])[0],
-                               "result": problem or "ok"})
+            self.steps.append(
+                {
+                    "step": "validationHandler",
+                    "handler": split_reference(handlers["validationHandler"])[0],
+                    "result": problem or "ok",
+                }
+            )
             if problem:
                 self._fail(problem)
                 return False
@@ -169,8 +186,14 @@ def feature_mapping_preview(*, mapping: FeatureMapping, user_input: dict) -> dic
             reference = run.field.handlers.get("submitHandler")
             if reference:
                 part, problem = run_submit(reference, run.field.key, run.value)
-                run.steps.append({"step": "submitHandler", "handler": split_reference(reference)[0], "part": part,
-                                  **({"error": problem} if problem else {})})
+                run.steps.append(
+                    {
+                        "step": "submitHandler",
+                        "handler": split_reference(reference)[0],
+                        "part": part,
+                        **({"error": problem} if problem else {}),
+                    }
+                )
                 if problem:
                     run.error = f"{run.label} {problem}"
                     field_errors[run.field.key] = [run.error]

@@ -22,7 +22,9 @@ class TemplateSyncReport:
     unchanged: list[str] = field(default_factory=list)
 
 
-def feature_template_sync(*, directory: Path = TEMPLATES_DIR, force: bool = False, using: str = "default") -> TemplateSyncReport:
+def feature_template_sync(
+    *, directory: Path = TEMPLATES_DIR, force: bool = False, using: str = "default"
+) -> TemplateSyncReport:
     """Load the template files into FeatureTemplate rows; nothing is written if any file is broken.
 
     A row is rewritten only when its file changed since it was last loaded (or with ``force``), so
@@ -36,7 +38,9 @@ def feature_template_sync(*, directory: Path = TEMPLATES_DIR, force: bool = Fals
 
 
 def _sync_rows(files, report: TemplateSyncReport, *, force: bool, using: str) -> None:
-    existing = {t.pk: t for t in FeatureTemplate.objects.using(using).filter(pk__in=[f.document["id"] for f in files])}
+    existing = {
+        t.pk: t for t in FeatureTemplate.objects.using(using).filter(pk__in=[f.document["id"] for f in files])
+    }
     for template_file in files:
         doc = template_file.document
         values = {
@@ -71,7 +75,9 @@ def _template_for(feature_template_id: Any) -> FeatureTemplate | None:
     return template
 
 
-def _spec(*, feature_template_id, feature_template_name, field_mappings, api_config, extra_fields, status) -> MappingSpec:
+def _spec(
+    *, feature_template_id, feature_template_name, field_mappings, api_config, extra_fields, status
+) -> MappingSpec:
     return mapping_spec(
         template=_template_for(feature_template_id),
         feature_template_name=feature_template_name,

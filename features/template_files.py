@@ -57,7 +57,9 @@ def template_errors(document: Any) -> list[str]:
         return ["$ must be an object"]
     errors = [f"$.{key} is not a template property" for key in document if key not in DOCUMENT_KEYS]
     errors += [f"$.{key} is required" for key in sorted(DOCUMENT_KEYS) if key not in document]
-    if "id" in document and (not isinstance(document["id"], str) or not TEMPLATE_ID_PATTERN.match(document["id"])):
+    if "id" in document and (
+        not isinstance(document["id"], str) or not TEMPLATE_ID_PATTERN.match(document["id"])
+    ):
         errors.append("$.id must be lower-case letters, digits and _ starting with a letter (64 at most)")
     if "name" in document and (not isinstance(document["name"], str) or not document["name"].strip()):
         errors.append("$.name must be non-empty text")
@@ -79,7 +81,9 @@ def load_template_file(path: Path) -> TemplateFile:
     except UnicodeDecodeError as exc:
         raise TemplateFileError(str(path), [f"not UTF-8 text ({exc.reason})"]) from exc
     except json.JSONDecodeError as exc:
-        raise TemplateFileError(str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]) from exc
+        raise TemplateFileError(
+            str(path), [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        ) from exc
     errors = template_errors(document)
     if not errors and document["id"] != path.stem:
         errors = [f"$.id '{document['id']}' does not match the file name '{path.name}'"]

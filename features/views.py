@@ -59,7 +59,9 @@ def _mapping(integration, mapping_id: str) -> FeatureMapping:
 class FeatureEditor:
     """The forms of one add/edit page: the feature, one row per template field, the extra fields."""
 
-    def __init__(self, *, template: FeatureTemplate | None, mapping: FeatureMapping | None, data=None) -> None:
+    def __init__(
+        self, *, template: FeatureTemplate | None, mapping: FeatureMapping | None, data=None
+    ) -> None:
         self.template = template
         self.mapping = mapping
         self.page_errors: list[str] = []
@@ -104,7 +106,10 @@ class FeatureEditor:
     def _extra_initial(self, field: dict) -> dict:
         values = field.get("possibleValues") or []
         return {
-            **{k: field.get(k) for k in ("fieldKey", "label", "type", "fieldType", "htmlType", "fillBy", "required", "order")},
+            **{
+                k: field.get(k)
+                for k in ("fieldKey", "label", "type", "fieldType", "htmlType", "fillBy", "required", "order")
+            },
             "possibleValues": "\n".join(f"{v['id']}|{v['label']}" for v in values),
             "adminValue": "" if field.get("adminValue") is None else field["adminValue"],
             **self._handler_initial(field.get("customHandlers")),
@@ -139,7 +144,8 @@ class FeatureEditor:
                 "adminValue": form.cleaned_data["adminValue"] or None,
             }
         self.extra_forms = [
-            form for form in self.extra_formset.forms
+            form
+            for form in self.extra_formset.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE") and not form.is_blank()
         ]
         extra_fields = []
@@ -148,8 +154,11 @@ class FeatureEditor:
             previous = self.existing_extras.get(data["fieldKey"], {})
             handlers = self._handlers(data, previous.get("customHandlers"))
             extra = {
-                **{k: data[k] for k in ("fieldKey", "label", "type", "fieldType", "htmlType", "fillBy", "required")
-                   if data[k] != ""},
+                **{
+                    k: data[k]
+                    for k in ("fieldKey", "label", "type", "fieldType", "htmlType", "fillBy", "required")
+                    if data[k] != ""
+                },
                 **{k: previous[k] for k in ("helpText", "placeholder") if k in previous},
                 "possibleValues": data["possibleValues"],
                 "customHandlers": handlers if any(handlers.values()) else None,
@@ -161,8 +170,11 @@ class FeatureEditor:
             "feature_template_id": self.template.pk if self.template else None,
             "feature_template_name": feature["featureTemplateName"],
             "field_mappings": field_mappings,
-            "api_config": {"apiConfigId": feature["apiConfigId"] or None, "method": feature["method"],
-                           "endpoint": feature["endpoint"]},
+            "api_config": {
+                "apiConfigId": feature["apiConfigId"] or None,
+                "method": feature["method"],
+                "endpoint": feature["endpoint"],
+            },
             "extra_fields": extra_fields,
             "status": feature["status"],
         }
@@ -177,7 +189,11 @@ class FeatureEditor:
                 form = rows[match.group("field")]
                 name = next((slot for slot in SLOTS if f".customHandlers.{slot}" in message), prop)
                 form.add_error(name if name in form.fields else None, message)
-            elif match and match.group("index") is not None and int(match.group("index")) < len(self.extra_forms):
+            elif (
+                match
+                and match.group("index") is not None
+                and int(match.group("index")) < len(self.extra_forms)
+            ):
                 form = self.extra_forms[int(match.group("index"))]
                 name = next((slot for slot in SLOTS if f".customHandlers.{slot}" in message), prop)
                 form.add_error(name if name in form.fields else None, message)
@@ -258,7 +274,9 @@ def feature_add(request, integration_id: str):
     choice = request.GET.get("template", "")
     if not choice:
         templates = selectors.feature_template_list()
-        return render(request, "features/feature_start.html", {"integration": integration, "templates": templates})
+        return render(
+            request, "features/feature_start.html", {"integration": integration, "templates": templates}
+        )
     template = None
     if choice != BLANK:
         template = FeatureTemplate.objects.filter(pk=choice).first()

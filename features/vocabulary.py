@@ -47,7 +47,10 @@ FIELD_TYPES = {
 
 # Each html type: what it shows, which field types it can carry, whether it needs possibleValues.
 HTML_TYPES: dict[str, dict[str, Any]] = {
-    "text": {"description": "A one-line text input.", "fieldTypes": ["string", "email", "phone", "url", "number", "integer"]},
+    "text": {
+        "description": "A one-line text input.",
+        "fieldTypes": ["string", "email", "phone", "url", "number", "integer"],
+    },
     "textarea": {"description": "A multi-line text input.", "fieldTypes": ["string", "text"]},
     "email": {"description": "An email input.", "fieldTypes": ["email", "string"]},
     "tel": {"description": "A telephone input.", "fieldTypes": ["phone", "string"]},
@@ -56,15 +59,31 @@ HTML_TYPES: dict[str, dict[str, Any]] = {
     "date": {"description": "A date picker.", "fieldTypes": ["date"]},
     "datetime-local": {"description": "A date and time picker.", "fieldTypes": ["datetime"]},
     "checkbox": {"description": "A single checkbox.", "fieldTypes": ["boolean"]},
-    "select": {"description": "A drop-down with one choice.", "fieldTypes": ["string", "integer"], "choices": True},
-    "radio": {"description": "Radio buttons with one choice.", "fieldTypes": ["string", "integer"], "choices": True},
+    "select": {
+        "description": "A drop-down with one choice.",
+        "fieldTypes": ["string", "integer"],
+        "choices": True,
+    },
+    "radio": {
+        "description": "Radio buttons with one choice.",
+        "fieldTypes": ["string", "integer"],
+        "choices": True,
+    },
     "multiselect": {"description": "A list with several choices.", "fieldTypes": ["array"], "choices": True},
     "hidden": {"description": "Not shown; usually an Admin field.", "fieldTypes": list(FIELD_TYPES)},
 }
 
 # Keys a definition may carry; an override may change any of them except the key itself.
 DEFINITION_KEYS = (
-    "type", "label", "required", "fieldType", "htmlType", "fillBy", "possibleValues", "helpText", "placeholder",
+    "type",
+    "label",
+    "required",
+    "fieldType",
+    "htmlType",
+    "fillBy",
+    "possibleValues",
+    "helpText",
+    "placeholder",
 )
 REQUIRED_DEFINITION_KEYS = ("type", "label", "required", "fieldType", "htmlType", "fillBy")
 MAX_LABEL = 200
@@ -109,7 +128,9 @@ def definition_errors(definition: Any, path: str, *, partial: bool = False) -> l
     """Problems with one field definition; ``partial`` checks an override (any subset of keys)."""
     if not isinstance(definition, dict):
         return [f"{path} must be an object"]
-    errors = [f"{path}.{key} is not a known field property" for key in definition if key not in DEFINITION_KEYS]
+    errors = [
+        f"{path}.{key} is not a known field property" for key in definition if key not in DEFINITION_KEYS
+    ]
     if not partial:
         errors += [f"{path}.{key} is required" for key in REQUIRED_DEFINITION_KEYS if key not in definition]
     if "type" in definition:
@@ -142,7 +163,9 @@ def combination_errors(definition: dict, path: str) -> list[str]:
     errors: list[str] = []
     allowed = HTML_TYPES[html_type]["fieldTypes"]
     if field_type not in allowed:
-        errors.append(f"{path}.htmlType '{html_type}' cannot carry fieldType '{field_type}' (use {', '.join(allowed)})")
+        errors.append(
+            f"{path}.htmlType '{html_type}' cannot carry fieldType '{field_type}' (use {', '.join(allowed)})"
+        )
     if needs_possible_values(html_type):
         if "possibleValues" not in definition or definition["possibleValues"] is None:
             errors.append(f"{path}.possibleValues is required for htmlType '{html_type}'")
@@ -207,7 +230,16 @@ def _as_number(value: Any, *, integer: bool) -> tuple[Any, str | None]:
 def _as_boolean(value: Any) -> tuple[Any, str | None]:
     if isinstance(value, bool):
         return value, None
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "on", "off", "1", "0", "yes", "no"):
+    if isinstance(value, str) and value.strip().lower() in (
+        "true",
+        "false",
+        "on",
+        "off",
+        "1",
+        "0",
+        "yes",
+        "no",
+    ):
         return value.strip().lower() in ("true", "on", "1", "yes"), None
     return value, "must be true or false"
 

@@ -13,7 +13,16 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display_links = ["id", "display_name"]
     list_filter = ["status", "category"]
     search_fields = ["id", "display_name", "description"]
-    readonly_fields = ["icon", "display_name", "category", "status", "base_url", "bundled", "created_at", "updated_at"]
+    readonly_fields = [
+        "icon",
+        "display_name",
+        "category",
+        "status",
+        "base_url",
+        "bundled",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["icon", "display_name", "category", "status", "base_url", "bundled"]}),
         ("Document", {"fields": ["document"]}),
@@ -46,7 +55,9 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         if not services.integration_delete(integration=obj):
-            messages.warning(request, f"{obj} has connections or ships with the catalog: deactivated, not deleted.")
+            messages.warning(
+                request, f"{obj} has connections or ships with the catalog: deactivated, not deleted."
+            )
 
     def delete_queryset(self, request, queryset):
         for integration in queryset:

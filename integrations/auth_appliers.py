@@ -13,7 +13,13 @@ from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
 from core.outbound_http import OutboundError, outbound_request
-from integrations.url_templates import PLACEHOLDER, UrlTemplateError, host_matches, resolve_template, resolved_host
+from integrations.url_templates import (
+    PLACEHOLDER,
+    UrlTemplateError,
+    host_matches,
+    resolve_template,
+    resolved_host,
+)
 
 MAX_PROVIDER_TEXT = 200
 
@@ -166,11 +172,15 @@ class OAuth2Applier(AuthApplier):
         headers = {"Accept": "application/json"}
         if spec.get("clientAuth", "body") == "basic":
             # RFC 6749 §2.3.1: form-urlencode each part before joining them.
-            headers["Authorization"] = basic_authorization(quote(client_id, safe=""), quote(client_secret, safe=""))
+            headers["Authorization"] = basic_authorization(
+                quote(client_id, safe=""), quote(client_secret, safe="")
+            )
         else:
             form |= {"client_id": client_id, "client_secret": client_secret}
         try:
-            response = outbound_request("POST", self.token_url(spec, context), data=form, headers=headers, truncate=True)
+            response = outbound_request(
+                "POST", self.token_url(spec, context), data=form, headers=headers, truncate=True
+            )
         except OutboundError as exc:
             raise AuthApplyError(f"OAuth token request failed: {exc.message}") from None
         try:
@@ -210,7 +220,10 @@ class OAuth2RefreshTokenApplier(OAuth2Applier):
     type = "oauth2_refresh_token"
 
     def grant(self, spec, context):
-        return {"grant_type": "refresh_token", "refresh_token": render_template(spec["refreshToken"], context.values)}
+        return {
+            "grant_type": "refresh_token",
+            "refresh_token": render_template(spec["refreshToken"], context.values),
+        }
 
 
 def apply_credentials(

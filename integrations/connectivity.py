@@ -1,14 +1,13 @@
 """Running an integration's test request with a connection's credentials.
 
 ``perform_test_request()`` is pure: it takes plain values (no models), talks to the provider
-through the guarded client and returns a ``TestOutcome``. It never raises for a network or
+through the guarded client and returns a ``CheckOutcome``. It never raises for a network or
 provider problem, and no message it returns contains a credential.
 """
 
 from __future__ import annotations
 
 import json
-
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +28,7 @@ MASK = "***"
 
 
 @dataclass(frozen=True)
-class TestOutcome:
-    __test__ = False  # not a pytest test class
-
+class CheckOutcome:
     status: Literal["success", "error"]
     status_code: int | None
     response_time_ms: int | None
@@ -104,7 +101,7 @@ def perform_test_request(
     base_url: str,
     credentials: dict,
     configured_variables: dict,
-) -> TestOutcome:
+) -> CheckOutcome:
     """Call the integration's test request (the auth method's own first) on ``base_url``.
 
     ``base_url`` is the connection's resolved base URL. Success iff the answer's status is one of
@@ -116,11 +113,11 @@ def perform_test_request(
     query: dict[str, str] = {}
     started = time.monotonic()
 
-    def outcome(status, message, *, status_code=None) -> TestOutcome:
+    def outcome(status, message, *, status_code=None) -> CheckOutcome:
         joiner = "&" if "?" in url else "?"
         endpoint = url + (joiner + urlencode(query, safe="*") if query else "")
         elapsed = round((time.monotonic() - started) * 1000)
-        return TestOutcome(
+        return CheckOutcome(
             status=status,
             status_code=status_code,
             response_time_ms=elapsed,
@@ -182,7 +179,10 @@ def perform_test_request(
         if mismatch is None:
             return outcome("success", SUCCESS_MESSAGE, status_code=response.status_code)
         message = f"The service answered {_status_text(response.status_code, response.reason)} but {mismatch}"
-        return outcome("error", f"{message}: {provider_text}" if provider_text else f"{message}.",
-                       status_code=response.status_code)
+        return outcome(
+            "error",
+            f"{message}: {provider_text}" if provider_text else f"{message}.",
+            status_code=response.status_code,
+        )
     message = _status_message(response.status_code, response.reason, expected, provider_text)
     return outcome("error", message, status_code=response.status_code)

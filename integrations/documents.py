@@ -92,13 +92,18 @@ def _semantic_errors(document: dict) -> list[str]:
                     re.compile(field["pattern"])
                 except re.error as exc:
                     errors.append(f"{at}.pattern: not a valid regular expression ({exc})")
-            if "default" in field and field.get("options"):
-                if field["default"] not in [o["value"] for o in field["options"]]:
-                    errors.append(f"{at}.default: not one of the options")
+            if (
+                "default" in field
+                and field.get("options")
+                and field["default"] not in [o["value"] for o in field["options"]]
+            ):
+                errors.append(f"{at}.default: not one of the options")
         for group, f_index, field in fields:
             if group == "additionalFields" and is_secret_field(field):
                 # configuredVariables are stored and shown in plain text; secrets belong in fields.
-                errors.append(f"{here}.{group}[{f_index}]: a secret must be one of the method's fields, not an additionalField")
+                errors.append(
+                    f"{here}.{group}[{f_index}]: a secret must be one of the method's fields, not an additionalField"
+                )
             show_when = field.get("showWhen")
             if show_when and show_when["key"] not in names:
                 errors.append(f"{here}.{group}[{f_index}].showWhen.key: no field named '{show_when['key']}'")
@@ -140,8 +145,12 @@ def load_document_file(path: Path) -> dict:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise DocumentError([f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"], str(path)) from exc
+        raise DocumentError(
+            [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"], str(path)
+        ) from exc
     validate_document(document, source=str(path))
     if document["id"] != path.parent.name:
-        raise DocumentError([f"$.id: '{document['id']}' does not match its folder '{path.parent.name}'"], str(path))
+        raise DocumentError(
+            [f"$.id: '{document['id']}' does not match its folder '{path.parent.name}'"], str(path)
+        )
     return document

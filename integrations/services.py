@@ -35,7 +35,9 @@ def _copy_columns(integration: Integration, document: dict) -> None:
 def integration_create(*, document: dict) -> Integration:
     document = _validated(document)
     if Integration.objects.filter(pk=document["id"]).exists():
-        raise Conflict("Integration already exists", error=f"An integration with id '{document['id']}' exists")
+        raise Conflict(
+            "Integration already exists", error=f"An integration with id '{document['id']}' exists"
+        )
     integration = Integration(id=document["id"])
     _copy_columns(integration, document)
     try:

@@ -25,8 +25,12 @@ from fnmatch import fnmatch
 from urllib.parse import quote, urlsplit
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}\}")
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$", re.IGNORECASE)
-HOST_LABELS = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+ORIGIN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$", re.IGNORECASE
+)
+HOST_LABELS = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 
 
@@ -68,13 +72,15 @@ def resolve_template(template: str, variables: dict, *, label: str = "configured
         raw = variables.get(name)
         if raw is None or str(raw).strip() == "":
             raise UrlTemplateError(f"{label}.{name} is required")
-        value = _normalise(str(raw), template[: match.start()], template[match.end():])
+        value = _normalise(str(raw), template[: match.start()], template[match.end() :])
         if match.start() == 0:
             if not ORIGIN.match(value):
                 raise UrlTemplateError(f"{label}.{name} must be a URL such as https://server.example.com")
         elif _in_host(template, match.start()):
             if not HOST_LABELS.match(value):
-                raise UrlTemplateError(f"{label}.{name} must be a host name such as 'mycompany' or a URL on this service")
+                raise UrlTemplateError(
+                    f"{label}.{name} must be a host name such as 'mycompany' or a URL on this service"
+                )
         else:
             value = quote(value, safe="")
         parts.append(template[cursor : match.start()])

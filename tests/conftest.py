@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.api_keys import api_key_create
@@ -57,6 +58,14 @@ def user_client(user) -> APIClient:
     """The signed-in end user ``user`` (session authentication)."""
     client = APIClient()
     client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(operator) -> Client:
+    """An operator signed in to the pages and admin (pytest-django's would be a superuser)."""
+    client = Client()
+    client.force_login(operator)
     return client
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import secrets
 import ssl
@@ -56,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+    def log_message(self, format, *args):
         pass
 
     # --- plumbing
@@ -189,10 +190,14 @@ class _Handler(BaseHTTPRequestHandler):
         if authorization.lower().startswith("basic "):
             client_id, _, client_secret = base64.b64decode(authorization[6:]).decode().partition(":")
         if (client_id, client_secret) != (CLIENT_ID, CLIENT_SECRET):
-            return self._json(401, {"error": "invalid_client", "error_description": "Client authentication failed"})
+            return self._json(
+                401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+            )
         grant = form.get("grant_type")
         if grant == "refresh_token" and form.get("refresh_token") != REFRESH_TOKEN:
-            return self._json(400, {"error": "invalid_grant", "error_description": "Refresh token is invalid"})
+            return self._json(
+                400, {"error": "invalid_grant", "error_description": "Refresh token is invalid"}
+            )
         if grant not in ("client_credentials", "refresh_token"):
             return self._json(400, {"error": "unsupported_grant_type"})
         token = self.server.issue_token()
@@ -245,7 +250,9 @@ class ProviderServer:
             scheme = "https"
         self.host, self.port = self._server.server_address[:2]
         self.origin = f"{scheme}://{self.host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="provider-server", daemon=True
+        )
 
     def url(self, path: str = "/") -> str:
         return self.origin + path
@@ -276,10 +283,8 @@ def main() -> None:
     args = parser.parse_args()
     with ProviderServer(args.host, args.port) as provider:
         print(f"Provider server on {provider.origin}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

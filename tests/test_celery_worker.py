@@ -38,8 +38,22 @@ def start_worker(tmp_path, queue: str, **env):
     log = open(tmp_path / "worker.log", "w+")  # noqa: SIM115 - closed by stop_worker
     process = subprocess.Popen(
         # No --pool: the settings choose threads.
-        [CELERY, "-A", "config", "worker", "--concurrency", "4", "-Q", queue,
-         "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "-l", "info"],
+        [
+            CELERY,
+            "-A",
+            "config",
+            "worker",
+            "--concurrency",
+            "4",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "info",
+        ],
         cwd=ROOT,
         env=worker_env(tmp_path, **env),
         stdout=log,

@@ -46,7 +46,11 @@ def keep_test_connection():
 @settings(
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
 )
 def test_every_operation_honours_the_schema(case, raw_api_key):
     case.call_and_validate(headers={"Authorization": f"Bearer {raw_api_key}"}, checks=CHECKS)
@@ -69,9 +73,13 @@ def test_swagger_ui_loads_only_local_assets(anon_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html
-    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + re.findall(r"https?://[^\s\"'<>)]+", html)
+    urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html) + re.findall(
+        r"https?://[^\s\"'<>)]+", html
+    )
     assert any("swagger-ui" in url for url in urls), "the page loads Swagger UI's assets"
-    external = [url for url in urls if re.match(r"^(https?:)?//", url) and not url.startswith("http://testserver/")]
+    external = [
+        url for url in urls if re.match(r"^(https?:)?//", url) and not url.startswith("http://testserver/")
+    ]
     assert not external, external
 
 

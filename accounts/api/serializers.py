@@ -25,10 +25,16 @@ class UserListItemOutput(UserOutput):
 class UserCreateInput(serializers.Serializer):
     userId = serializers.CharField(
         max_length=64,
-        validators=[RegexValidator(USER_ID_PATTERN, "userId may use letters, digits, _ . @ - and start with a letter or digit")],
+        validators=[
+            RegexValidator(
+                USER_ID_PATTERN, "userId may use letters, digits, _ . @ - and start with a letter or digit"
+            )
+        ],
     )
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254, error_messages={"invalid": "email must be a valid email address"})
+    email = serializers.EmailField(
+        max_length=254, error_messages={"invalid": "email must be a valid email address"}
+    )
     status = serializers.ChoiceField(
         choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
     )

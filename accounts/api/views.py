@@ -34,11 +34,16 @@ class UserViewSet(viewsets.ViewSet):
         items = s.UserListItemOutput(users, many=True).data
         return ok(users=items, total=len(items))
 
-    @extend_schema(operation_id="users_create", request=s.UserCreateInput, responses={201: s.UserCreatedEnvelope})
+    @extend_schema(
+        operation_id="users_create", request=s.UserCreateInput, responses={201: s.UserCreatedEnvelope}
+    )
     def create(self, request):
         data = validate_input(s.UserCreateInput, request.data)
         user = services.user_create(
-            user_id=data["userId"], name=data["name"], email=data["email"], status=data.get("status", "active")
+            user_id=data["userId"],
+            name=data["name"],
+            email=data["email"],
+            status=data.get("status", "active"),
         )
         return ok(201, message="User created successfully", user=s.UserOutput(user).data)
 

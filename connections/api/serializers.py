@@ -1,16 +1,15 @@
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import STATUS_MESSAGE
-from django.urls import reverse
-
-from connections.models import AuditEvent, Connection, TestRun
-from connections.testing import HISTORY_LIMIT
+from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import (
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
+from connections.testing import HISTORY_LIMIT
 from core.api.fields import TimestampField
 
 # --- Input
@@ -61,7 +60,7 @@ class ConnectionUpdateInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class TestRunListQuery(serializers.Serializer):
+class CheckRunListQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=HISTORY_LIMIT)
 
 
@@ -87,7 +86,9 @@ class _IntegrationDetail(_IntegrationSummary):
 
 
 class _Credentials(serializers.Serializer):
-    encrypted = serializers.CharField(help_text="The stored token: v1.<key id>.<nonce and AES-256-GCM ciphertext>")
+    encrypted = serializers.CharField(
+        help_text="The stored token: v1.<key id>.<nonce and AES-256-GCM ciphertext>"
+    )
     decrypted = serializers.DictField(help_text="Password and secret fields are masked as ••••••••••••")
 
 
@@ -104,8 +105,15 @@ class ConnectionCreatedOutput(serializers.ModelSerializer):
     class Meta:
         model = Connection
         fields = [
-            "connectionId", "userId", "integrationId", "integrationName", "connectionName",
-            "authMethodId", "authMethodLabel", "status", "createdAt",
+            "connectionId",
+            "userId",
+            "integrationId",
+            "integrationName",
+            "connectionName",
+            "authMethodId",
+            "authMethodLabel",
+            "status",
+            "createdAt",
         ]
 
 
@@ -122,15 +130,24 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         source="consecutive_failures", help_text="Tests failed in a row since the last success"
     )
     needsAttention = serializers.BooleanField(
-        source="needs_attention", help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row"
+        source="needs_attention",
+        help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row",
     )
     updatedAt = TimestampField(source="updated_at")
     integration = _IntegrationSummary()
 
     class Meta(ConnectionCreatedOutput.Meta):
         fields = ConnectionCreatedOutput.Meta.fields[:-1] + [
-            "configuredVariables", "credentials", "lastTestStatus", "lastTestMessage", "lastTestDate",
-            "consecutiveFailures", "needsAttention", "createdAt", "updatedAt", "integration",
+            "configuredVariables",
+            "credentials",
+            "lastTestStatus",
+            "lastTestMessage",
+            "lastTestDate",
+            "consecutiveFailures",
+            "needsAttention",
+            "createdAt",
+            "updatedAt",
+            "integration",
         ]
 
     @extend_schema_field(_Credentials)
@@ -158,46 +175,59 @@ class ConnectionUpdatedOutput(serializers.ModelSerializer):
 
 class AuditEventOutput(serializers.ModelSerializer):
     createdAt = TimestampField(source="created_at")
-    fields = serializers.ListField(child=serializers.CharField(), help_text="Names of the fields involved, never values")
+    fields = serializers.ListField(
+        child=serializers.CharField(), help_text="Names of the fields involved, never values"
+    )
 
     class Meta:
         model = AuditEvent
         fields = ["action", "actor", "fields", "createdAt"]
 
 
-class TestRunOutput(serializers.ModelSerializer):
+class CheckRunOutput(serializers.ModelSerializer):
     """A test run as pages poll it (CONTRACTS.md). Never holds a credential."""
 
     id = serializers.CharField(source="run_id")
     connectionId = serializers.CharField(source="connection.connection_id")
     statusCode = serializers.IntegerField(source="status_code", allow_null=True)
-    responseTime = serializers.IntegerField(source="response_time_ms", allow_null=True, help_text="Milliseconds")
+    responseTime = serializers.IntegerField(
+        source="response_time_ms", allow_null=True, help_text="Milliseconds"
+    )
     errorMessage = serializers.CharField(source="error_message", allow_null=True)
     queuedAt = TimestampField(source="queued_at")
     startedAt = TimestampField(source="started_at", allow_null=True)
     finishedAt = TimestampField(source="finished_at", allow_null=True)
 
     class Meta:
-        model = TestRun
+        model = CheckRun
         fields = [
-            "id", "connectionId", "status", "statusCode", "responseTime", "message", "errorMessage",
-            "endpoint", "queuedAt", "startedAt", "finishedAt",
+            "id",
+            "connectionId",
+            "status",
+            "statusCode",
+            "responseTime",
+            "message",
+            "errorMessage",
+            "endpoint",
+            "queuedAt",
+            "startedAt",
+            "finishedAt",
         ]
 
 
-class TestRunQueuedOutput(serializers.ModelSerializer):
+class CheckRunQueuedOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="run_id")
     statusUrl = serializers.SerializerMethodField(help_text="GET it until status is success or error")
 
     class Meta:
-        model = TestRun
+        model = CheckRun
         fields = ["id", "status", "statusUrl"]
 
-    def get_statusUrl(self, run: TestRun) -> str:
+    def get_statusUrl(self, run: CheckRun) -> str:
         return reverse("api-connection-test-detail", args=[run.run_id])
 
 
-class TestResultOutput(serializers.ModelSerializer):
+class CheckResultOutput(serializers.ModelSerializer):
     """The seed's ``testResult``: responseTime on success, errorMessage on failure."""
 
     statusCode = serializers.IntegerField(source="status_code", allow_null=True)
@@ -206,12 +236,12 @@ class TestResultOutput(serializers.ModelSerializer):
     timestamp = TimestampField(source="started_at")
 
     class Meta:
-        model = TestRun
+        model = CheckRun
         fields = ["status", "statusCode", "responseTime", "errorMessage", "timestamp", "endpoint"]
 
-    def to_representation(self, run: TestRun) -> dict:
+    def to_representation(self, run: CheckRun) -> dict:
         data = super().to_representation(run)
-        data.pop("errorMessage" if run.status == TestRun.Status.SUCCESS else "responseTime")
+        data.pop("errorMessage" if run.status == CheckRun.Status.SUCCESS else "responseTime")
         return data
 
 
@@ -261,24 +291,23 @@ class ConnectionHistoryEnvelope(serializers.Serializer):
     history = AuditEventOutput(many=True)
 
 
-
-class TestResultEnvelope(serializers.Serializer):
+class CheckResultEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
-    testResult = TestResultOutput()
+    testResult = CheckResultOutput()
 
 
-class TestRunQueuedEnvelope(serializers.Serializer):
+class CheckRunQueuedEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()
-    testRun = TestRunQueuedOutput()
+    testRun = CheckRunQueuedOutput()
 
 
-class TestRunEnvelope(serializers.Serializer):
+class CheckRunEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
-    testRun = TestRunOutput()
+    testRun = CheckRunOutput()
 
 
-class TestRunListEnvelope(serializers.Serializer):
+class CheckRunListEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
-    testRuns = TestRunOutput(many=True)
+    testRuns = CheckRunOutput(many=True)

@@ -3,7 +3,11 @@ from django.urls import path
 from connections.api.views import ConnectionTestViewSet, ConnectionViewSet
 
 urlpatterns = [
-    path("user-integrations/connect", ConnectionViewSet.as_view({"post": "connect"}), name="api-connection-connect"),
+    path(
+        "user-integrations/connect",
+        ConnectionViewSet.as_view({"post": "connect"}),
+        name="api-connection-connect",
+    ),
     path(
         "user-integrations/my-connections",
         ConnectionViewSet.as_view({"get": "my_connections"}),

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from accounts.access import acts_for_any_user, user_for_request
 from connections import selectors, services, testing
 from connections.api import serializers as s
-from connections.models import TestRun
+from connections.models import CheckRun
 from core.api.envelope import ok
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
@@ -75,7 +75,9 @@ class ConnectionViewSet(viewsets.ViewSet):
             OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
             OpenApiParameter("status", enum=["active", "inactive"], required=False),
             OpenApiParameter("integrationId", required=False),
-            OpenApiParameter("limit", int, required=False, description="At most this many items (1–1000); default all"),
+            OpenApiParameter(
+                "limit", int, required=False, description="At most this many items (1–1000); default all"
+            ),
             OpenApiParameter("offset", int, required=False, description="Skip this many items; default 0"),
         ],
         responses=s.MyConnectionsEnvelope,
@@ -135,9 +137,14 @@ class ConnectionViewSet(viewsets.ViewSet):
             status=data.get("status"),
         )
         connection = services.connection_update(
-            connection=connection, actor=request.user, changes=changes, if_match=request.headers.get("If-Match")
+            connection=connection,
+            actor=request.user,
+            changes=changes,
+            if_match=request.headers.get("If-Match"),
         )
-        body = ok(message="Connection updated successfully", connection=s.ConnectionUpdatedOutput(connection).data)
+        body = ok(
+            message="Connection updated successfully", connection=s.ConnectionUpdatedOutput(connection).data
+        )
         return _with_etag(body, connection)
 
     @extend_schema(
@@ -164,12 +171,17 @@ class ConnectionViewSet(viewsets.ViewSet):
 
 
 ASYNC = OpenApiParameter(
-    "async", bool, required=False,
+    "async",
+    bool,
+    required=False,
     description="true: queue the test for a worker and answer 202 with the run to poll",
 )
 RUN_ID = OpenApiParameter("run_id", location=OpenApiParameter.PATH, description="The test run's id (run_…)")
 HISTORY_LIMIT = OpenApiParameter(
-    "limit", int, required=False, description=f"At most this many runs (1–200); default {testing.HISTORY_LIMIT}"
+    "limit",
+    int,
+    required=False,
+    description=f"At most this many runs (1–200); default {testing.HISTORY_LIMIT}",
 )
 
 
@@ -192,37 +204,39 @@ class ConnectionTestViewSet(viewsets.ViewSet):
         ),
         parameters=[CONNECTION_ID, ASYNC],
         request=None,
-        responses={200: s.TestResultEnvelope, 202: s.TestRunQueuedEnvelope, 400: s.TestResultEnvelope},
+        responses={200: s.CheckResultEnvelope, 202: s.CheckRunQueuedEnvelope, 400: s.CheckResultEnvelope},
     )
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
             run = testing.queue_connection_test(connection=connection, actor=request.user)
-            return ok(202, message="Connection test queued", testRun=s.TestRunQueuedOutput(run).data)
+            return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
         run = testing.run_connection_test(connection=connection, actor=request.user)
-        result = s.TestResultOutput(run).data
-        if run.status == TestRun.Status.SUCCESS:
+        result = s.CheckResultOutput(run).data
+        if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
-        return Response({"success": False, "message": "Connection test failed", "testResult": result}, status=400)
+        return Response(
+            {"success": False, "message": "Connection test failed", "testResult": result}, status=400
+        )
 
     @extend_schema(
         operation_id="connections_tests",
         description="The connection's test runs, newest first.",
         parameters=[CONNECTION_ID, HISTORY_LIMIT],
-        responses=s.TestRunListEnvelope,
+        responses=s.CheckRunListEnvelope,
     )
     def history(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
-        query = validate_input(s.TestRunListQuery, request.query_params)
+        query = validate_input(s.CheckRunListQuery, request.query_params)
         runs = testing.list_test_runs_for_connection(connection=connection, limit=query["limit"])
-        return ok(testRuns=s.TestRunOutput(runs, many=True).data)
+        return ok(testRuns=s.CheckRunOutput(runs, many=True).data)
 
     @extend_schema(
         operation_id="connection_tests_retrieve",
         description="One test run: poll it until `status` is `success` or `error`.",
         parameters=[RUN_ID],
-        responses=s.TestRunEnvelope,
+        responses=s.CheckRunEnvelope,
     )
     def retrieve(self, request, run_id: str):
         run = testing.get_test_run_for_actor(actor=request.user, run_id=run_id)
-        return ok(testRun=s.TestRunOutput(run).data)
+        return ok(testRun=s.CheckRunOutput(run).data)

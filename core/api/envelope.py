@@ -54,7 +54,9 @@ def validation_messages(detail: Any, path: str = "") -> list[str]:
     if isinstance(detail, dict):
         messages: list[str] = []
         for key, value in detail.items():
-            child = path if key in ("non_field_errors", "__all__") else (f"{path}.{key}" if path else str(key))
+            child = (
+                path if key in ("non_field_errors", "__all__") else (f"{path}.{key}" if path else str(key))
+            )
             messages.extend(validation_messages(value, child))
         return messages
     if isinstance(detail, list):
@@ -83,9 +85,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         set_rollback()
-        return Response(
-            error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code
-        )
+        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -106,9 +106,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, exceptions.ValidationError):
         body = error_body("Validation error", errors=validation_messages(exc.detail))
     else:
-        message = next(
-            (text for cls, text in _MESSAGES.items() if isinstance(exc, cls)), None
-        ) or str(exc.detail)
+        message = next((text for cls, text in _MESSAGES.items() if isinstance(exc, cls)), None) or str(
+            exc.detail
+        )
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None
         body = error_body(message, error=detail if detail and detail != message else None)
     return Response(body, status=exc.status_code, headers=headers)

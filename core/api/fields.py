@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rest_framework import serializers
 
@@ -7,7 +7,7 @@ def iso_timestamp(value: datetime | None) -> str | None:
     """UTC with milliseconds, as the contract writes it: 2025-11-23T15:45:00.000Z."""
     if value is None:
         return None
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class TimestampField(serializers.DateTimeField):

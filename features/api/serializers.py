@@ -38,20 +38,31 @@ class FeatureMappingOutput(serializers.ModelSerializer):
     class Meta:
         model = FeatureMapping
         fields = [
-            "id", "featureTemplateId", "featureTemplateName", "fieldMappings", "apiConfig", "extraFields",
-            "status", "createdAt", "updatedAt",
+            "id",
+            "featureTemplateId",
+            "featureTemplateName",
+            "fieldMappings",
+            "apiConfig",
+            "extraFields",
+            "status",
+            "createdAt",
+            "updatedAt",
         ]
 
 
 class CustomHandlersInput(serializers.Serializer):
-    valueHandler = serializers.JSONField(required=False, allow_null=True, help_text="A handler name or {name, params}")
+    valueHandler = serializers.JSONField(
+        required=False, allow_null=True, help_text="A handler name or {name, params}"
+    )
     validationHandler = serializers.JSONField(required=False, allow_null=True)
     submitHandler = serializers.JSONField(required=False, allow_null=True)
 
 
 class FieldMappingEntryInput(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, default=True)
-    overrides = serializers.DictField(required=False, allow_null=True, help_text="Template field properties to change")
+    overrides = serializers.DictField(
+        required=False, allow_null=True, help_text="Template field properties to change"
+    )
     customHandlers = CustomHandlersInput(required=False, allow_null=True)
     adminValue = serializers.JSONField(required=False, allow_null=True)
 
@@ -91,7 +102,9 @@ class FeatureMappingInput(serializers.Serializer):
 
 
 class PreviewInput(serializers.Serializer):
-    input = serializers.DictField(required=False, help_text="Sample values the end user would enter, by field key")
+    input = serializers.DictField(
+        required=False, help_text="Sample values the end user would enter, by field key"
+    )
 
 
 class FeatureTemplateListEnvelope(serializers.Serializer):
@@ -163,7 +176,8 @@ class HandlerListEnvelope(serializers.Serializer):
 
 class HandlerListQuery(serializers.Serializer):
     kind = serializers.ChoiceField(
-        choices=["value", "validation", "submit"], required=False,
+        choices=["value", "validation", "submit"],
+        required=False,
         error_messages={"invalid_choice": "kind must be value, validation or submit"},
     )
 

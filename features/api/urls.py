@@ -1,6 +1,11 @@
 from django.urls import path
 
-from features.api.views import FeatureHandlerViewSet, FeatureMappingViewSet, FeatureTemplateViewSet, FieldTypeViewSet
+from features.api.views import (
+    FeatureHandlerViewSet,
+    FeatureMappingViewSet,
+    FeatureTemplateViewSet,
+    FieldTypeViewSet,
+)
 
 urlpatterns = [
     path("feature-templates", FeatureTemplateViewSet.as_view({"get": "list"}), name="api-feature-templates"),

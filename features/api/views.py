@@ -16,11 +16,15 @@ from features.vocabulary import vocabulary
 class FeatureTemplateViewSet(viewsets.ViewSet):
     """Legacy, read-only: feature templates (features are now added within integrations)."""
 
-    @extend_schema(operation_id="feature_templates_list", responses=s.FeatureTemplateListEnvelope, deprecated=True)
+    @extend_schema(
+        operation_id="feature_templates_list", responses=s.FeatureTemplateListEnvelope, deprecated=True
+    )
     def list(self, request):
         return ok(features=s.FeatureTemplateOutput(selectors.feature_template_list(), many=True).data)
 
-    @extend_schema(operation_id="feature_templates_retrieve", responses=s.FeatureTemplateEnvelope, deprecated=True)
+    @extend_schema(
+        operation_id="feature_templates_retrieve", responses=s.FeatureTemplateEnvelope, deprecated=True
+    )
     def retrieve(self, request, template_id=None):
         template = selectors.feature_template_get(template_id=template_id)
         return ok(feature=s.FeatureTemplateOutput(template).data)
@@ -65,19 +69,29 @@ class FeatureMappingViewSet(viewsets.ViewSet):
         return ok(mapping=s.FeatureMappingOutput(mapping).data)
 
     @extend_schema(
-        operation_id="feature_mappings_create", request=s.FeatureMappingInput, responses={201: s.FeatureMappingEnvelope}
+        operation_id="feature_mappings_create",
+        request=s.FeatureMappingInput,
+        responses={201: s.FeatureMappingEnvelope},
     )
     def create(self, request, integration_id=None):
         integration = selectors.feature_integration_get(integration_id=integration_id)
         mapping = services.feature_mapping_create(integration=integration, **_mapping_arguments(request.data))
-        return ok(201, mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping created successfully")
+        return ok(
+            201, mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping created successfully"
+        )
 
-    @extend_schema(operation_id="feature_mappings_update", request=s.FeatureMappingInput, responses=s.FeatureMappingEnvelope)
+    @extend_schema(
+        operation_id="feature_mappings_update",
+        request=s.FeatureMappingInput,
+        responses=s.FeatureMappingEnvelope,
+    )
     def update(self, request, integration_id=None, mapping_id=None):
         integration = selectors.feature_integration_get(integration_id=integration_id)
         mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)
         mapping = services.feature_mapping_update(mapping=mapping, **_mapping_arguments(request.data))
-        return ok(mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping updated successfully")
+        return ok(
+            mapping=s.FeatureMappingOutput(mapping).data, message="Feature mapping updated successfully"
+        )
 
     @extend_schema(operation_id="feature_mappings_delete", responses=s.MessageEnvelope)
     def destroy(self, request, integration_id=None, mapping_id=None):
@@ -86,7 +100,9 @@ class FeatureMappingViewSet(viewsets.ViewSet):
         services.feature_mapping_delete(mapping=mapping)
         return ok(message="Feature mapping deleted successfully")
 
-    @extend_schema(operation_id="feature_mappings_preview", request=s.PreviewInput, responses=s.PreviewEnvelope)
+    @extend_schema(
+        operation_id="feature_mappings_preview", request=s.PreviewInput, responses=s.PreviewEnvelope
+    )
     def preview(self, request, integration_id=None, mapping_id=None):
         integration = selectors.feature_integration_get(integration_id=integration_id)
         mapping = selectors.feature_mapping_get(integration=integration, mapping_id=mapping_id)

@@ -39,13 +39,17 @@ class AuthFieldSerializer(serializers.Serializer):
     helpText = serializers.CharField(required=False)
     docsUrl = serializers.CharField(required=False)
     placeholder = serializers.CharField(required=False)
-    pattern = serializers.CharField(required=False, help_text="A regular expression the whole value must match")
+    pattern = serializers.CharField(
+        required=False, help_text="A regular expression the whole value must match"
+    )
     patternMessage = serializers.CharField(required=False)
     minLength = serializers.IntegerField(required=False)
     maxLength = serializers.IntegerField(required=False)
     default = ScalarField(required=False)
     options = OptionSerializer(many=True, required=False)
-    showWhen = ShowWhenSerializer(required=False, help_text="Show (and require) only when field `key` has `value`")
+    showWhen = ShowWhenSerializer(
+        required=False, help_text="Show (and require) only when field `key` has `value`"
+    )
 
 
 class AuthMethodSerializer(serializers.Serializer):
@@ -55,7 +59,9 @@ class AuthMethodSerializer(serializers.Serializer):
     description = serializers.CharField(required=False)
     fields = AuthFieldSerializer(many=True)
     additionalFields = AuthFieldSerializer(many=True, default=list)
-    apply = serializers.DictField(help_text="How the credentials are put on a request (bearer, header, query, basic, OAuth 2.0)")
+    apply = serializers.DictField(
+        help_text="How the credentials are put on a request (bearer, header, query, basic, OAuth 2.0)"
+    )
     testRequest = serializers.DictField(required=False)
 
 
@@ -66,10 +72,14 @@ class IntegrationDocumentInput(serializers.Serializer):
     displayName = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     category = serializers.CharField()
-    iconUrl = serializers.CharField(required=False, help_text="A path on this app; defaults to the app's icon")
+    iconUrl = serializers.CharField(
+        required=False, help_text="A path on this app; defaults to the app's icon"
+    )
     status = serializers.ChoiceField(choices=Integration.Status.choices)
     docsUrl = serializers.URLField(required=False)
-    baseUrl = serializers.CharField(help_text="API root; {{variables}} come from a connection's configuredVariables")
+    baseUrl = serializers.CharField(
+        help_text="API root; {{variables}} come from a connection's configuredVariables"
+    )
     allowedHosts = serializers.ListField(child=serializers.CharField(), required=False)
     testRequest = serializers.DictField()
     authMethods = AuthMethodSerializer(many=True)
@@ -103,7 +113,9 @@ class IntegrationOutput(IntegrationListItemOutput):
     back with PUT."""
 
     docsUrl = serializers.CharField(source="document.docsUrl", required=False)
-    allowedHosts = serializers.ListField(child=serializers.CharField(), source="document.allowedHosts", required=False)
+    allowedHosts = serializers.ListField(
+        child=serializers.CharField(), source="document.allowedHosts", required=False
+    )
     testRequest = serializers.DictField(source="document.testRequest")
     authMethods = AuthMethodSerializer(many=True, source="auth_methods")
     createdAt = TimestampField(source="created_at")

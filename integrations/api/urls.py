@@ -3,7 +3,9 @@ from django.urls import path
 from integrations.api.views import IntegrationViewSet
 
 urlpatterns = [
-    path("integrations", IntegrationViewSet.as_view({"get": "list", "post": "create"}), name="api-integrations"),
+    path(
+        "integrations", IntegrationViewSet.as_view({"get": "list", "post": "create"}), name="api-integrations"
+    ),
     path(
         "integrations/<str:integration_id>",
         IntegrationViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"}),

@@ -30,7 +30,9 @@ class IntegrationViewSet(viewsets.ViewSet):
         operation_id="integrations_list",
         parameters=[
             OpenApiParameter("category", str, required=False, description="e.g. crm, payment, database"),
-            OpenApiParameter("status", enum=["active", "inactive"], required=False, description="Default: active"),
+            OpenApiParameter(
+                "status", enum=["active", "inactive"], required=False, description="Default: active"
+            ),
             OpenApiParameter("q", str, required=False, description="Searches name and description"),
         ],
         responses=s.IntegrationListEnvelope,
@@ -56,7 +58,9 @@ class IntegrationViewSet(viewsets.ViewSet):
             integration=s.IntegrationOutput(integration, context=self._context()).data,
         )
 
-    @extend_schema(operation_id="integrations_retrieve", parameters=[INTEGRATION_ID], responses=s.IntegrationEnvelope)
+    @extend_schema(
+        operation_id="integrations_retrieve", parameters=[INTEGRATION_ID], responses=s.IntegrationEnvelope
+    )
     def retrieve(self, request, integration_id: str):
         integration = integration_get(integration_id=integration_id)
         return ok(integration=s.IntegrationOutput(integration, context=self._context()).data)
@@ -76,15 +80,21 @@ class IntegrationViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        operation_id="integrations_destroy", parameters=[INTEGRATION_ID], responses={200: s.IntegrationDeletedEnvelope}
+        operation_id="integrations_destroy",
+        parameters=[INTEGRATION_ID],
+        responses={200: s.IntegrationDeletedEnvelope},
     )
     def destroy(self, request, integration_id: str):
         integration = integration_get(integration_id=integration_id)
         if services.integration_delete(integration=integration):
             return ok(message="Integration deleted successfully", deleted=True)
-        return ok(message="Integration deactivated: it has connections or ships with the catalog", deleted=False)
+        return ok(
+            message="Integration deactivated: it has connections or ships with the catalog", deleted=False
+        )
 
-    @extend_schema(operation_id="integrations_auth_schema", parameters=[INTEGRATION_ID], responses=s.AuthSchemaEnvelope)
+    @extend_schema(
+        operation_id="integrations_auth_schema", parameters=[INTEGRATION_ID], responses=s.AuthSchemaEnvelope
+    )
     def auth_schema(self, request, integration_id: str):
         integration = integration_get(integration_id=integration_id)
         return ok(

@@ -4,29 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Integration',
+            name="Integration",
             fields=[
-                ('id', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('display_name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('category', models.CharField(db_index=True, max_length=64)),
-                ('icon_url', models.CharField(blank=True, max_length=500)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive')], db_index=True, default='active', max_length=8)),
-                ('base_url', models.CharField(max_length=500)),
-                ('document', models.JSONField(help_text='The whole auth schema document, validated on the way in.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("display_name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("category", models.CharField(db_index=True, max_length=64)),
+                ("icon_url", models.CharField(blank=True, max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive")],
+                        db_index=True,
+                        default="active",
+                        max_length=8,
+                    ),
+                ),
+                ("base_url", models.CharField(max_length=500)),
+                (
+                    "document",
+                    models.JSONField(help_text="The whole auth schema document, validated on the way in."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['display_name', 'id'],
+                "ordering": ["display_name", "id"],
             },
         ),
     ]

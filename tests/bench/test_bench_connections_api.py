@@ -14,14 +14,28 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = [
-    "--connections", "3", "--workers", "1", "--threads", "2", "--rounds", "1", "--seconds", "0.3", "--warmup", "0.1",
+    "--connections",
+    "3",
+    "--workers",
+    "1",
+    "--threads",
+    "2",
+    "--rounds",
+    "1",
+    "--seconds",
+    "0.3",
+    "--warmup",
+    "0.1",
 ]
 
 
 def run_bench(*extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "bench.bench_connections_api", *TINY_RUN, *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -29,7 +43,9 @@ def results(stdout: str) -> dict[str, float]:
     figures = {}
     for line in stdout.splitlines():
         if line.startswith("RESULT "):
-            figures.update((name, float(value)) for name, value in (pair.split("=") for pair in line.split()[1:]))
+            figures.update(
+                (name, float(value)) for name, value in (pair.split("=") for pair in line.split()[1:])
+            )
     return figures
 
 
@@ -41,7 +57,9 @@ def assert_reports_figures(run: subprocess.CompletedProcess) -> None:
         assert figures[f"{name}_rps"] > 0
         assert 0 < figures[f"{name}_p50_ms"] <= figures[f"{name}_p95_ms"]
     for name in ("my_connections", "detail"):
-        assert figures[f"{name}_ratio"] == pytest.approx(figures[f"{name}_rps"] / figures["bare_rps"], rel=0.01)
+        assert figures[f"{name}_ratio"] == pytest.approx(
+            figures[f"{name}_rps"] / figures["bare_rps"], rel=0.01
+        )
 
 
 @pytest.fixture
@@ -73,6 +91,11 @@ def test_bench_on_a_given_postgres_database_removes_what_it_seeded(postgres_scra
     with psycopg.connect(dbname=name, **server) as scratch:
         leftovers = [
             scratch.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ("accounts_user", "accounts_apikey", "connections_connection", "connections_auditevent")
+            for table in (
+                "accounts_user",
+                "accounts_apikey",
+                "connections_connection",
+                "connections_auditevent",
+            )
         ]
     assert leftovers == [0, 0, 0, 0]

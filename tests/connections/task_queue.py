@@ -19,6 +19,7 @@ from config.celery import app as celery_app
 from connections.tasks import execute_test_run
 from tests.test_celery_worker import CELERY, REDIS_URL, ROOT, stop_worker, wait_for, worker_env
 
+
 @dataclass(frozen=True)
 class Message:
     raw: str  # the whole message as the broker holds it
@@ -32,7 +33,12 @@ def decode(raw: str | bytes) -> Message:
     envelope = json.loads(raw)
     body = json.loads(base64.b64decode(envelope["body"]))
     headers = envelope["headers"]
-    return Message(raw=raw if isinstance(raw, str) else raw.decode(), task=headers["task"], args=body[0], eta=headers["eta"])
+    return Message(
+        raw=raw if isinstance(raw, str) else raw.decode(),
+        task=headers["task"],
+        args=body[0],
+        eta=headers["eta"],
+    )
 
 
 def _queue_folder() -> Path:
@@ -83,7 +89,6 @@ def database_url_for_workers() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-
 class RealWorker:
     """``celery -A config worker`` (thread pool) on ``queue`` of the real Redis, using this test's
     database and allowed to reach the local provider."""
@@ -92,13 +97,35 @@ class RealWorker:
         self.tmp_path, self.queue = tmp_path, queue
         self.log_path = tmp_path / f"worker-{queue}.log"
         environment = worker_env(
-            tmp_path, REDIS_URL=REDIS_URL, DATABASE_URL=database_url_for_workers(), OUTBOUND_ALLOWLIST="127.0.0.1", **env
+            tmp_path,
+            REDIS_URL=REDIS_URL,
+            DATABASE_URL=database_url_for_workers(),
+            OUTBOUND_ALLOWLIST="127.0.0.1",
+            **env,
         )
         self._log = open(self.log_path, "w+")  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
-            [CELERY, "-A", "config", "worker", "--concurrency", str(concurrency), "-Q", queue,
-             "-n", f"{queue}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
-            cwd=ROOT, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                CELERY,
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                str(concurrency),
+                "-Q",
+                queue,
+                "-n",
+                f"{queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -147,4 +174,3 @@ def drop_redis_queue(queue: str) -> None:
         store.zrem("unacked_index", tag)
     for key in store.scan_iter(match=f"*{queue}*"):
         store.delete(key)
-

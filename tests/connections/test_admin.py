@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from connections.models import Connection
 from connections.selectors import MASK, connection_credentials
@@ -8,13 +7,6 @@ from tests.connections.factories import ConnectionFactory, hubspot
 pytestmark = pytest.mark.django_db
 
 CANARY = "CANARY-s3cr3t-admin-7f3a"
-
-
-@pytest.fixture
-def admin_client(operator) -> Client:
-    client = Client()
-    client.force_login(operator)
-    return client
 
 
 @pytest.fixture
@@ -85,7 +77,9 @@ def test_saving_with_an_empty_secret_keeps_it(admin_client, connection):
 
 
 def test_typing_a_secret_replaces_it_through_the_service(admin_client, connection, operator):
-    response = admin_client.post(change_url(connection), form_data(connection, credential__clientSecret="new-secret"))
+    response = admin_client.post(
+        change_url(connection), form_data(connection, credential__clientSecret="new-secret")
+    )
 
     assert response.status_code == 302
     connection.refresh_from_db()

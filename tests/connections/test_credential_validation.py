@@ -77,7 +77,12 @@ def test_pattern_message_is_used():
 
 
 def test_hubspot_token_pattern():
-    errors = errors_of(integration=hubspot(), auth_method_id="api-key", credentials={"apiKey": "nope"}, configured_variables={})
+    errors = errors_of(
+        integration=hubspot(),
+        auth_method_id="api-key",
+        credentials={"apiKey": "nope"},
+        configured_variables={},
+    )
     assert errors == ["credentials.apiKey must be a private app token starting with pat-"]
 
 
@@ -98,7 +103,10 @@ def test_hubspot_token_pattern():
 )
 def test_field_types(extra, message):
     assert errors_of(
-        integration=acme(), auth_method_id="basic", credentials={**ACME_OK, **extra}, configured_variables=SERVER
+        integration=acme(),
+        auth_method_id="basic",
+        credentials={**ACME_OK, **extra},
+        configured_variables=SERVER,
     ) == [message]
 
 
@@ -114,26 +122,33 @@ def test_valid_typed_values_pass():
 
 def test_a_field_shown_by_show_when_becomes_required():
     errors = errors_of(
-        integration=acme(), auth_method_id="basic", credentials={**ACME_OK, "region": "eu"}, configured_variables=SERVER
+        integration=acme(),
+        auth_method_id="basic",
+        credentials={**ACME_OK, "region": "eu"},
+        configured_variables=SERVER,
     )
     assert errors == ["credentials.euToken is required"]
 
     valid = validate_connection_input(
-        integration=acme(), auth_method_id="basic", credentials={**ACME_OK, "region": "eu", "euToken": "t"},
+        integration=acme(),
+        auth_method_id="basic",
+        credentials={**ACME_OK, "region": "eu", "euToken": "t"},
         configured_variables=SERVER,
     )
     assert valid.credentials["euToken"] == "t"
 
 
 def test_every_base_url_variable_must_be_supplied():
-    assert errors_of(integration=acme(), auth_method_id="token", credentials={"apiToken": "t"}, configured_variables={}) == [
-        "configuredVariables.subdomain is required"
-    ]
+    assert errors_of(
+        integration=acme(), auth_method_id="token", credentials={"apiToken": "t"}, configured_variables={}
+    ) == ["configuredVariables.subdomain is required"]
 
 
 def test_a_base_url_variable_cannot_move_the_host():
     assert errors_of(
-        integration=acme(), auth_method_id="token", credentials={"apiToken": "t"},
+        integration=acme(),
+        auth_method_id="token",
+        credentials={"apiToken": "t"},
         configured_variables={"subdomain": "evil.com/x?"},
     ) == ["configuredVariables.subdomain must be a host name such as 'mycompany' or a URL on this service"]
 
@@ -142,20 +157,29 @@ def test_a_base_url_variable_cannot_move_the_host():
     ("allowlist", "host", "message"),
     [
         ([], "crm.corp.test", "configuredVariables.host must make the baseUrl an https URL"),
-        (["*.example.com"], "evil.example.com", "configuredVariables.host must point at *.corp.test, localhost"),
+        (
+            ["*.example.com"],
+            "evil.example.com",
+            "configuredVariables.host must point at *.corp.test, localhost",
+        ),
     ],
 )
 def test_the_resolved_base_url_must_be_https_on_an_allowed_host(settings, allowlist, host, message):
     settings.OUTBOUND_ALLOWLIST = allowlist
     assert errors_of(
-        integration=onprem(), auth_method_id="token", credentials={"token": "t"}, configured_variables={"host": host}
+        integration=onprem(),
+        auth_method_id="token",
+        credentials={"token": "t"},
+        configured_variables={"host": host},
     ) == [message]
 
 
 def test_plain_http_only_for_allowlisted_hosts(settings):
     settings.OUTBOUND_ALLOWLIST = ["*.corp.test"]
     valid = validate_connection_input(
-        integration=onprem(), auth_method_id="token", credentials={"token": "t"},
+        integration=onprem(),
+        auth_method_id="token",
+        credentials={"token": "t"},
         configured_variables={"host": "crm.corp.test"},
     )
     assert valid.base_url == "http://crm.corp.test/api"

@@ -22,7 +22,9 @@ def test_round_trip_with_the_newest_key_named_in_the_token(settings):
 
 
 def test_each_value_gets_a_fresh_nonce():
-    assert encryption.encrypt(PLAINTEXT, bound_to="conn_a") != encryption.encrypt(PLAINTEXT, bound_to="conn_a")
+    assert encryption.encrypt(PLAINTEXT, bound_to="conn_a") != encryption.encrypt(
+        PLAINTEXT, bound_to="conn_a"
+    )
 
 
 def test_a_token_bound_to_another_row_fails_to_decrypt():
@@ -58,24 +60,30 @@ def test_an_old_key_still_decrypts_and_a_removed_key_fails_loudly(settings):
     assert token.startswith("v1.test1.")
     assert encryption.decrypt(token, bound_to="conn_a") == PLAINTEXT
 
-    with override_settings(ENCRYPTION_KEYS=[settings.ENCRYPTION_KEYS[0]]):
-        with pytest.raises(CredentialsUnreadable) as caught:
-            encryption.decrypt(token, bound_to="conn_a")
+    with (
+        override_settings(ENCRYPTION_KEYS=[settings.ENCRYPTION_KEYS[0]]),
+        pytest.raises(CredentialsUnreadable) as caught,
+    ):
+        encryption.decrypt(token, bound_to="conn_a")
     assert caught.value.message == "Failed to decrypt credentials"
     assert caught.value.error == "Encrypted with key 'test1', which is not in ENCRYPTION_KEYS"
 
 
 def test_a_wrong_key_under_the_same_id_fails_without_leaking(settings):
     token = encryption.encrypt(PLAINTEXT, bound_to="conn_a")
-    with override_settings(ENCRYPTION_KEYS=["test2:" + base64.b64encode(b"\x01" * 32).decode()]):
-        with pytest.raises(CredentialsUnreadable) as caught:
-            encryption.decrypt(token, bound_to="conn_a")
+    with (
+        override_settings(ENCRYPTION_KEYS=["test2:" + base64.b64encode(b"\x01" * 32).decode()]),
+        pytest.raises(CredentialsUnreadable) as caught,
+    ):
+        encryption.decrypt(token, bound_to="conn_a")
     text = f"{caught.value} {caught.value.error!r} {caught.value.args!r}"
     assert "CANARY" not in text
     assert settings.ENCRYPTION_KEYS[0].split(":")[1] not in text
 
 
-@pytest.mark.parametrize("value", ["plaintext", "", "v1.test2.", "v2.test2.abc", "v1.bad id.abc", "v1.test2.@@@"])
+@pytest.mark.parametrize(
+    "value", ["plaintext", "", "v1.test2.", "v2.test2.abc", "v1.bad id.abc", "v1.test2.@@@"]
+)
 def test_something_that_is_not_a_token_is_refused(value):
     with pytest.raises(CredentialsUnreadable):
         encryption.decrypt(value, bound_to="conn_a")

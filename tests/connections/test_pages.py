@@ -49,7 +49,12 @@ def acme_connection(user, **overrides) -> Connection:
         "auth_method_label": "Username and password",
         "connection_name": "Acme production",
         "configured_variables": {"subdomain": "mycompany"},
-        "credentials": {"username": "dana", "password": "s3cret-Passw0rd", "region": "us", "account": "AC1234"},
+        "credentials": {
+            "username": "dana",
+            "password": "s3cret-Passw0rd",
+            "region": "us",
+            "account": "AC1234",
+        },
     }
     return ConnectionFactory(**{**values, **overrides})
 
@@ -57,7 +62,9 @@ def acme_connection(user, **overrides) -> Connection:
 # --- Access ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", [WIZARD, "/connect-integration.html", "/my-connections/", "/my-connections.html", "/"])
+@pytest.mark.parametrize(
+    "url", [WIZARD, "/connect-integration.html", "/my-connections/", "/my-connections.html", "/"]
+)
 def test_pages_need_a_signed_in_user(url, db):
     response = Client().get(url)
     assert response.status_code == 302
@@ -77,7 +84,9 @@ def test_pages_send_security_headers(client):
     assert "'unsafe-inline'" not in script_src and "'self'" in script_src
     assert response["X-Frame-Options"] == "DENY"
     # Every asset the page references is the app's own.
-    assert not re.search(r'(?:src|href)="(?:https?:)?//', html(response).replace('href="https://', 'href="ext:'))
+    assert not re.search(
+        r'(?:src|href)="(?:https?:)?//', html(response).replace('href="https://', 'href="ext:')
+    )
 
 
 def test_forms_are_protected_against_csrf(user):
@@ -86,7 +95,9 @@ def test_forms_are_protected_against_csrf(user):
     client.force_login(user)
     response = client.post(f"{WIZARD}?integration=salesforce&authMethod=api-key", {"connection_name": "x"})
     assert response.status_code == 403
-    assert 'name="csrfmiddlewaretoken"' in html(client.get(f"{WIZARD}?integration=salesforce&authMethod=api-key"))
+    assert 'name="csrfmiddlewaretoken"' in html(
+        client.get(f"{WIZARD}?integration=salesforce&authMethod=api-key")
+    )
 
 
 # --- Step 1 and 2: choosing ---------------------------------------------------------------
@@ -102,7 +113,7 @@ def test_step_one_lists_active_integrations(client, url):
     names = catalog_names(response)
     assert "Acme Widgets" in names and "Salesforce" in names and "HubSpot" not in names
     assert 'aria-current="step"' in page
-    assert f'href="?integration=salesforce"' in page
+    assert 'href="?integration=salesforce"' in page
 
 
 def test_step_one_filters_by_search_and_category(client):
@@ -166,7 +177,10 @@ def test_step_three_shows_help_text_and_docs_link(client):
     salesforce()
     page = html(client.get(WIZARD, {"integration": "salesforce", "authMethod": "oauth2"}))
     assert "Setup → App Manager" in page
-    assert 'href="https://help.salesforce.com/s/articleView?id=sf.connected_app_client_credentials_setup.htm"' in page
+    assert (
+        'href="https://help.salesforce.com/s/articleView?id=sf.connected_app_client_credentials_setup.htm"'
+        in page
+    )
     assert 'placeholder="https://your-instance.salesforce.com"' in page
     assert page.count('class="required-mark"') >= 3
 
@@ -179,7 +193,11 @@ def test_saving_step_three_creates_the_connection_and_opens_the_review(client, u
     assert response["Location"] == reverse("connection-review", args=[connection.connection_id])
     assert connection.connection_name == "Acme production"
     assert connection.configured_variables == {"subdomain": "mycompany"}
-    assert connection_credentials(connection=connection) == {"username": "dana", "password": "s3cret-Passw0rd", "region": "us"}
+    assert connection_credentials(connection=connection) == {
+        "username": "dana",
+        "password": "s3cret-Passw0rd",
+        "region": "us",
+    }
 
     review = html(client.get(response["Location"]))
     assert "s3cret-Passw0rd" not in review
@@ -196,12 +214,15 @@ def test_connection_name_defaults_to_the_integration_name(client, user):
 
 def test_service_errors_appear_next_to_their_fields(client, user):
     acme()
-    response = client.post(ACME_BASIC, {
-        **GOOD_ACME,
-        "credentials__username": "",
-        "credentials__account": "XY",
-        "credentials__contact": "not an email",
-    })
+    response = client.post(
+        ACME_BASIC,
+        {
+            **GOOD_ACME,
+            "credentials__username": "",
+            "credentials__account": "XY",
+            "credentials__contact": "not an email",
+        },
+    )
     page = html(response)
     assert response.status_code == 200
     assert not Connection.objects.exists()
@@ -221,16 +242,26 @@ def test_service_errors_appear_next_to_their_fields(client, user):
 
 def test_a_wrong_host_variable_is_reported_on_its_input(client):
     salesforce()
-    page = html(client.post(f"{WIZARD}?integration=salesforce&authMethod=api-key", {
-        "credentials__apiKey": "token", "configuredVariables__instance_url": "https://evil.example.com",
-    }))
-    assert "Instance URL must be your Salesforce address" in re.search(
-        r'id="configuredVariables__instance_url-errors">(.*?)</ul>', page, re.S)[1]
+    page = html(
+        client.post(
+            f"{WIZARD}?integration=salesforce&authMethod=api-key",
+            {
+                "credentials__apiKey": "token",
+                "configuredVariables__instance_url": "https://evil.example.com",
+            },
+        )
+    )
+    assert (
+        "Instance URL must be your Salesforce address"
+        in re.search(r'id="configuredVariables__instance_url-errors">(.*?)</ul>', page, re.S)[1]
+    )
 
 
 def test_without_javascript_a_field_whose_condition_does_not_hold_is_ignored(client, user):
     acme()
-    client.post(ACME_BASIC, {**GOOD_ACME, "credentials__region": "us", "credentials__euToken": "typed anyway"})
+    client.post(
+        ACME_BASIC, {**GOOD_ACME, "credentials__region": "us", "credentials__euToken": "typed anyway"}
+    )
     assert "euToken" not in connection_credentials(connection=Connection.objects.get(user=user))
 
 
@@ -247,8 +278,10 @@ def test_a_field_whose_condition_holds_is_required(client, user):
 
 def test_edit_prefills_everything_but_secrets(client, user):
     connection = acme_connection(user)
-    for url in (reverse("connection-edit", args=[connection.connection_id]),
-                f"/connect-integration.html?mode=edit&connectionId={connection.connection_id}"):
+    for url in (
+        reverse("connection-edit", args=[connection.connection_id]),
+        f"/connect-integration.html?mode=edit&connectionId={connection.connection_id}",
+    ):
         page = html(client.get(url))
         assert 'value="Acme production"' in page and 'value="dana"' in page
         assert 'value="mycompany"' in page and 'value="AC1234"' in page
@@ -260,13 +293,19 @@ def test_edit_prefills_everything_but_secrets(client, user):
 def test_saving_with_the_password_left_blank_keeps_it(client, user):
     connection = acme_connection(user)
     url = reverse("connection-edit", args=[connection.connection_id])
-    response = client.post(url, {**GOOD_ACME, "connection_name": "Renamed", "credentials__password": "",
-                                 "credentials__account": ""})
+    response = client.post(
+        url,
+        {**GOOD_ACME, "connection_name": "Renamed", "credentials__password": "", "credentials__account": ""},
+    )
     assert response.status_code == 302
     connection.refresh_from_db()
     assert connection.connection_name == "Renamed"
     # The blank secret is kept; the cleared optional value is cleared.
-    assert connection_credentials(connection=connection) == {"username": "dana", "password": "s3cret-Passw0rd", "region": "us"}
+    assert connection_credentials(connection=connection) == {
+        "username": "dana",
+        "password": "s3cret-Passw0rd",
+        "region": "us",
+    }
     assert AuditEvent.objects.filter(connection=connection, action="update").exists()
 
 
@@ -278,8 +317,14 @@ def test_edit_can_switch_the_auth_method(client, user):
     page = html(client.get(url, {"authMethod": "token"}))
     # A new method starts from nothing: its secret is required, not "kept".
     assert "Leave blank to keep the current value." not in page
-    client.post(f"{url}?authMethod=token", {"connection_name": "Acme", "credentials__apiToken": "tok",
-                                           "configuredVariables__subdomain": "mycompany"})
+    client.post(
+        f"{url}?authMethod=token",
+        {
+            "connection_name": "Acme",
+            "credentials__apiToken": "tok",
+            "configuredVariables__subdomain": "mycompany",
+        },
+    )
     connection.refresh_from_db()
     assert connection.auth_method_id == "token"
     assert connection_credentials(connection=connection) == {"apiToken": "tok"}
@@ -305,10 +350,17 @@ def test_my_connections_empty_state_leads_to_the_wizard(client):
 
 
 @pytest.mark.parametrize("url", ["/my-connections/", "/my-connections.html"])
-def test_my_connections_shows_stats_and_a_card_per_connection(client, user, url, django_assert_max_num_queries):
+def test_my_connections_shows_stats_and_a_card_per_connection(
+    client, user, url, django_assert_max_num_queries
+):
     acme_connection(user, connection_name="A very long connection name " * 5)
-    ConnectionFactory(user=user, connection_name="Old Salesforce", status="inactive",
-                      last_test_status="error", last_test_message="Invalid credentials")
+    ConnectionFactory(
+        user=user,
+        connection_name="Old Salesforce",
+        status="inactive",
+        last_test_status="error",
+        last_test_message="Invalid credentials",
+    )
     ConnectionFactory(user=UserFactory(), connection_name="Someone else's")
     for _ in range(10):
         ConnectionFactory(user=user)
@@ -350,8 +402,10 @@ def test_delete_asks_first_then_deactivates(client, user):
 
 def test_reactivate_brings_a_connection_back(client, user):
     connection = acme_connection(user, status="inactive")
-    response = client.post(reverse("connection-reactivate", args=[connection.connection_id]),
-                           {"next": "/my-connections/?status=inactive"})
+    response = client.post(
+        reverse("connection-reactivate", args=[connection.connection_id]),
+        {"next": "/my-connections/?status=inactive"},
+    )
     assert response["Location"] == "/my-connections/?status=inactive"
     connection.refresh_from_db()
     assert connection.status == "active"
@@ -359,8 +413,10 @@ def test_reactivate_brings_a_connection_back(client, user):
 
 def test_reactivate_ignores_a_foreign_next_url(client, user):
     connection = acme_connection(user, status="inactive")
-    response = client.post(reverse("connection-reactivate", args=[connection.connection_id]),
-                           {"next": "https://evil.example.com/"})
+    response = client.post(
+        reverse("connection-reactivate", args=[connection.connection_id]),
+        {"next": "https://evil.example.com/"},
+    )
     assert response["Location"] == reverse("my-connections")
 
 
@@ -380,12 +436,14 @@ def test_service_messages_map_to_inputs():
     method = ACME_DOCUMENT["authMethods"][0]
     form = ConnectionForm({"connection_name": ""}, auth_method=method)
     assert form.is_valid()
-    form.add_service_errors([
-        "credentials.username is required",
-        "configuredVariables.subdomain: must be host labels",
-        "connectionName must be at most 200 characters",
-        "userId 'x' is inactive",
-    ])
+    form.add_service_errors(
+        [
+            "credentials.username is required",
+            "configuredVariables.subdomain: must be host labels",
+            "connectionName must be at most 200 characters",
+            "userId 'x' is inactive",
+        ]
+    )
     assert form.errors["credentials__username"] == ["Username is required"]
     assert form.errors["configuredVariables__subdomain"] == ["Subdomain must be host labels"]
     assert form.errors["connection_name"] == ["Connection name must be at most 200 characters"]

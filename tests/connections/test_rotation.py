@@ -28,7 +28,9 @@ def keys(settings):
 def test_after_rotation_every_connection_reads_with_the_newest_key_alone(keys):
     newest, older = keys
     with override_settings(ENCRYPTION_KEYS=[older]):
-        old = [ConnectionFactory(credentials={"clientId": f"id-{i}", "clientSecret": f"s-{i}"}) for i in range(5)]
+        old = [
+            ConnectionFactory(credentials={"clientId": f"id-{i}", "clientSecret": f"s-{i}"}) for i in range(5)
+        ]
     current = ConnectionFactory(credentials={"clientId": "id-new", "clientSecret": "s-new"})
     before = {c.pk: c.credentials_encrypted for c in Connection.objects.all()}
 
@@ -41,7 +43,10 @@ def test_after_rotation_every_connection_reads_with_the_newest_key_alone(keys):
             assert connection.version == 1
         for i, connection in enumerate(old):
             connection.refresh_from_db()
-            assert connection_credentials(connection=connection) == {"clientId": f"id-{i}", "clientSecret": f"s-{i}"}
+            assert connection_credentials(connection=connection) == {
+                "clientId": f"id-{i}",
+                "clientSecret": f"s-{i}",
+            }
     current.refresh_from_db()
     assert current.credentials_encrypted == before[current.pk]  # already current: untouched
 

@@ -37,7 +37,9 @@ def test_the_canary_appears_nowhere_in_plaintext(caplog, key_client, user_client
         "credentials": {"clientId": "3MVG9-canary", "clientSecret": CANARY},
     }
 
-    created = user_client.post("/api/user-integrations/connect", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    created = user_client.post(
+        "/api/user-integrations/connect", body, format="json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
     seen.append(created.content.decode())
     connection_id = created.json()["connectionId"]
     url = f"/api/user-integrations/{connection_id}"
@@ -49,12 +51,24 @@ def test_the_canary_appears_nowhere_in_plaintext(caplog, key_client, user_client
     ):
         seen.append(user_client.post("/api/user-integrations/connect", bad, format="json").content.decode())
     seen.append(
-        user_client.post("/api/user-integrations/connect", {**body, "connectionName": "x"}, format="json",
-                         HTTP_IDEMPOTENCY_KEY="k1").content.decode()
+        user_client.post(
+            "/api/user-integrations/connect",
+            {**body, "connectionName": "x"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="k1",
+        ).content.decode()
     )
-    seen.append(user_client.put(url, {"credentials": {"clientSecret": CANARY_2}}, format="json").content.decode())
-    seen.append(user_client.put(url, {"credentials": {"clientId": CANARY, "bogus": CANARY}}, format="json").content.decode())
-    seen.append(key_client.get(f"/api/user-integrations/my-connections?userId={user.user_id}").content.decode())
+    seen.append(
+        user_client.put(url, {"credentials": {"clientSecret": CANARY_2}}, format="json").content.decode()
+    )
+    seen.append(
+        user_client.put(
+            url, {"credentials": {"clientId": CANARY, "bogus": CANARY}}, format="json"
+        ).content.decode()
+    )
+    seen.append(
+        key_client.get(f"/api/user-integrations/my-connections?userId={user.user_id}").content.decode()
+    )
     seen.append(user_client.get("/api/user-integrations/my-connections").content.decode())
     seen.append(user_client.get(f"{url}/history").content.decode())
     operator_client = Client()

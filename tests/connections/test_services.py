@@ -7,11 +7,11 @@ from django.db import connections as db_connections
 from connections.models import AuditEvent, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import (
+    ConnectionChanges,
     audit_record,
     connection_create,
     connection_delete,
     connection_reactivate,
-    ConnectionChanges,
     connection_update,
 )
 from core.errors import ApplicationError, ValidationFailed
@@ -25,8 +25,12 @@ SEED_VARIABLES = {"instance_url": "https://mycompany.salesforce.com"}
 def test_create_encrypts_and_audits_in_one_go(user):
     salesforce()
     connection = connection_create(
-        actor=user, user=user, integration_id="salesforce", auth_method_id="oauth2",
-        credentials=dict(SEED_CREDENTIALS), configured_variables=SEED_VARIABLES,
+        actor=user,
+        user=user,
+        integration_id="salesforce",
+        auth_method_id="oauth2",
+        credentials=dict(SEED_CREDENTIALS),
+        configured_variables=SEED_VARIABLES,
     )
 
     assert connection.connection_name == "Salesforce"
@@ -35,8 +39,14 @@ def test_create_encrypts_and_audits_in_one_go(user):
     event = AuditEvent.objects.get(connection=connection)
     assert (event.action, event.actor) == ("create", f"user:{user.user_id}")
     assert event.fields == sorted(
-        ["authMethodId", "configuredVariables.instance_url", "connectionName", "credentials.clientId",
-         "credentials.clientSecret", "status"]
+        [
+            "authMethodId",
+            "configuredVariables.instance_url",
+            "connectionName",
+            "credentials.clientId",
+            "credentials.clientSecret",
+            "status",
+        ]
     )
 
 
@@ -44,8 +54,12 @@ def test_failed_validation_writes_nothing(user):
     salesforce()
     with pytest.raises(ValidationFailed):
         connection_create(
-            actor=user, user=user, integration_id="salesforce", auth_method_id="oauth2",
-            credentials={"clientId": "x"}, configured_variables=SEED_VARIABLES,
+            actor=user,
+            user=user,
+            integration_id="salesforce",
+            auth_method_id="oauth2",
+            credentials={"clientId": "x"},
+            configured_variables=SEED_VARIABLES,
         )
     assert not Connection.objects.exists() and not AuditEvent.objects.exists()
 
@@ -56,8 +70,12 @@ def test_an_inactive_user_gets_no_new_connection(user):
     user.save()
     with pytest.raises(ValidationFailed) as caught:
         connection_create(
-            actor="system", user=user, integration_id="salesforce", auth_method_id="oauth2",
-            credentials=dict(SEED_CREDENTIALS), configured_variables=SEED_VARIABLES,
+            actor="system",
+            user=user,
+            integration_id="salesforce",
+            auth_method_id="oauth2",
+            credentials=dict(SEED_CREDENTIALS),
+            configured_variables=SEED_VARIABLES,
         )
     assert caught.value.errors == [f"userId '{user.user_id}' is inactive"]
 
@@ -65,14 +83,20 @@ def test_an_inactive_user_gets_no_new_connection(user):
 def test_base_url_and_credentials_for_other_modules():
     connection = ConnectionFactory()
 
-    assert connection_base_url(connection=connection) == "https://mycompany.salesforce.com/services/data/v58.0"
+    assert (
+        connection_base_url(connection=connection) == "https://mycompany.salesforce.com/services/data/v58.0"
+    )
     assert connection_credentials(connection=connection) == SEED_CREDENTIALS
 
 
 def test_update_without_changes_writes_nothing(user):
     connection = ConnectionFactory(user=user)
 
-    connection_update(connection=connection, actor=user, changes=ConnectionChanges(connection_name=connection.connection_name))
+    connection_update(
+        connection=connection,
+        actor=user,
+        changes=ConnectionChanges(connection_name=connection.connection_name),
+    )
 
     connection.refresh_from_db()
     assert connection.version == 1
@@ -81,13 +105,22 @@ def test_update_without_changes_writes_nothing(user):
 
 def test_update_drops_a_hidden_field_kept_from_before(user):
     connection = ConnectionFactory(
-        user=user, integration=acme(), auth_method_id="basic", configured_variables={"subdomain": "crm"},
+        user=user,
+        integration=acme(),
+        auth_method_id="basic",
+        configured_variables={"subdomain": "crm"},
         credentials={"username": "ada", "password": "pw", "region": "eu", "euToken": "t"},
     )
 
-    connection = connection_update(connection=connection, actor=user, changes=ConnectionChanges(credentials={"region": "us"}))
+    connection = connection_update(
+        connection=connection, actor=user, changes=ConnectionChanges(credentials={"region": "us"})
+    )
 
-    assert connection_credentials(connection=connection) == {"username": "ada", "password": "pw", "region": "us"}
+    assert connection_credentials(connection=connection) == {
+        "username": "ada",
+        "password": "pw",
+        "region": "us",
+    }
 
 
 def test_delete_and_reactivate_are_audited_once(user):
@@ -109,7 +142,9 @@ def test_a_connection_of_an_inactive_integration_cannot_be_reactivated(user):
 
     with pytest.raises(ApplicationError) as caught:
         connection_reactivate(connection=connection, actor=user)
-    assert caught.value.message == "Integration 'salesforce' is inactive: its connections cannot be reactivated"
+    assert (
+        caught.value.message == "Integration 'salesforce' is inactive: its connections cannot be reactivated"
+    )
 
 
 def test_audit_record_for_other_modules(user):
@@ -133,7 +168,9 @@ def test_concurrent_updates_lose_nothing(user):
         try:
             barrier.wait(timeout=10)
             connection_update(
-                connection=Connection.objects.get(pk=connection.pk), actor=user, changes=ConnectionChanges(**changes)
+                connection=Connection.objects.get(pk=connection.pk),
+                actor=user,
+                changes=ConnectionChanges(**changes),
             )
         except BaseException as exc:  # reported below, from the main thread
             failures.append(exc)
@@ -171,9 +208,14 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_connection(user)
             barrier.wait(timeout=10)
             results.append(
                 connection_create(
-                    actor=user, user=user, integration_id="salesforce", auth_method_id="oauth2",
-                    credentials=dict(SEED_CREDENTIALS), configured_variables=SEED_VARIABLES,
-                    idempotency_key="same", request_fingerprint="f" * 64,
+                    actor=user,
+                    user=user,
+                    integration_id="salesforce",
+                    auth_method_id="oauth2",
+                    credentials=dict(SEED_CREDENTIALS),
+                    configured_variables=SEED_VARIABLES,
+                    idempotency_key="same",
+                    request_fingerprint="f" * 64,
                 ).connection_id
             )
         except BaseException as exc:  # reported below, from the main thread

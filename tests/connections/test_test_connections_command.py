@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from connections.management.commands.test_connections import progress_bar
-from connections.models import Connection, TestRun
+from connections.models import CheckRun, Connection
 from tests.connections.factories import ConnectionFactory, local_connection, local_provider
 from tests.connections.task_queue import REDIS_URL, RealWorker, broker, drop_redis_queue
 from tests.provider_server import BEARER_TOKEN
@@ -69,8 +69,10 @@ def test_a_users_connections_are_tested_here_with_a_progress_bar_and_a_summary(l
     assert lines[-1] == "2 tested: 1 succeeded, 1 failed."
     assert str(error) == "1 of 2 connection test(s) did not succeed"
     assert WRONG_TOKEN not in output and BEARER_TOKEN not in output
-    assert set(TestRun.objects.values_list("trigger", "requested_by")) == {("command", "command:test_connections")}
-    assert not TestRun.objects.filter(connection__user=other_user).exists()
+    assert set(CheckRun.objects.values_list("trigger", "requested_by")) == {
+        ("command", "command:test_connections")
+    }
+    assert not CheckRun.objects.filter(connection__user=other_user).exists()
 
 
 @pytest.mark.django_db
@@ -110,4 +112,4 @@ def test_async_runs_the_tests_on_the_workers_and_waits_for_them(local, tmp_path)
     assert "[" + "#" * 30 + "] 5/5" in lines
     assert lines[-1] == "5 tested: 5 succeeded, 0 failed."
     assert all(f"({c.connection_id})" in output for c in connections)
-    assert TestRun.objects.filter(status="success", trigger="command").count() == 5
+    assert CheckRun.objects.filter(status="success", trigger="command").count() == 5

@@ -2,10 +2,10 @@
 filter, and the "Test selected" action that queues tests for the workers."""
 
 import pytest
+
 from connections import testing
-from connections.models import Connection, TestRun
+from connections.models import CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
-from tests.connections.test_admin import admin_client  # noqa: F401 - a fixture
 from tests.connections.task_queue import clear_published, published_messages
 from tests.provider_server import BEARER_TOKEN
 
@@ -27,20 +27,20 @@ def test_the_connection_page_shows_its_recent_test_runs_without_secrets(admin_cl
 
     assert "Recent test runs (newest 20)" in page
     assert run.run_id in page and "Invalid credentials" in page
-    assert f"/admin/connections/testrun/?q={connection.connection_id}" in page
+    assert f"/admin/connections/checkrun/?q={connection.connection_id}" in page
     assert WRONG_TOKEN not in page
 
 
 def test_test_runs_are_listed_and_shown_read_only(admin_client, local):
     run = testing.run_connection_test(connection=local_connection(local), actor="tests")
 
-    listing = admin_client.get("/admin/connections/testrun/", {"status__exact": "success"})
-    detail = admin_client.get(f"/admin/connections/testrun/{run.pk}/change/")
+    listing = admin_client.get("/admin/connections/checkrun/", {"status__exact": "success"})
+    detail = admin_client.get(f"/admin/connections/checkrun/{run.pk}/change/")
 
     assert listing.status_code == 200 and run.run_id in listing.content.decode()
     assert detail.status_code == 200
     assert 'name="_save"' not in detail.content.decode()
-    assert admin_client.get("/admin/connections/testrun/add/").status_code == 403
+    assert admin_client.get("/admin/connections/checkrun/add/").status_code == 403
     assert BEARER_TOKEN not in listing.content.decode() + detail.content.decode()
 
 
@@ -56,7 +56,9 @@ def test_connections_needing_attention_can_be_filtered(admin_client, local, sett
     assert "By needs attention" in page
 
 
-def test_test_selected_queues_a_test_per_active_connection(admin_client, local, django_capture_on_commit_callbacks):
+def test_test_selected_queues_a_test_per_active_connection(
+    admin_client, local, django_capture_on_commit_callbacks
+):
     clear_published()
     active = [local_connection(local) for _ in range(2)]
     inactive = local_connection(local, status=Connection.Status.INACTIVE)
@@ -69,7 +71,7 @@ def test_test_selected_queues_a_test_per_active_connection(admin_client, local, 
         )
 
     assert "Queued 2 connection test(s) (1 inactive skipped)" in response.content.decode()
-    runs = TestRun.objects.all()
+    runs = CheckRun.objects.all()
     assert {r.connection_id for r in runs} == {c.pk for c in active}
     assert {(r.status, r.trigger) for r in runs} == {("queued", "admin")}
     assert sorted(m.args[0] for m in published_messages()) == sorted(r.run_id for r in runs)

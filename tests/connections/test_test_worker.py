@@ -10,7 +10,7 @@ import redis
 from django.utils import timezone
 
 from connections import testing
-from connections.models import Connection, TestRun
+from connections.models import CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
 from tests.connections.task_queue import (
     REDIS_URL,
@@ -55,27 +55,35 @@ def local(provider_server, allow_local_provider):
     return local_provider(provider_server.origin, slow_ms=1000)
 
 
-def wait_finished(*runs: TestRun, timeout: float = 30) -> list[TestRun]:
+def wait_finished(*runs: CheckRun, timeout: float = 30) -> list[CheckRun]:
     pks = [run.pk for run in runs]
 
     def all_finished() -> bool:
-        return not TestRun.objects.filter(pk__in=pks, status__in=["queued", "running"]).exists()
+        return not CheckRun.objects.filter(pk__in=pks, status__in=["queued", "running"]).exists()
 
-    assert wait_for(all_finished, timeout), f"runs still unfinished: {list(TestRun.objects.filter(pk__in=pks))}"
-    return list(TestRun.objects.filter(pk__in=pks).order_by("pk"))
+    assert wait_for(all_finished, timeout), (
+        f"runs still unfinished: {list(CheckRun.objects.filter(pk__in=pks))}"
+    )
+    return list(CheckRun.objects.filter(pk__in=pks).order_by("pk"))
 
 
 def test_an_async_test_runs_end_to_end_on_the_worker(on_worker, key_client, local, user, provider_server):
     good = local_connection(local, user=user)
     bad = local_connection(local, user=user, credentials={"token": WRONG_TOKEN})
 
-    queued = [key_client.post(f"/api/user-integrations/{c.connection_id}/test?async=true") for c in (good, bad)]
+    queued = [
+        key_client.post(f"/api/user-integrations/{c.connection_id}/test?async=true") for c in (good, bad)
+    ]
 
     assert [response.status_code for response in queued] == [202, 202]
     status_urls = [response.json()["testRun"]["statusUrl"] for response in queued]
-    wait_finished(*TestRun.objects.all())
+    wait_finished(*CheckRun.objects.all())
     passed, failed = (key_client.get(url).json()["testRun"] for url in status_urls)
-    assert (passed["status"], passed["statusCode"], passed["message"]) == ("success", 200, "Connection successful")
+    assert (passed["status"], passed["statusCode"], passed["message"]) == (
+        "success",
+        200,
+        "Connection successful",
+    )
     assert passed["endpoint"] == provider_server.url("/bearer")
     assert (failed["status"], failed["statusCode"]) == ("error", 401)
     assert failed["errorMessage"].startswith("Invalid credentials. The service answered 401 Unauthorized")
@@ -92,7 +100,9 @@ def test_one_worker_runs_many_tests_at_once(on_worker, local):
     connections = [local_connection(local, auth_method_id="slow") for _ in range(CONCURRENCY)]
     started = time.monotonic()
 
-    runs = wait_finished(*testing.queue_connection_tests(connections=connections, actor="tests", trigger="command"))
+    runs = wait_finished(
+        *testing.queue_connection_tests(connections=connections, actor="tests", trigger="command")
+    )
 
     elapsed = time.monotonic() - started
     assert [run.status for run in runs] == ["success"] * CONCURRENCY
@@ -110,7 +120,7 @@ def test_a_run_already_finished_is_not_run_again_by_the_worker(on_worker, local,
 
     assert wait_for(lambda: f"test run {run.run_id}: no longer queued" in on_worker.log, 15), on_worker.log
     assert len(provider_server.hits) == hits
-    assert TestRun.objects.get(pk=run.pk).attempts == 1
+    assert CheckRun.objects.get(pk=run.pk).attempts == 1
 
 
 def test_the_message_on_redis_holds_the_run_id_and_no_secret(local, django_db_blocker):
@@ -129,18 +139,22 @@ def test_the_message_on_redis_holds_the_run_id_and_no_secret(local, django_db_bl
     assert connection.credentials_encrypted.encode() not in raw
 
 
-def test_a_run_whose_worker_died_is_failed_by_the_sweeper(local, provider_server, allow_local_provider, tmp_path, settings):
+def test_a_run_whose_worker_died_is_failed_by_the_sweeper(
+    local, provider_server, allow_local_provider, tmp_path, settings
+):
     queue = f"test-conn-{uuid.uuid4().hex[:12]}"
     hanging = local_provider(provider_server.origin, slow_ms=30_000)
     connection = local_connection(hanging, auth_method_id="slow")
     try:
-        with RealWorker(tmp_path, queue, concurrency=2, OUTBOUND_READ_TIMEOUT="60", OUTBOUND_DEADLINE="60") as worker:
+        with RealWorker(
+            tmp_path, queue, concurrency=2, OUTBOUND_READ_TIMEOUT="60", OUTBOUND_DEADLINE="60"
+        ) as worker:
             with broker(REDIS_URL, queue=queue):
                 run = testing.queue_connection_test(connection=connection, actor="tests")
-            assert wait_for(lambda: TestRun.objects.get(pk=run.pk).status == "running", 20), worker.log
+            assert wait_for(lambda: CheckRun.objects.get(pk=run.pk).status == "running", 20), worker.log
             worker.kill()
         time.sleep(0.5)
-        assert TestRun.objects.get(pk=run.pk).status == "running", "nobody is left to finish it"
+        assert CheckRun.objects.get(pk=run.pk).status == "running", "nobody is left to finish it"
         # Late acknowledgement: the message is not lost with its worker (another gets it after the
         # visibility timeout, and skips it once the sweeper has closed the run).
         assert [m.args for m in unacked_messages(queue).values()] == [[run.run_id]]
@@ -152,7 +166,10 @@ def test_a_run_whose_worker_died_is_failed_by_the_sweeper(local, provider_server
 
     run.refresh_from_db()
     assert run.status == "error"
-    assert run.error_message == "The test did not finish: its worker stopped or passed the 120 s time limit. Run it again."
+    assert (
+        run.error_message
+        == "The test did not finish: its worker stopped or passed the 120 s time limit. Run it again."
+    )
     connection.refresh_from_db()
     assert connection.last_test_status is None
     assert Connection.objects.get(pk=connection.pk).consecutive_failures == 0

@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from connections import encryption, testing
-from connections.models import AuditEvent, Connection, TestRun
+from connections.models import AuditEvent, CheckRun, Connection
 from connections.tasks import execute_test_run
 from core.errors import ApplicationError, NotFound
 from tests.connections.factories import local_connection, local_provider
@@ -21,7 +21,7 @@ from tests.provider_server import BEARER_TOKEN, PASSWORD, USERNAME
 pytestmark = pytest.mark.django_db
 
 WRONG_TOKEN = "wrong-token-Qx81Lm"
-Status = TestRun.Status
+Status = CheckRun.Status
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_bad_credentials_fail_with_the_status_and_a_useful_message_without_the_s
     assert run.error_message == run.message
     assert run.message.startswith("Invalid credentials. The service answered 401 Unauthorized")
     # The provider echoes the token back; it is scrubbed everywhere.
-    row = TestRun.objects.filter(pk=run.pk).values().get()
+    row = CheckRun.objects.filter(pk=run.pk).values().get()
     assert WRONG_TOKEN not in repr(row)
     assert WRONG_TOKEN not in caplog.text
     connection.refresh_from_db()
@@ -81,7 +81,9 @@ def test_bad_credentials_fail_with_the_status_and_a_useful_message_without_the_s
 
 
 def test_basic_auth_is_tested_on_its_own_test_request(local, provider_server):
-    connection = local_connection(local, auth_method_id="basic", credentials={"username": USERNAME, "password": PASSWORD})
+    connection = local_connection(
+        local, auth_method_id="basic", credentials={"username": USERNAME, "password": PASSWORD}
+    )
 
     run = testing.run_connection_test(connection=connection, actor="tests")
 
@@ -112,7 +114,7 @@ def test_an_inactive_connection_is_not_tested(local):
         testing.run_connection_test(connection=connection, actor="tests")
     with pytest.raises(ApplicationError):
         testing.queue_connection_test(connection=connection, actor="tests")
-    assert not TestRun.objects.exists()
+    assert not CheckRun.objects.exists()
 
 
 def test_unreadable_credentials_are_a_failed_test_not_a_crash(local):
@@ -129,9 +131,12 @@ def test_unreadable_credentials_are_a_failed_test_not_a_crash(local):
 def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
     connection = local_connection(local)
     newer = testing.run_connection_test(connection=connection, actor="tests")
-    older = TestRun.objects.create(
-        connection=connection, status=Status.RUNNING, started_at=newer.started_at - timedelta(seconds=5),
-        requested_by="tests", trigger="api",
+    older = CheckRun.objects.create(
+        connection=connection,
+        status=Status.RUNNING,
+        started_at=newer.started_at - timedelta(seconds=5),
+        requested_by="tests",
+        trigger="api",
     )
     bad = testing._outcome_without_call("late")
 
@@ -139,7 +144,7 @@ def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
 
     connection.refresh_from_db()
     assert (connection.last_test_status, connection.last_test_date) == ("success", newer.started_at)
-    assert TestRun.objects.get(pk=older.pk).status == Status.ERROR
+    assert CheckRun.objects.get(pk=older.pk).status == Status.ERROR
 
 
 def test_bulk_tests_run_their_provider_calls_at_once(provider_server, allow_local_provider):
@@ -149,15 +154,20 @@ def test_bulk_tests_run_their_provider_calls_at_once(provider_server, allow_loca
     started = time.monotonic()
 
     runs = testing.run_connection_tests(
-        connections=Connection.objects.filter(pk__in=[c.pk for c in connections]).select_related("integration"),
-        actor="command:tests", trigger="command", concurrency=10, on_finished=finished.append,
+        connections=Connection.objects.filter(pk__in=[c.pk for c in connections]).select_related(
+            "integration"
+        ),
+        actor="command:tests",
+        trigger="command",
+        concurrency=10,
+        on_finished=finished.append,
     )
 
     elapsed = time.monotonic() - started
     assert elapsed < 2.0, f"10 calls of 400 ms took {elapsed:.2f} s: not concurrent"
     assert [r.status for r in runs] == [Status.SUCCESS] * 10
     assert len(finished) == 10
-    assert TestRun.objects.filter(status=Status.SUCCESS, trigger="command").count() == 10
+    assert CheckRun.objects.filter(status=Status.SUCCESS, trigger="command").count() == 10
 
 
 # --- Queued tests
@@ -181,7 +191,7 @@ def test_queued_test_publishes_only_the_run_id_after_commit(local, queue, django
 
 def test_a_queued_run_is_run_once(local, provider_server):
     connection = local_connection(local)
-    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
 
     finished = testing.run_queued_test(run_id=run.run_id)
     again = testing.run_queued_test(run_id=run.run_id)
@@ -194,26 +204,33 @@ def test_a_queued_run_is_run_once(local, provider_server):
 
 def test_a_run_taken_by_another_worker_is_skipped(local, provider_server):
     connection = local_connection(local)
-    run = TestRun.objects.create(
-        connection=connection, requested_by="tests", trigger="api", status=Status.RUNNING,
-        started_at=timezone.now(), attempts=1,
+    run = CheckRun.objects.create(
+        connection=connection,
+        requested_by="tests",
+        trigger="api",
+        status=Status.RUNNING,
+        started_at=timezone.now(),
+        attempts=1,
     )
     hits = len(provider_server.hits)
 
     assert testing.run_queued_test(run_id=run.run_id) is None
     assert len(provider_server.hits) == hits
-    assert TestRun.objects.get(pk=run.pk).status == Status.RUNNING
+    assert CheckRun.objects.get(pk=run.pk).status == Status.RUNNING
 
 
 def test_a_connection_deactivated_after_queueing_is_not_called(local, provider_server):
     connection = local_connection(local)
-    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.INACTIVE)
     hits = len(provider_server.hits)
 
     finished = testing.run_queued_test(run_id=run.run_id)
 
-    assert (finished.status, finished.message) == (Status.ERROR, "The connection was deactivated before the test ran")
+    assert (finished.status, finished.message) == (
+        Status.ERROR,
+        "The connection was deactivated before the test ran",
+    )
     assert len(provider_server.hits) == hits
     connection.refresh_from_db()
     assert connection.last_test_status is None and connection.consecutive_failures == 0
@@ -232,7 +249,7 @@ def test_the_task_is_late_acknowledged_time_limited_and_retries_a_bounded_number
 
 
 def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local):
-    run = TestRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
     record = testing._record
     faults = iter([OperationalError("database is locked")])
 
@@ -251,7 +268,7 @@ def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local)
 
 
 def test_a_lasting_database_fault_gives_up_after_the_retries_and_leaves_the_run_queued(local):
-    run = TestRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
 
     with mock.patch.object(testing, "_record", side_effect=OperationalError("server closed the connection")):
         result = execute_test_run.apply(args=[run.run_id])
@@ -264,7 +281,7 @@ def test_a_lasting_database_fault_gives_up_after_the_retries_and_leaves_the_run_
 
 def test_a_provider_error_is_a_result_and_never_retried(local):
     connection = local_connection(local, credentials={"token": WRONG_TOKEN})
-    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
 
     result = execute_test_run.apply(args=[run.run_id])
 
@@ -278,8 +295,12 @@ def test_a_provider_error_is_a_result_and_never_retried(local):
 
 def test_the_sweeper_fails_runs_whose_worker_died(local, settings):
     connection = local_connection(local)
-    stuck = TestRun.objects.create(
-        connection=connection, requested_by="tests", trigger="api", status=Status.RUNNING, started_at=timezone.now()
+    stuck = CheckRun.objects.create(
+        connection=connection,
+        requested_by="tests",
+        trigger="api",
+        status=Status.RUNNING,
+        started_at=timezone.now(),
     )
     still_in_time = settings.CELERY_TASK_TIME_LIMIT / 60
 
@@ -300,12 +321,18 @@ def test_the_sweeper_sends_old_queued_runs_again_and_expires_forgotten_ones(loca
     settings.CONNECTION_TEST_REQUEUE_MINUTES = 10
     settings.CONNECTION_TEST_EXPIRE_MINUTES = 60
     connection = local_connection(local)
-    fresh = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
-    lost = TestRun.objects.create(
-        connection=connection, requested_by="tests", trigger="api", queued_at=timezone.now() - timedelta(minutes=11)
+    fresh = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    lost = CheckRun.objects.create(
+        connection=connection,
+        requested_by="tests",
+        trigger="api",
+        queued_at=timezone.now() - timedelta(minutes=11),
     )
-    forgotten = TestRun.objects.create(
-        connection=connection, requested_by="tests", trigger="api", queued_at=timezone.now() - timedelta(minutes=61)
+    forgotten = CheckRun.objects.create(
+        connection=connection,
+        requested_by="tests",
+        trigger="api",
+        queued_at=timezone.now() - timedelta(minutes=61),
     )
 
     result = testing.sweep_test_runs()
@@ -317,7 +344,7 @@ def test_the_sweeper_sends_old_queued_runs_again_and_expires_forgotten_ones(loca
     assert lost.status == Status.QUEUED and lost.requeued_at is not None
     assert forgotten.status == Status.ERROR
     assert forgotten.message == "The test was not run: no worker took it up within 60 minutes."
-    assert TestRun.objects.get(pk=fresh.pk).requeued_at is None
+    assert CheckRun.objects.get(pk=fresh.pk).requeued_at is None
     # Sent again once per CONNECTION_TEST_REQUEUE_MINUTES, not on every pass.
     assert testing.sweep_test_runs().requeued == 0
     assert testing.sweep_test_runs(now=minutes_later(10.5)).requeued == 2
@@ -335,7 +362,9 @@ def test_the_schedule_retests_stale_active_connections_spread_over_time(
     day_ago = timezone.now() - timedelta(hours=25)
     stale = [local_connection(local) for _ in range(4)]
     Connection.objects.filter(pk__in=[c.pk for c in stale]).update(created_at=day_ago)
-    Connection.objects.filter(pk=stale[0].pk).update(last_test_date=day_ago - timedelta(hours=5))  # longest ago
+    Connection.objects.filter(pk=stale[0].pk).update(
+        last_test_date=day_ago - timedelta(hours=5)
+    )  # longest ago
     Connection.objects.filter(pk=stale[1].pk).update(last_test_date=day_ago)
     recent = local_connection(local)
     Connection.objects.filter(pk=recent.pk).update(created_at=day_ago, last_test_date=timezone.now())
@@ -353,7 +382,9 @@ def test_the_schedule_retests_stale_active_connections_spread_over_time(
     assert {(r.trigger, r.requested_by) for r in runs} == {("schedule", "schedule")}
     messages = published_messages()
     assert len(messages) == 3
-    delays = sorted(round((datetime.fromisoformat(m.eta) - before).total_seconds()) for m in messages if m.eta)
+    delays = sorted(
+        round((datetime.fromisoformat(m.eta) - before).total_seconds()) for m in messages if m.eta
+    )
     assert delays == [100, 200], "300 s spread over 3 runs: the first starts now"
     # The fourth stale one is next time; the pending ones are not queued twice.
     assert len(testing.retest_due_connections()) == 1
@@ -369,7 +400,9 @@ def test_history_is_newest_first_and_bounded(local):
 
     assert len(runs) == 2
     assert runs[0].queued_at >= runs[1].queued_at
-    assert list(TestRun.objects.order_by("-queued_at", "-id").values_list("pk", flat=True)[:2]) == [r.pk for r in runs]
+    assert list(CheckRun.objects.order_by("-queued_at", "-id").values_list("pk", flat=True)[:2]) == [
+        r.pk for r in runs
+    ]
 
 
 def test_someone_elses_run_is_not_found(local, user, other_user):
@@ -378,4 +411,3 @@ def test_someone_elses_run_is_not_found(local, user, other_user):
     with pytest.raises(NotFound, match="Test run not found"):
         testing.get_test_run_for_actor(actor=user, run_id=run.run_id)
     assert testing.get_test_run_for_actor(actor=other_user, run_id=run.run_id) == run
-

@@ -62,7 +62,15 @@ BLOCKED_LITERALS = [
     ("[2001:db8::1]", None),
 ]
 # Other spellings of 127.0.0.1 that the system resolver accepts.
-ODD_LOOPBACK_SPELLINGS = ["2130706433", "0x7f.1", "0x7f000001", "017700000001", "0177.0.0.1", "127.1", "127.0.1"]
+ODD_LOOPBACK_SPELLINGS = [
+    "2130706433",
+    "0x7f.1",
+    "0x7f000001",
+    "017700000001",
+    "0177.0.0.1",
+    "127.1",
+    "127.0.1",
+]
 
 
 def hosts_file_loopback_names() -> list[str]:
@@ -104,7 +112,9 @@ def test_literal_address_is_allowed_when_listed(settings, host, kind):
     check_outbound_url(f"http://{host}/")
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::200e"])
+@pytest.mark.parametrize(
+    "address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "2a00:1450:4001::200e"]
+)
 def test_public_addresses_are_allowed(settings, address):
     settings.OUTBOUND_ALLOWLIST = []
     assert address_block_reason(ipaddress.ip_address(address)) is None
@@ -180,7 +190,9 @@ def test_plain_http_to_a_host_not_listed_is_refused(settings):
         outbound_request("GET", "http://api.example.com/v1")
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com/", "example.com/x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com/", "example.com/x"]
+)
 def test_only_http_and_https_are_allowed(url):
     with pytest.raises(OutboundBlocked, match="only http and https"):
         outbound_request("GET", url)
@@ -289,8 +301,22 @@ def self_signed_provider(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(key), "-out", str(cert)],
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
         check=True,
         capture_output=True,
     )

@@ -25,7 +25,11 @@ def outside_environment(**env: str) -> dict:
 def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env=outside_environment(**env), cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env=outside_environment(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -55,7 +59,10 @@ def test_debug_generates_development_keys_once_and_warns(tmp_path):
         return subprocess.run(
             [sys.executable, "-c", show_key],
             env=outside_environment(**env),
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     first, second = run(), run()

@@ -58,10 +58,16 @@ def test_operator_adds_a_feature_that_the_api_returns(page, screenshot):
     assert len(mappings) == 1
     mapping = mappings[0]
     assert mapping["featureTemplateId"] == "create_contact"
-    assert mapping["apiConfig"] == {"apiConfigId": None, "method": "POST", "endpoint": "/crm/v3/objects/{{object_type}}"}
+    assert mapping["apiConfig"] == {
+        "apiConfigId": None,
+        "method": "POST",
+        "endpoint": "/crm/v3/objects/{{object_type}}",
+    }
     assert mapping["fieldMappings"]["phone"]["enabled"] is True
     assert mapping["fieldMappings"]["phone"]["customHandlers"]["valueHandler"] == "toE164Phone"
-    assert mapping["fieldMappings"]["first_name"]["customHandlers"]["validationHandler"] == "validateNameLength"
+    assert (
+        mapping["fieldMappings"]["first_name"]["customHandlers"]["validationHandler"] == "validateNameLength"
+    )
     assert [f["fieldKey"] for f in mapping["extraFields"]] == ["object_type", "lifecycle_stage"]
     assert mapping["extraFields"][0]["adminValue"] == "contacts"
     assert page.locator(f"[data-mapping-id='{mapping['id']}']").is_visible()

@@ -13,8 +13,16 @@ URL = "/api/integrations/hubspot/feature-mappings"
 
 
 def extra(**changes):
-    field = {"fieldKey": "object_type", "label": "Object Type", "type": "static", "fieldType": "string",
-             "htmlType": "text", "fillBy": "User", "required": False, "order": 1}
+    field = {
+        "fieldKey": "object_type",
+        "label": "Object Type",
+        "type": "static",
+        "fieldType": "string",
+        "htmlType": "text",
+        "fillBy": "User",
+        "required": False,
+        "order": 1,
+    }
     field.update(changes)
     return {k: v for k, v in field.items() if v is not None or k in ("adminValue",)}
 
@@ -38,12 +46,20 @@ CASES = [
         id="field-not-in-template",
     ),
     pytest.param(
-        body_with(fieldMappings={"first_name": {"enabled": True, "customHandlers": {"valueHandler": "makeItPretty"}}}),
+        body_with(
+            fieldMappings={
+                "first_name": {"enabled": True, "customHandlers": {"valueHandler": "makeItPretty"}}
+            }
+        ),
         "fieldMappings.first_name.customHandlers.valueHandler: unknown handler 'makeItPretty' (see GET /api/feature-handlers)",
         id="unknown-handler",
     ),
     pytest.param(
-        body_with(fieldMappings={"email": {"enabled": True, "customHandlers": {"valueHandler": "validateEmailFormat"}}}),
+        body_with(
+            fieldMappings={
+                "email": {"enabled": True, "customHandlers": {"valueHandler": "validateEmailFormat"}}
+            }
+        ),
         "fieldMappings.email.customHandlers.valueHandler: 'validateEmailFormat' is a validation handler, not a value handler",
         id="handler-of-wrong-kind",
     ),
@@ -59,14 +75,28 @@ CASES = [
         id="unknown-handler-slot",
     ),
     pytest.param(
-        body_with(fieldMappings={"first_name": {"customHandlers": {
-            "validationHandler": {"name": "validateNameLength", "params": {"min": 10, "max": 2}}}}}),
+        body_with(
+            fieldMappings={
+                "first_name": {
+                    "customHandlers": {
+                        "validationHandler": {"name": "validateNameLength", "params": {"min": 10, "max": 2}}
+                    }
+                }
+            }
+        ),
         "fieldMappings.first_name.customHandlers.validationHandler.params min must not be greater than max",
         id="handler-params-inconsistent",
     ),
     pytest.param(
-        body_with(fieldMappings={"first_name": {"customHandlers": {
-            "validationHandler": {"name": "validateNameLength", "params": {"maximum": 2}}}}}),
+        body_with(
+            fieldMappings={
+                "first_name": {
+                    "customHandlers": {
+                        "validationHandler": {"name": "validateNameLength", "params": {"maximum": 2}}
+                    }
+                }
+            }
+        ),
         "fieldMappings.first_name.customHandlers.validationHandler.params.maximum is not a parameter of validateNameLength",
         id="handler-unknown-param",
     ),
@@ -116,7 +146,13 @@ CASES = [
         id="select-without-possible-values",
     ),
     pytest.param(
-        body_with(extraFields=[extra(htmlType="select", possibleValues=[{"id": "a", "label": "A"}, {"id": "a", "label": "B"}])]),
+        body_with(
+            extraFields=[
+                extra(
+                    htmlType="select", possibleValues=[{"id": "a", "label": "A"}, {"id": "a", "label": "B"}]
+                )
+            ]
+        ),
         "extraFields[0].possibleValues[1].id 'a' is repeated",
         id="possible-values-repeated",
     ),
@@ -131,8 +167,16 @@ CASES = [
         id="required-admin-field-with-blank-admin-value",
     ),
     pytest.param(
-        body_with(extraFields=[extra(htmlType="select", fillBy="Admin", adminValue="deal",
-                                     possibleValues=[{"id": "contact", "label": "Contact"}])]),
+        body_with(
+            extraFields=[
+                extra(
+                    htmlType="select",
+                    fillBy="Admin",
+                    adminValue="deal",
+                    possibleValues=[{"id": "contact", "label": "Contact"}],
+                )
+            ]
+        ),
         "extraFields[0].adminValue must be one of: contact",
         id="admin-value-not-a-choice",
     ),
@@ -167,33 +211,62 @@ CASES = [
         "extraFields[0].type is required",
         id="extra-field-incomplete",
     ),
-    pytest.param(body_with(apiConfig__method="FETCH"), "apiConfig.method must be an HTTP verb: GET, POST, PUT, PATCH, DELETE",
-                 id="method-not-a-verb"),
-    pytest.param(body_with(apiConfig__endpoint="https://evil.example/contacts"),
-                 "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
-                 id="endpoint-absolute-url"),
-    pytest.param(body_with(apiConfig__endpoint="//evil.example/contacts"),
-                 "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
-                 id="endpoint-scheme-relative"),
-    pytest.param(body_with(apiConfig__endpoint="contacts"),
-                 "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
-                 id="endpoint-without-slash"),
-    pytest.param(body_with(apiConfig__endpoint="/api/../admin"), "apiConfig.endpoint must not contain .. segments",
-                 id="endpoint-dot-dot"),
-    pytest.param(body_with(apiConfig__endpoint="/api/%2e%2e/admin"), "apiConfig.endpoint must not contain .. segments",
-                 id="endpoint-encoded-dot-dot"),
-    pytest.param(body_with(apiConfig__endpoint="/api/con tacts"),
-                 "apiConfig.endpoint may only use URL path characters (no spaces, \\ or #)", id="endpoint-space"),
-    pytest.param(body_with(apiConfig__endpoint="/lists/{{list_id}}"),
-                 "apiConfig.endpoint refers to '{{list_id}}', which is not an enabled field or extra field",
-                 id="endpoint-unknown-placeholder"),
-    pytest.param(body_with(apiConfig=None), "apiConfig is required: an object with method and endpoint",
-                 id="api-config-missing"),
+    pytest.param(
+        body_with(apiConfig__method="FETCH"),
+        "apiConfig.method must be an HTTP verb: GET, POST, PUT, PATCH, DELETE",
+        id="method-not-a-verb",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="https://evil.example/contacts"),
+        "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
+        id="endpoint-absolute-url",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="//evil.example/contacts"),
+        "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
+        id="endpoint-scheme-relative",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="contacts"),
+        "apiConfig.endpoint must be a relative path starting with / (no scheme or host), such as /api/contacts",
+        id="endpoint-without-slash",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="/api/../admin"),
+        "apiConfig.endpoint must not contain .. segments",
+        id="endpoint-dot-dot",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="/api/%2e%2e/admin"),
+        "apiConfig.endpoint must not contain .. segments",
+        id="endpoint-encoded-dot-dot",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="/api/con tacts"),
+        "apiConfig.endpoint may only use URL path characters (no spaces, \\ or #)",
+        id="endpoint-space",
+    ),
+    pytest.param(
+        body_with(apiConfig__endpoint="/lists/{{list_id}}"),
+        "apiConfig.endpoint refers to '{{list_id}}', which is not an enabled field or extra field",
+        id="endpoint-unknown-placeholder",
+    ),
+    pytest.param(
+        body_with(apiConfig=None),
+        "apiConfig is required: an object with method and endpoint",
+        id="api-config-missing",
+    ),
     pytest.param(body_with(status="paused"), "status must be 'active' or 'inactive'", id="status-unknown"),
-    pytest.param(body_with(featureTemplateName=""),
-                 "featureTemplateName must be non-empty text of 200 characters at most", id="name-blank"),
-    pytest.param(body_with(fieldMappings=["first_name"]), "fieldMappings must be an object keyed by template field",
-                 id="field-mappings-not-object"),
+    pytest.param(
+        body_with(featureTemplateName=""),
+        "featureTemplateName must be non-empty text of 200 characters at most",
+        id="name-blank",
+    ),
+    pytest.param(
+        body_with(fieldMappings=["first_name"]),
+        "fieldMappings must be an object keyed by template field",
+        id="field-mappings-not-object",
+    ),
 ]
 
 

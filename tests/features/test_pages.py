@@ -22,8 +22,12 @@ def hubspot(db):
 
 
 def management(total=1, initial=0):
-    return {"extra-TOTAL_FORMS": str(total), "extra-INITIAL_FORMS": str(initial),
-            "extra-MIN_NUM_FORMS": "0", "extra-MAX_NUM_FORMS": "100"}
+    return {
+        "extra-TOTAL_FORMS": str(total),
+        "extra-INITIAL_FORMS": str(initial),
+        "extra-MIN_NUM_FORMS": "0",
+        "extra-MAX_NUM_FORMS": "100",
+    }
 
 
 def contact_post(**changes):
@@ -87,11 +91,18 @@ def test_add_feature_from_template(staff, hubspot):
 
 
 def test_errors_are_shown_next_to_the_inputs_and_nothing_is_saved(staff, hubspot):
-    data = contact_post(endpoint="https://evil.example/x", **{
-        "extra-0-fieldKey": "object_type", "extra-0-label": "Object Type", "extra-0-type": "static",
-        "extra-0-fieldType": "string", "extra-0-htmlType": "select", "extra-0-fillBy": "Admin",
-        "extra-0-required": "on",
-    })
+    data = contact_post(
+        endpoint="https://evil.example/x",
+        **{
+            "extra-0-fieldKey": "object_type",
+            "extra-0-label": "Object Type",
+            "extra-0-type": "static",
+            "extra-0-fieldType": "string",
+            "extra-0-htmlType": "select",
+            "extra-0-fillBy": "Admin",
+            "extra-0-required": "on",
+        },
+    )
 
     response = staff.post(f"{ADD}?template=create_contact", data)
 
@@ -122,12 +133,21 @@ def test_blank_feature_with_extra_fields(staff, hubspot):
         "method": "POST",
         "endpoint": "/lists/{{list_id}}/members",
         **management(total=2),
-        "extra-0-fieldKey": "list_id", "extra-0-label": "List", "extra-0-type": "static",
-        "extra-0-fieldType": "string", "extra-0-htmlType": "select", "extra-0-fillBy": "Admin",
-        "extra-0-required": "on", "extra-0-possibleValues": "news|Newsletter\nevents|Events",
+        "extra-0-fieldKey": "list_id",
+        "extra-0-label": "List",
+        "extra-0-type": "static",
+        "extra-0-fieldType": "string",
+        "extra-0-htmlType": "select",
+        "extra-0-fillBy": "Admin",
+        "extra-0-required": "on",
+        "extra-0-possibleValues": "news|Newsletter\nevents|Events",
         "extra-0-adminValue": "news",
-        "extra-1-fieldKey": "email", "extra-1-label": "Email", "extra-1-type": "static",
-        "extra-1-fieldType": "email", "extra-1-htmlType": "email", "extra-1-fillBy": "User",
+        "extra-1-fieldKey": "email",
+        "extra-1-label": "Email",
+        "extra-1-type": "static",
+        "extra-1-fieldType": "email",
+        "extra-1-htmlType": "email",
+        "extra-1-fillBy": "User",
         "extra-1-validationHandler": "validateEmailFormat",
     }
 
@@ -136,8 +156,10 @@ def test_blank_feature_with_extra_fields(staff, hubspot):
     assert response.status_code == 302, response.content.decode()[:3000]
     mapping = FeatureMapping.objects.get()
     assert mapping.feature_template is None
-    assert mapping.extra_fields[0]["possibleValues"] == [{"id": "news", "label": "Newsletter"},
-                                                         {"id": "events", "label": "Events"}]
+    assert mapping.extra_fields[0]["possibleValues"] == [
+        {"id": "news", "label": "Newsletter"},
+        {"id": "events", "label": "Events"},
+    ]
     assert mapping.extra_fields[1]["customHandlers"]["validationHandler"] == "validateEmailFormat"
 
 
@@ -145,8 +167,13 @@ def test_edit_keeps_handler_params_set_through_the_api(staff, hubspot):
     reference = {"name": "validateNameLength", "params": {"min": 2, "max": 30}}
     mapping = FeatureMappingFactory(
         integration=hubspot,
-        field_mappings={"first_name": {"enabled": True, "overrides": {"label": "Given name"},
-                                       "customHandlers": {"validationHandler": reference}}},
+        field_mappings={
+            "first_name": {
+                "enabled": True,
+                "overrides": {"label": "Given name"},
+                "customHandlers": {"validationHandler": reference},
+            }
+        },
     )
     url = f"/integrations/hubspot/features/{mapping.pk}/edit"
     page = staff.get(url).content.decode()
@@ -190,16 +217,28 @@ def test_admin_template_edit_is_validated(staff):
     url = "/admin/features/featuretemplate/create_contact/change/"
     bad = '{"kind": {"type": "static", "label": "Kind", "required": true, "fieldType": "string", "htmlType": "select", "fillBy": "User"}}'
 
-    response = staff.post(url, {"name": "Create Contact", "description": "", "category": "contacts", "fields": bad})
+    response = staff.post(
+        url, {"name": "Create Contact", "description": "", "category": "contacts", "fields": bad}
+    )
 
     assert response.status_code == 200
     assert "fields.kind.possibleValues is required for htmlType" in response.content.decode()
 
     good = bad.replace('"htmlType": "select"', '"htmlType": "text"')
-    response = staff.post(url, {"name": "Create Contact", "description": "x", "category": "contacts", "fields": good})
+    response = staff.post(
+        url, {"name": "Create Contact", "description": "x", "category": "contacts", "fields": good}
+    )
     assert response.status_code == 302
     from features.models import FeatureTemplate
 
     assert FeatureTemplate.objects.get(pk="create_contact").fields == [
-        {"key": "kind", "type": "static", "label": "Kind", "required": True, "fieldType": "string",
-         "htmlType": "text", "fillBy": "User"}]
+        {
+            "key": "kind",
+            "type": "static",
+            "label": "Kind",
+            "required": True,
+            "fieldType": "string",
+            "htmlType": "text",
+            "fillBy": "User",
+        }
+    ]

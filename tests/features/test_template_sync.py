@@ -24,7 +24,11 @@ def test_shipped_files_are_valid_and_at_least_eight():
     contact = next(f for f in files if f.document["id"] == "create_contact").document
     assert contact["name"] == "Create Contact"
     assert contact["fields"]["first_name"] == {
-        "type": "static", "label": "First Name", "required": True, "fieldType": "string", "htmlType": "text",
+        "type": "static",
+        "label": "First Name",
+        "required": True,
+        "fieldType": "string",
+        "htmlType": "text",
         "fillBy": "User",
     }
 
@@ -74,16 +78,52 @@ def test_new_file_is_created(templates_dir):
     ("content", "problem"),
     [
         ("{not json", "invalid JSON at line 1, column 2"),
-        (json.dumps({"id": "create_bad", "name": "Bad", "description": "", "category": "x", "fields": {
-            "kind": {"type": "static", "label": "Kind", "required": True, "fieldType": "string",
-                     "htmlType": "select", "fillBy": "User"}}}),
-         "$.fields.kind.possibleValues is required for htmlType 'select'"),
-        (json.dumps({"id": "other", "name": "Bad", "description": "", "category": "x", "fields": {
-            "a": {"type": "static", "label": "A", "required": True, "fieldType": "string", "htmlType": "text",
-                  "fillBy": "User"}}}),
-         "$.id 'other' does not match the file name 'create_bad.json'"),
-        (json.dumps({"id": "create_bad", "name": "Bad", "description": "", "category": "x", "fields": {}}),
-         "$.fields must be a non-empty object of field definitions"),
+        (
+            json.dumps(
+                {
+                    "id": "create_bad",
+                    "name": "Bad",
+                    "description": "",
+                    "category": "x",
+                    "fields": {
+                        "kind": {
+                            "type": "static",
+                            "label": "Kind",
+                            "required": True,
+                            "fieldType": "string",
+                            "htmlType": "select",
+                            "fillBy": "User",
+                        }
+                    },
+                }
+            ),
+            "$.fields.kind.possibleValues is required for htmlType 'select'",
+        ),
+        (
+            json.dumps(
+                {
+                    "id": "other",
+                    "name": "Bad",
+                    "description": "",
+                    "category": "x",
+                    "fields": {
+                        "a": {
+                            "type": "static",
+                            "label": "A",
+                            "required": True,
+                            "fieldType": "string",
+                            "htmlType": "text",
+                            "fillBy": "User",
+                        }
+                    },
+                }
+            ),
+            "$.id 'other' does not match the file name 'create_bad.json'",
+        ),
+        (
+            json.dumps({"id": "create_bad", "name": "Bad", "description": "", "category": "x", "fields": {}}),
+            "$.fields must be a non-empty object of field definitions",
+        ),
     ],
 )
 def test_broken_file_fails_with_its_name_and_problem_and_writes_nothing(templates_dir, content, problem):

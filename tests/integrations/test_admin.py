@@ -27,7 +27,9 @@ def test_changelist_filters_and_searches(admin_client):
 
 
 def test_change_page_shows_the_document_as_json(admin_client):
-    page = admin_client.get(reverse("admin:integrations_integration_change", args=["stripe"])).content.decode()
+    page = admin_client.get(
+        reverse("admin:integrations_integration_change", args=["stripe"])
+    ).content.decode()
 
     assert "&quot;baseUrl&quot;: &quot;https://api.stripe.com/v1&quot;" in page
     assert "Provider file" in page
@@ -37,7 +39,9 @@ def test_invalid_document_is_shown_inline_with_json_paths(admin_client):
     document = integration_document(id="acme")
     document["authMethods"][0]["fields"][0]["type"] = "secret-box"
 
-    response = admin_client.post(reverse("admin:integrations_integration_add"), {"document": json.dumps(document)})
+    response = admin_client.post(
+        reverse("admin:integrations_integration_add"), {"document": json.dumps(document)}
+    )
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["document"]
@@ -56,18 +60,23 @@ def test_malformed_json_is_an_inline_error(admin_client):
 def test_add_copies_columns_from_the_document(admin_client):
     document = integration_document(id="acme", displayName="Acme Admin", category="crm")
 
-    response = admin_client.post(reverse("admin:integrations_integration_add"), {"document": json.dumps(document)})
+    response = admin_client.post(
+        reverse("admin:integrations_integration_add"), {"document": json.dumps(document)}
+    )
 
     assert response.status_code == 302
     integration = Integration.objects.get(pk="acme")
     assert (integration.display_name, integration.category, integration.icon_url) == (
-        "Acme Admin", "crm", "/integrations/acme/icon.svg"
+        "Acme Admin",
+        "crm",
+        "/integrations/acme/icon.svg",
     )
 
 
 def test_add_refuses_an_existing_id(admin_client):
     response = admin_client.post(
-        reverse("admin:integrations_integration_add"), {"document": json.dumps(integration_document(id="stripe"))}
+        reverse("admin:integrations_integration_add"),
+        {"document": json.dumps(integration_document(id="stripe"))},
     )
 
     assert response.status_code == 200
@@ -80,7 +89,9 @@ def test_change_updates_columns_and_keeps_the_id(admin_client):
     IntegrationFactory(id="acme")
     url = reverse("admin:integrations_integration_change", args=["acme"])
 
-    response = admin_client.post(url, {"document": json.dumps(integration_document(id="acme", status="inactive"))})
+    response = admin_client.post(
+        url, {"document": json.dumps(integration_document(id="acme", status="inactive"))}
+    )
     assert response.status_code == 302
     assert Integration.objects.get(pk="acme").status == "inactive"
 

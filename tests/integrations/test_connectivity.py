@@ -44,7 +44,12 @@ def oauth_method(method_id, apply, fields, token_url="/oauth/token"):
         "type": "OAUTH",
         "label": method_id,
         "fields": fields,
-        "apply": {"tokenUrl": token_url, "clientId": "{{clientId}}", "clientSecret": "{{clientSecret}}", **apply},
+        "apply": {
+            "tokenUrl": token_url,
+            "clientId": "{{clientId}}",
+            "clientSecret": "{{clientSecret}}",
+            **apply,
+        },
         "testRequest": {"method": "GET", "path": "/oauth/protected"},
     }
 
@@ -147,7 +152,11 @@ def test_good_credentials_pass(allow_local_provider, document, method_id):
 @pytest.mark.parametrize(
     ("method_id", "status_code", "message"),
     [
-        ("basic", 401, "Invalid credentials. The service answered 401 Unauthorized: Bad username or password"),
+        (
+            "basic",
+            401,
+            "Invalid credentials. The service answered 401 Unauthorized: Bad username or password",
+        ),
         ("bearer", 401, "Invalid credentials. The service answered 401 Unauthorized: Token *** is not valid"),
         ("header", 403, "Invalid credentials. The service answered 403 Forbidden: Unknown API key '***'"),
         ("query", 401, "Invalid credentials. The service answered 401 Unauthorized: api_key *** was revoked"),
@@ -195,18 +204,24 @@ def test_server_error_is_an_unexpected_status(allow_local_provider, document):
     failing = provider_document(document["baseUrl"], testRequest={"method": "GET", "path": "/status/500"})
     outcome = run(failing, "bearer", GOOD["bearer"])
     assert (outcome.status, outcome.status_code) == ("error", 500)
-    assert outcome.message == "Unexpected status 500 Internal Server Error (expected 200): Status 500 as requested"
+    assert (
+        outcome.message
+        == "Unexpected status 500 Internal Server Error (expected 200): Status 500 as requested"
+    )
 
 
 def test_expected_status_list_is_honoured(allow_local_provider, document):
     accepting = provider_document(
-        document["baseUrl"], testRequest={"method": "GET", "path": "/status/204", "expectedStatus": [200, 204]}
+        document["baseUrl"],
+        testRequest={"method": "GET", "path": "/status/204", "expectedStatus": [200, 204]},
     )
     assert run(accepting, "bearer", GOOD["bearer"]).status_code == 204
 
 
 def test_redirect_to_a_private_address_is_blocked(allow_local_provider, document):
-    redirecting = provider_document(document["baseUrl"], testRequest={"method": "GET", "path": "/redirect-private"})
+    redirecting = provider_document(
+        document["baseUrl"], testRequest={"method": "GET", "path": "/redirect-private"}
+    )
     outcome = run(redirecting, "bearer", GOOD["bearer"])
     assert outcome.status == "error"
     assert outcome.message == "Blocked: 169.254.169.254 is a private address (cloud metadata)"
@@ -221,7 +236,9 @@ def test_local_address_is_blocked_without_the_allowlist(settings, document, prov
     assert len(provider_server.hits) == before
 
 
-def test_credentials_never_go_to_a_host_outside_allowed_hosts(allow_local_provider, provider_server, settings):
+def test_credentials_never_go_to_a_host_outside_allowed_hosts(
+    allow_local_provider, provider_server, settings
+):
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1", "localhost"]
     document = provider_document(provider_server.origin, allowedHosts=["api.example.com"])
     before = len(provider_server.hits)
@@ -235,10 +252,15 @@ def test_token_url_built_from_user_input_must_stay_on_allowed_hosts(allow_local_
     document["authMethods"][4]["apply"]["tokenUrl"] = "https://{{tenant}}.example.net/oauth/token"
     document["authMethods"][4]["additionalFields"] = [field("tenant", secret=False)]
     outcome = run(
-        validate_document(document), "client-credentials", GOOD["client-credentials"],
+        validate_document(document),
+        "client-credentials",
+        GOOD["client-credentials"],
         configured_variables={"tenant": "attacker"},
     )
-    assert outcome.message == "Blocked: the token URL's host attacker.example.net is not one of this integration's hosts"
+    assert (
+        outcome.message
+        == "Blocked: the token URL's host attacker.example.net is not one of this integration's hosts"
+    )
 
 
 def test_refused_connection_and_unknown_host_are_reported(allow_local_provider, document):
@@ -270,7 +292,9 @@ def test_unknown_auth_method_is_an_error_outcome(document):
     assert run(document, "nope", {}).message == "Unknown auth method 'nope' for this integration"
 
 
-def test_a_failure_reported_in_a_200_body_is_an_error_when_the_document_expects_json(allow_local_provider, document):
+def test_a_failure_reported_in_a_200_body_is_an_error_when_the_document_expects_json(
+    allow_local_provider, document
+):
     # Slack answers 200 {"ok": false, "error": "invalid_auth"} to a bad token.
     document["testRequest"] = {"method": "GET", "path": "/ok-in-body", "expectJson": {"ok": True}}
     validate_document(document)

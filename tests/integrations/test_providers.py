@@ -11,7 +11,17 @@ from integrations.documents import PROVIDERS_DIR, load_document_file
 from integrations.url_templates import host_matches, resolve_template, resolved_host, template_variables
 
 PROVIDER_FILES = sorted(PROVIDERS_DIR.glob("*/auth.schema.json"))
-CATEGORIES = {"crm", "payment", "support", "devtools", "communication", "marketing", "productivity", "ecommerce", "database"}
+CATEGORIES = {
+    "crm",
+    "payment",
+    "support",
+    "devtools",
+    "communication",
+    "marketing",
+    "productivity",
+    "ecommerce",
+    "database",
+}
 
 # What a user would really type for each baseUrl variable.
 SAMPLE_VALUES = {
@@ -25,7 +35,13 @@ SAMPLE_VALUES = {
     "accountSid": "AC" + "0123456789abcdef" * 2,
     "spreadsheet_id": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
 }
-HOSTILE_VALUES = ["evil.example/", "mycompany.evil.example", "https://evil.example/x", "a b", "x@evil.example"]
+HOSTILE_VALUES = [
+    "evil.example/",
+    "mycompany.evil.example",
+    "https://evil.example/x",
+    "a b",
+    "x@evil.example",
+]
 
 
 def provider_ids():
@@ -40,8 +56,23 @@ def all_fields(document):
 
 def test_catalog_has_the_expected_real_integrations():
     expected = {
-        "salesforce", "hubspot", "freshdesk", "zendesk", "jira", "github", "gitlab", "slack", "stripe", "shopify",
-        "mailchimp", "twilio", "sendgrid", "notion", "airtable", "pipedrive", "google-sheets",
+        "salesforce",
+        "hubspot",
+        "freshdesk",
+        "zendesk",
+        "jira",
+        "github",
+        "gitlab",
+        "slack",
+        "stripe",
+        "shopify",
+        "mailchimp",
+        "twilio",
+        "sendgrid",
+        "notion",
+        "airtable",
+        "pipedrive",
+        "google-sheets",
     }
     assert expected <= set(provider_ids())
     assert len(PROVIDER_FILES) >= 17
@@ -104,7 +135,10 @@ def test_catalog_uses_selects_and_conditional_fields():
 def test_self_hosted_gitlab_is_an_origin_with_any_host():
     document = load_document_file(PROVIDERS_DIR / "gitlab" / "auth.schema.json")
     assert document["allowedHosts"] == ["*"]
-    assert resolve_template(document["baseUrl"], {"server_url": "https://gitlab.com"}) == "https://gitlab.com/api/v4"
+    assert (
+        resolve_template(document["baseUrl"], {"server_url": "https://gitlab.com"})
+        == "https://gitlab.com/api/v4"
+    )
     assert (
         resolve_template(document["baseUrl"], {"server_url": "https://git.example.org:8443/"})
         == "https://git.example.org:8443/api/v4"

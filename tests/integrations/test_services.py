@@ -26,7 +26,9 @@ def test_create_keeps_a_local_icon_url_and_refuses_another_host():
         "/static/img/acme.svg"
     )
     with pytest.raises(ValidationFailed) as excinfo:
-        integration_create(document=integration_document(id="acme2", iconUrl="https://logo.clearbit.com/acme.com"))
+        integration_create(
+            document=integration_document(id="acme2", iconUrl="https://logo.clearbit.com/acme.com")
+        )
     assert excinfo.value.errors == ["$.iconUrl: must be a path on this app, such as /static/img/acme.svg"]
 
 
@@ -53,10 +55,16 @@ def test_create_refuses_an_existing_id():
 def test_update_replaces_the_document_and_keeps_the_id():
     integration = IntegrationFactory(id="acme")
 
-    integration_update(integration=integration, document=integration_document(id="acme", category="crm", status="inactive"))
+    integration_update(
+        integration=integration, document=integration_document(id="acme", category="crm", status="inactive")
+    )
 
     integration.refresh_from_db()
-    assert (integration.category, integration.status, integration.document["category"]) == ("crm", "inactive", "crm")
+    assert (integration.category, integration.status, integration.document["category"]) == (
+        "crm",
+        "inactive",
+        "crm",
+    )
     with pytest.raises(ValidationFailed) as excinfo:
         integration_update(integration=integration, document=integration_document(id="other"))
     assert excinfo.value.errors == ["$.id: must stay 'acme'; create a new integration for a new id"]

@@ -44,7 +44,11 @@ def test_sync_creates_then_is_idempotent():
     assert sync() == f"Integrations: 0 created, 0 updated, {count} unchanged.\n"
     assert Integration.objects.count() == count
     stripe = Integration.objects.get(pk="stripe")
-    assert (stripe.display_name, stripe.category, stripe.base_url) == ("Stripe", "payment", "https://api.stripe.com/v1")
+    assert (stripe.display_name, stripe.category, stripe.base_url) == (
+        "Stripe",
+        "payment",
+        "https://api.stripe.com/v1",
+    )
 
 
 def test_sync_updates_changed_files(catalog_copy):

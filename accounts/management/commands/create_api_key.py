@@ -13,5 +13,7 @@ class Command(BaseCommand):
         if not name.strip():
             raise CommandError("The key needs a name")
         api_key, raw_key = api_key_create(name=name)
-        self.stderr.write(f"Created API key '{api_key.name}' (prefix {api_key.prefix}). Store it now: it is not shown again.")
+        self.stderr.write(
+            f"Created API key '{api_key.name}' (prefix {api_key.prefix}). Store it now: it is not shown again."
+        )
         self.stdout.write(raw_key)

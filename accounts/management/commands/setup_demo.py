@@ -25,22 +25,31 @@ class Command(BaseCommand):
             password = secrets.token_urlsafe(9)
             user, _ = User.objects.update_or_create(
                 user_id=spec["user_id"],
-                defaults={"name": spec["name"], "email": spec["email"], "is_staff": spec["is_staff"],
-                          "is_superuser": spec["is_staff"], "status": User.Status.ACTIVE},
+                defaults={
+                    "name": spec["name"],
+                    "email": spec["email"],
+                    "is_staff": spec["is_staff"],
+                    "is_superuser": spec["is_staff"],
+                    "status": User.Status.ACTIVE,
+                },
             )
             user.set_password(password)
             user.save()
             role = "Operator (admin)" if spec["is_staff"] else "End user"
             lines.append(f"  {role:<17} {spec['email']:<24} password: {password}")
         _, raw_key = api_key_create(name="demo")
-        self.stdout.write("\n".join([
-            "",
-            f"Connections is ready at {base_url}/",
-            f"  Sign in:           {base_url}/login/",
-            f"  Admin:             {base_url}/admin/",
-            f"  API docs:          {base_url}/api/docs/",
-            *lines,
-            f"  API key:           {raw_key}",
-            f"  Try it:            curl -H 'Authorization: Bearer {raw_key}' {base_url}/api/integrations",
-            "",
-        ]))
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"Connections is ready at {base_url}/",
+                    f"  Sign in:           {base_url}/login/",
+                    f"  Admin:             {base_url}/admin/",
+                    f"  API docs:          {base_url}/api/docs/",
+                    *lines,
+                    f"  API key:           {raw_key}",
+                    f"  Try it:            curl -H 'Authorization: Bearer {raw_key}' {base_url}/api/integrations",
+                    "",
+                ]
+            )
+        )

@@ -13,7 +13,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=200, help="Connections per transaction (default 200).")
+        parser.add_argument(
+            "--batch-size", type=int, default=200, help="Connections per transaction (default 200)."
+        )
 
     def handle(self, *args, batch_size: int, **options):
         if batch_size < 1:
@@ -36,5 +38,7 @@ class Command(BaseCommand):
         )
         if failed:
             # Ids only: enough to find the rows, nothing about their contents.
-            self.stderr.write("Could not decrypt (is their key missing from ENCRYPTION_KEYS?): " + ", ".join(failed))
+            self.stderr.write(
+                "Could not decrypt (is their key missing from ENCRYPTION_KEYS?): " + ", ".join(failed)
+            )
             raise CommandError(f"{len(failed)} connection(s) could not be re-encrypted")

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from connections import testing
-from connections.models import Connection, TestRun
+from connections.models import CheckRun, Connection
 from core.errors import ServiceUnavailable
 from integrations.models import Integration
 
@@ -14,7 +14,7 @@ MESSAGE_WIDTH = 70
 POLL_SECONDS = 0.5
 # Runs whose status one query reads while waiting (keeps the IN list short on any database).
 POLL_CHUNK = 500
-UNFINISHED = (TestRun.Status.QUEUED, TestRun.Status.RUNNING)
+UNFINISHED = (CheckRun.Status.QUEUED, CheckRun.Status.RUNNING)
 
 
 def progress_bar(done: int, total: int) -> str:
@@ -23,8 +23,8 @@ def progress_bar(done: int, total: int) -> str:
     return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {done}/{total}"
 
 
-def summary_table(runs: list[TestRun]) -> list[str]:
-    def cells(run: TestRun) -> list[str]:
+def summary_table(runs: list[CheckRun]) -> list[str]:
+    def cells(run: CheckRun) -> list[str]:
         message = " ".join((run.message or "").split())
         if len(message) > MESSAGE_WIDTH:
             message = message[: MESSAGE_WIDTH - 1] + "…"
@@ -39,9 +39,16 @@ def summary_table(runs: list[TestRun]) -> list[str]:
         ]
 
     rows = [["Integration", "Connection", "Status", "Code", "ms", "Message"]]
-    rows += [cells(run) for run in sorted(runs, key=lambda r: (r.connection.integration.display_name, r.connection.connection_name))]
+    rows += [
+        cells(run)
+        for run in sorted(
+            runs, key=lambda r: (r.connection.integration.display_name, r.connection.connection_name)
+        )
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return lines
 
@@ -57,16 +64,29 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Only this user's connections (userId)")
         parser.add_argument("--integration", help="Only connections to this integration (integrationId)")
         parser.add_argument("--all", action="store_true", help="Every active connection")
-        parser.add_argument("--async", dest="use_workers", action="store_true", help="Queue the tests for the workers and wait")
-        parser.add_argument("--concurrency", type=int, default=20, help="Tests at once when run here (default 20)")
-        parser.add_argument("--timeout", type=float, default=600, help="Seconds to wait for the workers (default 600)")
+        parser.add_argument(
+            "--async",
+            dest="use_workers",
+            action="store_true",
+            help="Queue the tests for the workers and wait",
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=20, help="Tests at once when run here (default 20)"
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=600, help="Seconds to wait for the workers (default 600)"
+        )
 
-    def handle(self, *args, user, integration, all, use_workers, concurrency, timeout, **options):  # noqa: A002
+    def handle(self, *args, user, integration, all, use_workers, concurrency, timeout, **options):
         if not (user or integration or all):
-            raise CommandError("Say which connections to test: --user USER_ID, --integration INTEGRATION_ID or --all")
+            raise CommandError(
+                "Say which connections to test: --user USER_ID, --integration INTEGRATION_ID or --all"
+            )
         if concurrency < 1:
             raise CommandError("--concurrency must be at least 1")
-        connections = Connection.objects.filter(status=Connection.Status.ACTIVE).select_related("integration", "user")
+        connections = Connection.objects.filter(status=Connection.Status.ACTIVE).select_related(
+            "integration", "user"
+        )
         if user:
             if not User.objects.filter(user_id=user).exists():
                 raise CommandError(f"No user with userId '{user}'")
@@ -80,11 +100,10 @@ class Command(BaseCommand):
             self.stdout.write("No active connections to test.")
             return
 
-        self.stdout.write(f"Testing {len(connections)} connection(s) {'on the workers' if use_workers else 'here'}…")
-        if use_workers:
-            runs = self._on_workers(connections, timeout)
-        else:
-            runs = self._here(connections, concurrency)
+        self.stdout.write(
+            f"Testing {len(connections)} connection(s) {'on the workers' if use_workers else 'here'}…"
+        )
+        runs = self._on_workers(connections, timeout) if use_workers else self._here(connections, concurrency)
         self._summary(runs)
 
     def _progress(self, done: int, total: int, last: list[int]) -> None:
@@ -98,23 +117,28 @@ class Command(BaseCommand):
         last[0] = filled
         self.stdout.flush()
 
-    def _here(self, connections: list[Connection], concurrency: int) -> list[TestRun]:
+    def _here(self, connections: list[Connection], concurrency: int) -> list[CheckRun]:
         done, last = 0, [-1]
         self._progress(0, len(connections), last)
 
-        def finished(run: TestRun) -> None:
+        def finished(run: CheckRun) -> None:
             nonlocal done
             done += 1
             self._progress(done, len(connections), last)
 
         return testing.run_connection_tests(
-            connections=connections, actor=ACTOR, trigger=TestRun.Trigger.COMMAND,
-            concurrency=concurrency, on_finished=finished,
+            connections=connections,
+            actor=ACTOR,
+            trigger=CheckRun.Trigger.COMMAND,
+            concurrency=concurrency,
+            on_finished=finished,
         )
 
-    def _on_workers(self, connections: list[Connection], timeout: float) -> list[TestRun]:
+    def _on_workers(self, connections: list[Connection], timeout: float) -> list[CheckRun]:
         try:
-            runs = testing.queue_connection_tests(connections=connections, actor=ACTOR, trigger=TestRun.Trigger.COMMAND)
+            runs = testing.queue_connection_tests(
+                connections=connections, actor=ACTOR, trigger=CheckRun.Trigger.COMMAND
+            )
         except ServiceUnavailable as exc:
             raise CommandError(f"{exc.message} ({exc.error})") from None
         waiting = [run.pk for run in runs]
@@ -126,23 +150,24 @@ class Command(BaseCommand):
             waiting = [
                 pk
                 for start in range(0, len(waiting), POLL_CHUNK)
-                for pk in TestRun.objects.filter(pk__in=waiting[start : start + POLL_CHUNK], status__in=UNFINISHED)
-                .values_list("pk", flat=True)
+                for pk in CheckRun.objects.filter(
+                    pk__in=waiting[start : start + POLL_CHUNK], status__in=UNFINISHED
+                ).values_list("pk", flat=True)
             ]
             self._progress(len(runs) - len(waiting), len(runs), last)
         if waiting:
             self.stdout.write("")
-        by_pk = {run.pk: run for run in TestRun.objects.filter(pk__in=[run.pk for run in runs])}
+        by_pk = {run.pk: run for run in CheckRun.objects.filter(pk__in=[run.pk for run in runs])}
         for run in runs:
             # The connections were loaded with their integrations already.
             by_pk[run.pk].connection = run.connection
         return [by_pk[run.pk] for run in runs]
 
-    def _summary(self, runs: list[TestRun]) -> None:
+    def _summary(self, runs: list[CheckRun]) -> None:
         self.stdout.write("")
         for line in summary_table(runs):
             self.stdout.write(line)
-        failed = sum(run.status == TestRun.Status.ERROR for run in runs)
+        failed = sum(run.status == CheckRun.Status.ERROR for run in runs)
         unfinished = sum(run.status in UNFINISHED for run in runs)
         passed = len(runs) - failed - unfinished
         self.stdout.write(

@@ -14,13 +14,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Rewrite every template from its file.")
-        parser.add_argument("--directory", type=Path, default=TEMPLATES_DIR, help="Where the template files are.")
+        parser.add_argument(
+            "--directory", type=Path, default=TEMPLATES_DIR, help="Where the template files are."
+        )
 
     def handle(self, *args, force: bool, directory: Path, **options):
         try:
             report = feature_template_sync(directory=directory, force=force)
         except TemplateFileError as exc:
-            raise CommandError(f"Feature template file {exc.source} is broken:\n  " + "\n  ".join(exc.errors)) from exc
+            raise CommandError(
+                f"Feature template file {exc.source} is broken:\n  " + "\n  ".join(exc.errors)
+            ) from exc
         self.stdout.write(
             f"Feature templates: {len(report.created)} created, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged."

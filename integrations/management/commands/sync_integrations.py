@@ -11,7 +11,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--directory", type=Path, default=PROVIDERS_DIR, help="Folder of provider folders (default: the bundled catalog)"
+            "--directory",
+            type=Path,
+            default=PROVIDERS_DIR,
+            help="Folder of provider folders (default: the bundled catalog)",
         )
 
     def handle(self, *args, directory: Path, **options):

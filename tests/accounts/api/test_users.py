@@ -76,7 +76,10 @@ def test_create_user_requires_fields_with_readable_messages(key_client):
     ("payload", "message"),
     [
         ({"userId": "user_dup", "name": "B", "email": "b@example.com"}, "userId already exists"),
-        ({"userId": "user_other", "name": "B", "email": "DUP@example.com"}, "email is already used by another user"),
+        (
+            {"userId": "user_other", "name": "B", "email": "DUP@example.com"},
+            "email is already used by another user",
+        ),
         ({"userId": "bad id!", "name": "B", "email": "b@example.com"}, None),
         ({"userId": "user_x", "name": "B", "email": "not-an-email"}, "email must be a valid email address"),
     ],
@@ -98,7 +101,9 @@ def test_create_user_refuses_duplicates_and_invalid_values(key_client, payload, 
 def test_patch_user(key_client):
     UserFactory(user_id="user_123", name="John Doe")
 
-    response = key_client.patch("/api/users/user_123", {"name": "John Q. Doe", "status": "inactive"}, format="json")
+    response = key_client.patch(
+        "/api/users/user_123", {"name": "John Q. Doe", "status": "inactive"}, format="json"
+    )
 
     assert response.status_code == 200
     assert response.json()["user"]["name"] == "John Q. Doe"
@@ -121,14 +126,22 @@ def test_end_user_cannot_change_another_user_or_create_users(user_client, other_
     response = user_client.patch(f"/api/users/{other_user.user_id}", {"name": "Hacked"}, format="json")
     assert response.status_code == 404
 
-    response = user_client.post("/api/users", {"userId": "u9", "name": "x", "email": "x@example.com"}, format="json")
+    response = user_client.post(
+        "/api/users", {"userId": "u9", "name": "x", "email": "x@example.com"}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["success"] is False
 
 
 def test_end_user_can_rename_but_not_deactivate_themselves(user_client, user):
-    assert user_client.patch(f"/api/users/{user.user_id}", {"name": "New Name"}, format="json").status_code == 200
-    assert user_client.patch(f"/api/users/{user.user_id}", {"status": "inactive"}, format="json").status_code == 403
+    assert (
+        user_client.patch(f"/api/users/{user.user_id}", {"name": "New Name"}, format="json").status_code
+        == 200
+    )
+    assert (
+        user_client.patch(f"/api/users/{user.user_id}", {"status": "inactive"}, format="json").status_code
+        == 403
+    )
 
 
 def test_operator_session_acts_for_anyone(operator_client, other_user):

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from connections import testing
-from connections.models import AuditEvent, Connection, TestRun
+from connections.models import AuditEvent, CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
 from tests.connections.task_queue import broker, clear_published, published_messages
 from tests.provider_server import BEARER_TOKEN
@@ -19,8 +19,17 @@ WRONG_TOKEN = "wrong-token-Zr58Kp"
 SUCCESS_KEYS = {"status", "statusCode", "responseTime", "timestamp", "endpoint"}
 FAILURE_KEYS = {"status", "statusCode", "errorMessage", "timestamp", "endpoint"}
 RUN_KEYS = {
-    "id", "connectionId", "status", "statusCode", "responseTime", "message", "errorMessage", "endpoint",
-    "queuedAt", "startedAt", "finishedAt",
+    "id",
+    "connectionId",
+    "status",
+    "statusCode",
+    "responseTime",
+    "message",
+    "errorMessage",
+    "endpoint",
+    "queuedAt",
+    "startedAt",
+    "finishedAt",
 }
 
 
@@ -121,10 +130,12 @@ def test_an_inactive_connection_is_refused_with_a_clear_message(key_client, loca
         "message": "Connection is inactive and cannot be tested",
         "error": "Reactivate it (PUT status active) before testing it",
     }
-    assert not TestRun.objects.exists()
+    assert not CheckRun.objects.exists()
 
 
-def test_a_slow_provider_is_bounded_by_the_outbound_deadline(key_client, provider_server, allow_local_provider, user, settings):
+def test_a_slow_provider_is_bounded_by_the_outbound_deadline(
+    key_client, provider_server, allow_local_provider, user, settings
+):
     settings.OUTBOUND_READ_TIMEOUT = 0.3
     slow = local_provider(provider_server.origin, slow_ms=2000)
     connection = local_connection(slow, user=user, auth_method_id="slow")
@@ -143,10 +154,16 @@ def test_inline_tests_are_kept_in_the_history(key_client, connection):
     runs = key_client.get(f"/api/user-integrations/{connection.connection_id}/tests").json()["testRuns"]
 
     assert len(runs) == 1
-    assert (runs[0]["status"], runs[0]["statusCode"], runs[0]["message"]) == ("success", 200, "Connection successful")
+    assert (runs[0]["status"], runs[0]["statusCode"], runs[0]["message"]) == (
+        "success",
+        200,
+        "Connection successful",
+    )
 
 
-def test_the_test_call_makes_a_bounded_number_of_queries(key_client, connection, django_assert_max_num_queries):
+def test_the_test_call_makes_a_bounded_number_of_queries(
+    key_client, connection, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(12):
         assert key_client.post(url_of_test(connection)).status_code == 200
 
@@ -154,13 +171,15 @@ def test_the_test_call_makes_a_bounded_number_of_queries(key_client, connection,
 # --- ?async=true, GET /api/connection-tests/:id, GET …/tests (CONTRACTS.md)
 
 
-def test_async_answers_202_with_the_run_to_poll(key_client, connection, queue, django_capture_on_commit_callbacks):
+def test_async_answers_202_with_the_run_to_poll(
+    key_client, connection, queue, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = key_client.post(url_of_test(connection, "?async=true"))
 
     assert response.status_code == 202
     body = response.json()
-    run = TestRun.objects.get()
+    run = CheckRun.objects.get()
     assert body == {
         "success": True,
         "message": "Connection test queued",
@@ -175,24 +194,39 @@ def test_async_answers_202_with_the_run_to_poll(key_client, connection, queue, d
     assert polled["success"] is True
     assert set(polled["testRun"]) == RUN_KEYS
     assert polled["testRun"] | {"queuedAt": None} == {
-        "id": run.run_id, "connectionId": connection.connection_id, "status": "queued", "statusCode": None,
-        "responseTime": None, "message": None, "errorMessage": None, "endpoint": None, "queuedAt": None,
-        "startedAt": None, "finishedAt": None,
+        "id": run.run_id,
+        "connectionId": connection.connection_id,
+        "status": "queued",
+        "statusCode": None,
+        "responseTime": None,
+        "message": None,
+        "errorMessage": None,
+        "endpoint": None,
+        "queuedAt": None,
+        "startedAt": None,
+        "finishedAt": None,
     }
 
 
 def test_a_finished_run_reads_as_in_the_contract(key_client, connection, provider_server):
-    run = TestRun.objects.create(connection=connection, requested_by="tests", trigger="api")
+    run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
     testing.run_queued_test(run_id=run.run_id)
     run.refresh_from_db()
 
     body = key_client.get(f"/api/connection-tests/{run.run_id}").json()
 
     assert body["testRun"] == {
-        "id": run.run_id, "connectionId": connection.connection_id, "status": "success", "statusCode": 200,
-        "responseTime": run.response_time_ms, "message": "Connection successful", "errorMessage": None,
-        "endpoint": provider_server.url("/bearer"), "queuedAt": iso_ms(run.queued_at),
-        "startedAt": iso_ms(run.started_at), "finishedAt": iso_ms(run.finished_at),
+        "id": run.run_id,
+        "connectionId": connection.connection_id,
+        "status": "success",
+        "statusCode": 200,
+        "responseTime": run.response_time_ms,
+        "message": "Connection successful",
+        "errorMessage": None,
+        "endpoint": provider_server.url("/bearer"),
+        "queuedAt": iso_ms(run.queued_at),
+        "startedAt": iso_ms(run.started_at),
+        "finishedAt": iso_ms(run.finished_at),
     }
 
 
@@ -200,12 +234,14 @@ def test_async_for_an_inactive_connection_is_refused(key_client, local, user):
     connection = local_connection(local, user=user, status=Connection.Status.INACTIVE)
 
     assert key_client.post(url_of_test(connection, "?async=true")).status_code == 400
-    assert not TestRun.objects.exists()
+    assert not CheckRun.objects.exists()
 
 
 def test_runs_of_someone_elses_connection_are_not_found(user_client, local, other_user, user, connection):
-    theirs = TestRun.objects.create(connection=local_connection(local, user=other_user), requested_by="t", trigger="api")
-    mine = TestRun.objects.create(connection=connection, requested_by="t", trigger="api")
+    theirs = CheckRun.objects.create(
+        connection=local_connection(local, user=other_user), requested_by="t", trigger="api"
+    )
+    mine = CheckRun.objects.create(connection=connection, requested_by="t", trigger="api")
 
     assert user_client.get(f"/api/connection-tests/{mine.run_id}").status_code == 200
     for url in (f"/api/connection-tests/{theirs.run_id}", "/api/connection-tests/run_unknown"):
@@ -219,26 +255,37 @@ def test_runs_of_someone_elses_connection_are_not_found(user_client, local, othe
 def test_history_is_newest_first_with_a_limit(key_client, connection):
     now = timezone.now()
     runs = [
-        TestRun.objects.create(connection=connection, requested_by="t", trigger="api", queued_at=now - timedelta(minutes=m))
+        CheckRun.objects.create(
+            connection=connection, requested_by="t", trigger="api", queued_at=now - timedelta(minutes=m)
+        )
         for m in (30, 10, 20)
     ]
     url = f"/api/user-integrations/{connection.connection_id}/tests"
 
-    assert [r["id"] for r in key_client.get(url).json()["testRuns"]] == [runs[1].run_id, runs[2].run_id, runs[0].run_id]
+    assert [r["id"] for r in key_client.get(url).json()["testRuns"]] == [
+        runs[1].run_id,
+        runs[2].run_id,
+        runs[0].run_id,
+    ]
     assert [r["id"] for r in key_client.get(url, {"limit": 1}).json()["testRuns"]] == [runs[1].run_id]
     bad = key_client.get(url, {"limit": 0})
     assert bad.status_code == 400
     assert bad.json()["errors"] == ["limit: Ensure this value is greater than or equal to 1."]
 
 
-def test_history_and_status_reads_make_constant_queries(key_client, connection, django_assert_max_num_queries):
+def test_history_and_status_reads_make_constant_queries(
+    key_client, connection, django_assert_max_num_queries
+):
     for _ in range(30):
-        TestRun.objects.create(connection=connection, requested_by="t", trigger="api")
-    run = TestRun.objects.first()
+        CheckRun.objects.create(connection=connection, requested_by="t", trigger="api")
+    run = CheckRun.objects.first()
 
     # The API key (1), the connection (1), the runs (1); the key's last-used stamp at most once a minute.
     with django_assert_max_num_queries(4):
-        assert len(key_client.get(f"/api/user-integrations/{connection.connection_id}/tests").json()["testRuns"]) == 30
+        assert (
+            len(key_client.get(f"/api/user-integrations/{connection.connection_id}/tests").json()["testRuns"])
+            == 30
+        )
     with django_assert_max_num_queries(3):
         assert key_client.get(f"/api/connection-tests/{run.run_id}").status_code == 200
 
@@ -270,8 +317,8 @@ def test_with_the_broker_down_async_answers_503_fast_and_the_run_is_sent_later(k
         "message": "The task queue is unavailable. Please try again shortly.",
         "error": "1 test run(s) saved as queued; they are sent automatically once the queue is back",
     }
-    run = TestRun.objects.get()
-    assert run.status == TestRun.Status.QUEUED
+    run = CheckRun.objects.get()
+    assert run.status == CheckRun.Status.QUEUED
     assert published_messages() == []
 
     # The queue is back: the sweeper's next pass after CONNECTION_TEST_REQUEUE_MINUTES sends it.

@@ -28,9 +28,24 @@ SEED_UPDATE = {
     "credentials": {"clientId": "3MVG9...", "clientSecret": "newSecretValue123"},
 }
 LIST_ITEM_KEYS = {
-    "connectionId", "userId", "integrationId", "integrationName", "connectionName", "authMethodId",
-    "authMethodLabel", "status", "configuredVariables", "credentials", "lastTestStatus", "lastTestMessage",
-    "lastTestDate", "consecutiveFailures", "needsAttention", "createdAt", "updatedAt", "integration",
+    "connectionId",
+    "userId",
+    "integrationId",
+    "integrationName",
+    "connectionName",
+    "authMethodId",
+    "authMethodLabel",
+    "status",
+    "configuredVariables",
+    "credentials",
+    "lastTestStatus",
+    "lastTestMessage",
+    "lastTestDate",
+    "consecutiveFailures",
+    "needsAttention",
+    "createdAt",
+    "updatedAt",
+    "integration",
 }
 
 
@@ -42,12 +57,17 @@ def user_123(db):
 @pytest.fixture
 def seed_connection(user_123):
     return ConnectionFactory(
-        user=user_123, connection_name="Salesforce Production", integration=salesforce(), credentials=dict(SEED_CREDENTIALS)
+        user=user_123,
+        connection_name="Salesforce Production",
+        integration=salesforce(),
+        credentials=dict(SEED_CREDENTIALS),
     )
 
 
 def connect(client, body=None, **headers):
-    return client.post("/api/user-integrations/connect", body if body is not None else SEED_CONNECT, format="json", **headers)
+    return client.post(
+        "/api/user-integrations/connect", body if body is not None else SEED_CONNECT, format="json", **headers
+    )
 
 
 # --- POST /api/user-integrations/connect
@@ -97,7 +117,12 @@ def test_connect_requires_fields_with_readable_messages(key_client):
     assert response.json() == {
         "success": False,
         "message": "Validation error",
-        "errors": ["userId is required", "integrationId is required", "authMethodId is required", "credentials is required"],
+        "errors": [
+            "userId is required",
+            "integrationId is required",
+            "authMethodId is required",
+            "credentials is required",
+        ],
     }
 
 
@@ -106,13 +131,18 @@ def test_connect_reports_missing_credentials_fields(key_client, user_123):
     response = connect(key_client, {**SEED_CONNECT, "credentials": {"clientSecret": ""}})
 
     assert response.status_code == 400
-    assert response.json()["errors"] == ["credentials.clientId is required", "credentials.clientSecret cannot be empty"]
+    assert response.json()["errors"] == [
+        "credentials.clientId is required",
+        "credentials.clientSecret cannot be empty",
+    ]
     assert not Connection.objects.exists() and not AuditEvent.objects.exists()
 
 
 def test_connect_reports_an_invalid_instance_url(key_client, user_123):
     salesforce()
-    response = connect(key_client, {**SEED_CONNECT, "configuredVariables": {"instance_url": "mycompany dot com"}})
+    response = connect(
+        key_client, {**SEED_CONNECT, "configuredVariables": {"instance_url": "mycompany dot com"}}
+    )
 
     assert response.json()["errors"] == ["configuredVariables.instance_url must be a valid URL"]
 
@@ -146,7 +176,9 @@ def test_connect_unknown_auth_method_lists_the_valid_ones(key_client, user_123):
 
     assert response.status_code == 400
     assert response.json() == {
-        "success": False, "message": "Validation error", "errors": ["authMethodId must be one of: oauth2, api-key"]
+        "success": False,
+        "message": "Validation error",
+        "errors": ["authMethodId must be one of: oauth2, api-key"],
     }
 
 
@@ -198,7 +230,9 @@ def test_the_same_idempotency_key_with_another_body_is_409(key_client, user_123)
     salesforce()
     connect(key_client, HTTP_IDEMPOTENCY_KEY="retry-2")
 
-    response = connect(key_client, {**SEED_CONNECT, "connectionName": "Other"}, HTTP_IDEMPOTENCY_KEY="retry-2")
+    response = connect(
+        key_client, {**SEED_CONNECT, "connectionName": "Other"}, HTTP_IDEMPOTENCY_KEY="retry-2"
+    )
 
     assert response.status_code == 409
     assert response.json()["message"] == "Idempotency-Key reused with a different request"
@@ -207,8 +241,9 @@ def test_the_same_idempotency_key_with_another_body_is_409(key_client, user_123)
 
 def test_idempotency_keys_belong_to_their_caller(key_client, user_123):
     salesforce()
-    from accounts.api_keys import api_key_create
     from rest_framework.test import APIClient
+
+    from accounts.api_keys import api_key_create
 
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_create(name='other')[1]}")
@@ -234,10 +269,14 @@ def test_my_connections_as_in_the_seed(key_client, user_123):
     first = ConnectionFactory(user=user_123, integration=integration, connection_name="Salesforce Production")
     Connection.objects.filter(pk=first.pk).update(
         created_at=timezone.now() - timedelta(days=10),
-        last_test_status="success", last_test_message="Connection successful", last_test_date=timezone.now(),
+        last_test_status="success",
+        last_test_message="Connection successful",
+        last_test_date=timezone.now(),
     )
     ConnectionFactory(
-        user=user_123, integration=integration, connection_name="Salesforce Sandbox",
+        user=user_123,
+        integration=integration,
+        connection_name="Salesforce Sandbox",
         configured_variables={"instance_url": "https://test.salesforce.com"},
     )
     ConnectionFactory(integration=integration)  # someone else's
@@ -255,7 +294,11 @@ def test_my_connections_as_in_the_seed(key_client, user_123):
     assert production["lastTestStatus"] == "success"
     assert production["credentials"]["decrypted"] == {"clientId": "3MVG9...", "clientSecret": MASK}
     assert production["credentials"]["encrypted"].startswith("v1.test2.")
-    assert production["integration"] == {"displayName": "Salesforce", "category": "crm", "iconUrl": integration.icon_url}
+    assert production["integration"] == {
+        "displayName": "Salesforce",
+        "category": "crm",
+        "iconUrl": integration.icon_url,
+    }
     assert sandbox["lastTestStatus"] is None and sandbox["lastTestDate"] is None
     assert sandbox["configuredVariables"] == {"instance_url": "https://test.salesforce.com"}
 
@@ -288,7 +331,10 @@ def test_an_end_user_cannot_list_someone_elses_connections(user_client, other_us
 def test_my_connections_filters_and_pages(key_client, user_123):
     sf = [ConnectionFactory(user=user_123) for _ in range(3)]
     hs = ConnectionFactory(
-        user=user_123, integration=hubspot(), auth_method_id="api-key", configured_variables={},
+        user=user_123,
+        integration=hubspot(),
+        auth_method_id="api-key",
+        configured_variables={},
         credentials={"apiKey": "pat-na1-abc"},
     )
     Connection.objects.filter(pk=sf[0].pk).update(status="inactive")
@@ -371,7 +417,9 @@ def test_the_owner_sees_decrypted_values_an_operator_sees_masks(user, operator_c
     owner.force_login(user)
     url = f"/api/user-integrations/{connection.connection_id}"
 
-    assert owner.get(url).json()["connection"]["credentials"]["decrypted"]["clientSecret"] == "1234567890ABCDEF"
+    assert (
+        owner.get(url).json()["connection"]["credentials"]["decrypted"]["clientSecret"] == "1234567890ABCDEF"
+    )
     assert operator_client.get(url).json()["connection"]["credentials"]["decrypted"]["clientSecret"] == MASK
 
 
@@ -384,12 +432,19 @@ def test_unknown_connection_is_404(key_client):
 
 @pytest.mark.parametrize(
     ("method", "suffix", "body"),
-    [("get", "", None), ("put", "", {"connectionName": "Mine now"}), ("delete", "", None), ("get", "/history", None)],
+    [
+        ("get", "", None),
+        ("put", "", {"connectionName": "Mine now"}),
+        ("delete", "", None),
+        ("get", "/history", None),
+    ],
 )
 def test_an_end_user_cannot_touch_someone_elses_connection(user_client, other_user, method, suffix, body):
     theirs = ConnectionFactory(user=other_user, connection_name="Theirs")
 
-    response = getattr(user_client, method)(f"/api/user-integrations/{theirs.connection_id}{suffix}", body, format="json")
+    response = getattr(user_client, method)(
+        f"/api/user-integrations/{theirs.connection_id}{suffix}", body, format="json"
+    )
 
     assert response.status_code == 404
     assert response.json() == {"success": False, "message": "Connection not found"}
@@ -401,7 +456,9 @@ def test_an_end_user_cannot_touch_someone_elses_connection(user_client, other_us
 
 
 def test_update_the_seed_example(key_client, seed_connection):
-    response = key_client.put(f"/api/user-integrations/{seed_connection.connection_id}", SEED_UPDATE, format="json")
+    response = key_client.put(
+        f"/api/user-integrations/{seed_connection.connection_id}", SEED_UPDATE, format="json"
+    )
 
     assert response.status_code == 200
     body = response.json()
@@ -420,7 +477,9 @@ def test_update_the_seed_example(key_client, seed_connection):
     assert connection_credentials(connection=seed_connection)["clientSecret"] == "newSecretValue123"
     event = seed_connection.audit_events.get(action="update")
     assert event.fields == [
-        "configuredVariables.instance_url", "connectionName", "credentials.clientSecret",
+        "configuredVariables.instance_url",
+        "connectionName",
+        "credentials.clientSecret",
     ]
 
 
@@ -432,13 +491,16 @@ def test_update_with_the_secret_omitted_or_empty_keeps_it(key_client, seed_conne
 
     seed_connection.refresh_from_db()
     assert connection_credentials(connection=seed_connection) == {
-        "clientId": "3MVG9-newer", "clientSecret": "1234567890ABCDEF"
+        "clientId": "3MVG9-newer",
+        "clientSecret": "1234567890ABCDEF",
     }
 
 
 def test_update_an_empty_required_non_secret_field_is_refused(key_client, seed_connection):
     response = key_client.put(
-        f"/api/user-integrations/{seed_connection.connection_id}", {"credentials": {"clientId": ""}}, format="json"
+        f"/api/user-integrations/{seed_connection.connection_id}",
+        {"credentials": {"clientId": ""}},
+        format="json",
     )
 
     assert response.status_code == 400
@@ -452,7 +514,9 @@ def test_update_changing_auth_method_requires_its_fields(key_client, seed_connec
     assert refused.status_code == 400
     assert refused.json()["errors"] == ["credentials.apiKey is required"]
 
-    accepted = key_client.put(url, {"authMethodId": "api-key", "credentials": {"apiKey": "00D-token"}}, format="json")
+    accepted = key_client.put(
+        url, {"authMethodId": "api-key", "credentials": {"apiKey": "00D-token"}}, format="json"
+    )
     assert accepted.status_code == 200
     seed_connection.refresh_from_db()
     assert (seed_connection.auth_method_id, seed_connection.auth_method_label) == ("api-key", "API Key")
@@ -474,14 +538,18 @@ def test_update_invalid_status_as_in_the_seed(key_client, seed_connection):
 
     assert response.status_code == 400
     assert response.json() == {
-        "success": False, "message": "Validation error", "errors": ["Invalid status value. Must be 'active' or 'inactive'"]
+        "success": False,
+        "message": "Validation error",
+        "errors": ["Invalid status value. Must be 'active' or 'inactive'"],
     }
 
 
 def test_update_rejects_unknown_and_empty_bodies(key_client, seed_connection):
     url = f"/api/user-integrations/{seed_connection.connection_id}"
 
-    assert key_client.put(url, {"userId": "user_x"}, format="json").json()["errors"] == ["userId cannot be updated"]
+    assert key_client.put(url, {"userId": "user_x"}, format="json").json()["errors"] == [
+        "userId cannot be updated"
+    ]
     assert key_client.put(url, {}, format="json").json()["errors"] == [
         "Nothing to update: send connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
     ]
@@ -514,7 +582,9 @@ def test_stale_if_match_is_412_and_changes_nothing(key_client, seed_connection):
 
     assert response.status_code == 412
     assert response.json() == {
-        "success": False, "message": "Connection has changed since it was read", "error": 'Current ETag is "2"'
+        "success": False,
+        "message": "Connection has changed since it was read",
+        "error": 'Current ETag is "2"',
     }
     seed_connection.refresh_from_db()
     assert seed_connection.connection_name == "First"
@@ -535,11 +605,18 @@ def test_delete_as_in_the_seed(key_client, seed_connection):
 
     assert response.status_code == 200
     assert response.json() == {
-        "success": True, "message": "Connection deleted successfully", "connectionId": seed_connection.connection_id
+        "success": True,
+        "message": "Connection deleted successfully",
+        "connectionId": seed_connection.connection_id,
     }
     seed_connection.refresh_from_db()
     assert seed_connection.status == "inactive"
-    assert key_client.get(f"/api/user-integrations/{seed_connection.connection_id}").json()["connection"]["status"] == "inactive"
+    assert (
+        key_client.get(f"/api/user-integrations/{seed_connection.connection_id}").json()["connection"][
+            "status"
+        ]
+        == "inactive"
+    )
 
 
 def test_delete_unknown_connection_is_404(key_client):
@@ -553,7 +630,9 @@ def test_delete_unknown_connection_is_404(key_client):
 
 def test_history_names_who_what_and_when(user_client, user, key_client):
     salesforce()
-    connection_id = connect(user_client, {k: v for k, v in SEED_CONNECT.items() if k != "userId"}).json()["connectionId"]
+    connection_id = connect(user_client, {k: v for k, v in SEED_CONNECT.items() if k != "userId"}).json()[
+        "connectionId"
+    ]
     key_client.put(f"/api/user-integrations/{connection_id}", {"connectionName": "Renamed"}, format="json")
     user_client.delete(f"/api/user-integrations/{connection_id}")
 
@@ -574,13 +653,18 @@ def test_history_names_who_what_and_when(user_client, user, key_client):
 
 def test_a_hidden_field_takes_its_default_gitlab_dot_com(key_client, user_123):
     body = {
-        "userId": "user_123", "integrationId": "gitlab", "authMethodId": "token",
-        "configuredVariables": {"deployment": "gitlab.com"}, "credentials": {"token": "glpat-abcdefghijklmnopqrst"},
+        "userId": "user_123",
+        "integrationId": "gitlab",
+        "authMethodId": "token",
+        "configuredVariables": {"deployment": "gitlab.com"},
+        "credentials": {"token": "glpat-abcdefghijklmnopqrst"},
     }
     gitlab = key_client.get("/api/integrations/gitlab/auth-schema").json()
     method = gitlab["authMethods"][0]
     body["authMethodId"] = method["id"]
-    body["credentials"] = {f["name"]: "glpat-abcdefghijklmnopqrst" for f in method["fields"] if f.get("required")}
+    body["credentials"] = {
+        f["name"]: "glpat-abcdefghijklmnopqrst" for f in method["fields"] if f.get("required")
+    }
 
     response = connect(key_client, body)
 

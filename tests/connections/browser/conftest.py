@@ -13,29 +13,38 @@ from tests.connections.task_queue import REDIS_URL, RealWorker, broker, drop_red
 def local_provider(provider_server, allow_local_provider):
     """An integration whose test request is the provider server's HTTP basic endpoint (on
     127.0.0.1 over plain http, so allowlisted)."""
-    document = validate_document({
-        "id": "localtest",
-        "displayName": "Local Test Provider",
-        "description": "A provider running on this machine for the browser tests",
-        "category": "testing",
-        "status": "active",
-        "baseUrl": provider_server.url("").rstrip("/"),
-        "allowedHosts": ["127.0.0.1"],
-        "testRequest": {"method": "GET", "path": "/basic", "expectedStatus": [200]},
-        "authMethods": [{
-            "id": "basic",
-            "type": "BASIC",
-            "label": "Username and password",
-            "description": "Your account's username and password",
-            "fields": [
-                {"name": "username", "label": "Username", "type": "string", "required": True},
-                {"name": "password", "label": "Password", "type": "password", "required": True,
-                 "helpText": "Sent with HTTP basic authentication."},
+    document = validate_document(
+        {
+            "id": "localtest",
+            "displayName": "Local Test Provider",
+            "description": "A provider running on this machine for the browser tests",
+            "category": "testing",
+            "status": "active",
+            "baseUrl": provider_server.url("").rstrip("/"),
+            "allowedHosts": ["127.0.0.1"],
+            "testRequest": {"method": "GET", "path": "/basic", "expectedStatus": [200]},
+            "authMethods": [
+                {
+                    "id": "basic",
+                    "type": "BASIC",
+                    "label": "Username and password",
+                    "description": "Your account's username and password",
+                    "fields": [
+                        {"name": "username", "label": "Username", "type": "string", "required": True},
+                        {
+                            "name": "password",
+                            "label": "Password",
+                            "type": "password",
+                            "required": True,
+                            "helpText": "Sent with HTTP basic authentication.",
+                        },
+                    ],
+                    "additionalFields": [],
+                    "apply": {"type": "basic", "username": "{{username}}", "password": "{{password}}"},
+                }
             ],
-            "additionalFields": [],
-            "apply": {"type": "basic", "username": "{{username}}", "password": "{{password}}"},
-        }],
-    })
+        }
+    )
     return integration_from_document(document, icon_url="")
 
 

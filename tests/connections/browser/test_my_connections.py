@@ -19,16 +19,39 @@ LONG_NAME = "Salesforce production account for the European sales and customer s
 
 def some_connections(user) -> None:
     tested = timezone.now() - timedelta(hours=3)
-    ConnectionFactory(user=user, connection_name=LONG_NAME, last_test_status="success",
-                      last_test_message="Connection successful", last_test_date=tested)
-    ConnectionFactory(user=user, connection_name="Salesforce sandbox", last_test_status="error",
-                      last_test_message="Invalid credentials. Please check your client ID and secret.",
-                      last_test_date=tested)
-    ConnectionFactory(user=user, integration=hubspot(), auth_method_id="api-key", auth_method_label="API Key",
-                      connection_name="HubSpot marketing", credentials={"apiKey": "pat-na1-abc"}, configured_variables={})
-    ConnectionFactory(user=user, integration=acme(), auth_method_id="token", auth_method_label="API token",
-                      connection_name="Old Acme", status="inactive", credentials={"apiToken": "t"},
-                      configured_variables={"subdomain": "old"})
+    ConnectionFactory(
+        user=user,
+        connection_name=LONG_NAME,
+        last_test_status="success",
+        last_test_message="Connection successful",
+        last_test_date=tested,
+    )
+    ConnectionFactory(
+        user=user,
+        connection_name="Salesforce sandbox",
+        last_test_status="error",
+        last_test_message="Invalid credentials. Please check your client ID and secret.",
+        last_test_date=tested,
+    )
+    ConnectionFactory(
+        user=user,
+        integration=hubspot(),
+        auth_method_id="api-key",
+        auth_method_label="API Key",
+        connection_name="HubSpot marketing",
+        credentials={"apiKey": "pat-na1-abc"},
+        configured_variables={},
+    )
+    ConnectionFactory(
+        user=user,
+        integration=acme(),
+        auth_method_id="token",
+        auth_method_label="API token",
+        connection_name="Old Acme",
+        status="inactive",
+        credentials={"apiToken": "t"},
+        configured_variables={"subdomain": "old"},
+    )
 
 
 def no_horizontal_overflow(page) -> bool:

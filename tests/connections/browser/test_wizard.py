@@ -18,8 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def local_connection(user, integration, *, password=PASSWORD, name="Local account") -> Connection:
     return ConnectionFactory(
-        user=user, integration=integration, auth_method_id="basic", auth_method_label="Username and password",
-        connection_name=name, configured_variables={},
+        user=user,
+        integration=integration,
+        auth_method_id="basic",
+        auth_method_label="Username and password",
+        connection_name=name,
+        configured_variables={},
         credentials={"username": USERNAME, "password": password},
     )
 
@@ -81,16 +85,22 @@ def test_connect_through_the_wizard_and_watch_the_test_succeed(page, screenshot,
     assert connection.last_test_status == "success"
 
 
-def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(page, screenshot, local_provider, live_worker):
+def test_edit_leaving_the_password_blank_keeps_it_and_still_tests(
+    page, screenshot, local_provider, live_worker
+):
     user = UserFactory()
     connection = local_connection(user, local_provider)
     sign_in(page, user)
     page.goto("/my-connections/")
-    page.locator(".connection-card", has_text="Local account").get_by_role("link", name=re.compile("^Edit")).click()
+    page.locator(".connection-card", has_text="Local account").get_by_role(
+        "link", name=re.compile("^Edit")
+    ).click()
 
     password = page.get_by_label(re.compile("^Password"))
     expect(password).to_have_value("")
-    expect(page.locator("#credentials__password-field")).to_contain_text("Leave blank to keep the current value.")
+    expect(page.locator("#credentials__password-field")).to_contain_text(
+        "Leave blank to keep the current value."
+    )
     expect(page.get_by_label(re.compile("^Username"))).to_have_value(USERNAME)
     page.get_by_label("Connection name").fill("Local account, renamed")
     screenshot("edit-details")
@@ -191,5 +201,7 @@ def test_the_create_path_works_without_javascript(page, screenshot, local_provid
     expect(page.locator("[data-test-status] .test-result")).to_contain_text("Connection successful")
     screenshot("step-4-tested")
     page.get_by_role("link", name="Done", exact=True).click()
-    expect(page.locator(".connection-card", has_text="Local Test Provider")).to_contain_text("Connection successful")
+    expect(page.locator(".connection-card", has_text="Local Test Provider")).to_contain_text(
+        "Connection successful"
+    )
     assert Connection.objects.get(user=user).last_test_status == "success"

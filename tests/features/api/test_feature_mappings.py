@@ -34,7 +34,11 @@ def test_create_feature_mapping_as_in_the_contract(key_client, hubspot):
     assert mapping["fieldMappings"]["first_name"] == {
         "enabled": True,
         "overrides": None,
-        "customHandlers": {"valueHandler": "capitalizeFirstName", "validationHandler": None, "submitHandler": None},
+        "customHandlers": {
+            "valueHandler": "capitalizeFirstName",
+            "validationHandler": None,
+            "submitHandler": None,
+        },
         "adminValue": None,
     }
     assert mapping["apiConfig"] == {"apiConfigId": None, "method": "POST", "endpoint": "/api/contacts"}
@@ -65,8 +69,11 @@ def test_list_feature_mappings_as_in_the_contract(user_client, hubspot, django_a
             "first_name": {
                 "enabled": True,
                 "overrides": None,
-                "customHandlers": {"valueHandler": "capitalizeFirstName", "validationHandler": "validateNameLength",
-                                   "submitHandler": None},
+                "customHandlers": {
+                    "valueHandler": "capitalizeFirstName",
+                    "validationHandler": "validateNameLength",
+                    "submitHandler": None,
+                },
                 "adminValue": None,
             },
             "email": {"enabled": True, "customHandlers": {"validationHandler": "validateEmailFormat"}},
@@ -85,12 +92,21 @@ def test_list_feature_mappings_as_in_the_contract(user_client, hubspot, django_a
     assert len(body["featureMappings"]) == 2
     listed = body["featureMappings"][0]
     assert set(listed) == {
-        "id", "featureTemplateId", "featureTemplateName", "fieldMappings", "apiConfig", "extraFields", "status",
-        "createdAt", "updatedAt",
+        "id",
+        "featureTemplateId",
+        "featureTemplateName",
+        "fieldMappings",
+        "apiConfig",
+        "extraFields",
+        "status",
+        "createdAt",
+        "updatedAt",
     }
     assert listed["id"] == first.pk
     assert listed["extraFields"] == [seed_extra]
-    assert listed["fieldMappings"]["first_name"]["customHandlers"]["validationHandler"] == "validateNameLength"
+    assert (
+        listed["fieldMappings"]["first_name"]["customHandlers"]["validationHandler"] == "validateNameLength"
+    )
 
 
 def test_list_for_unknown_integration_is_404(key_client):
@@ -112,7 +128,9 @@ def test_create_with_unknown_template_is_400_and_writes_nothing(key_client, hubs
 
 
 def test_create_for_unknown_integration_is_404(key_client, hubspot):
-    response = key_client.post("/api/integrations/no-such-integration/feature-mappings", seed_body(), format="json")
+    response = key_client.post(
+        "/api/integrations/no-such-integration/feature-mappings", seed_body(), format="json"
+    )
 
     assert response.status_code == 404
     assert response.json() == {"success": False, "message": "Integration not found"}
@@ -217,10 +235,26 @@ def test_blank_feature_without_template(key_client, hubspot):
         "featureTemplateName": "Subscribe to Newsletter",
         "apiConfig": {"method": "post", "endpoint": "/lists/{{list_id}}/members"},
         "extraFields": [
-            {"fieldKey": "list_id", "label": "List", "type": "static", "fieldType": "string", "htmlType": "hidden",
-             "fillBy": "Admin", "required": True, "adminValue": "abc123"},
-            {"fieldKey": "email", "label": "Email", "type": "static", "fieldType": "email", "htmlType": "email",
-             "fillBy": "User", "required": True, "customHandlers": {"validationHandler": "validateEmailFormat"}},
+            {
+                "fieldKey": "list_id",
+                "label": "List",
+                "type": "static",
+                "fieldType": "string",
+                "htmlType": "hidden",
+                "fillBy": "Admin",
+                "required": True,
+                "adminValue": "abc123",
+            },
+            {
+                "fieldKey": "email",
+                "label": "Email",
+                "type": "static",
+                "fieldType": "email",
+                "htmlType": "email",
+                "fillBy": "User",
+                "required": True,
+                "customHandlers": {"validationHandler": "validateEmailFormat"},
+            },
         ],
     }
 
@@ -240,7 +274,9 @@ def test_missing_template_id_is_a_clear_400(key_client, hubspot):
     response = key_client.post(URL, body, format="json")
 
     assert response.status_code == 400
-    assert response.json()["errors"] == ["featureTemplateId is required (null for a feature without a template)"]
+    assert response.json()["errors"] == [
+        "featureTemplateId is required (null for a feature without a template)"
+    ]
 
 
 def test_body_must_be_an_object(key_client, hubspot):

@@ -29,14 +29,29 @@ def test_list_feature_templates_as_in_the_contract(key_client, django_assert_max
     assert contact["fields"]["first_name"] == SEED_FIRST_NAME
     assert contact["createdAt"].endswith("Z") and len(contact["createdAt"]) == 24
     ids = {f["id"] for f in body["features"]}
-    assert {"create_contact", "create_deal", "create_ticket", "send_message", "append_row", "create_issue",
-            "list_contacts", "create_customer"} <= ids
+    assert {
+        "create_contact",
+        "create_deal",
+        "create_ticket",
+        "send_message",
+        "append_row",
+        "create_issue",
+        "list_contacts",
+        "create_customer",
+    } <= ids
 
 
 def test_template_fields_keep_the_file_order(key_client):
     body = key_client.get("/api/feature-templates/create_contact").json()
 
-    assert list(body["feature"]["fields"]) == ["first_name", "last_name", "email", "phone", "company", "job_title"]
+    assert list(body["feature"]["fields"]) == [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "company",
+        "job_title",
+    ]
 
 
 def test_get_one_feature_template(user_client):

@@ -14,8 +14,19 @@ def test_feature_handlers_lists_the_registry(user_client):
     names = {h["name"] for h in body["handlers"]}
     assert names == set(REGISTRY)
     trim = next(h for h in body["handlers"] if h["name"] == "trim")
-    assert trim == {"name": "trim", "kind": "value", "description": REGISTRY["trim"].description, "parameters": []}
-    assert body["order"] == ["adminValue/overrides", "valueHandler", "fieldType", "validationHandler", "submitHandler"]
+    assert trim == {
+        "name": "trim",
+        "kind": "value",
+        "description": REGISTRY["trim"].description,
+        "parameters": [],
+    }
+    assert body["order"] == [
+        "adminValue/overrides",
+        "valueHandler",
+        "fieldType",
+        "validationHandler",
+        "submitHandler",
+    ]
 
 
 def test_feature_handlers_filter_by_kind(key_client):

@@ -14,14 +14,30 @@ SEED_SALESFORCE_AUTH_METHODS = [
         "label": "OAuth 2.0",
         "description": "Secure OAuth 2.0 authentication with automatic token refresh",
         "fields": [
-            {"name": "clientId", "label": "Client ID", "type": "string", "required": True,
-             "description": "OAuth Client ID from Salesforce Connected App"},
-            {"name": "clientSecret", "label": "Client Secret", "type": "password", "required": True,
-             "description": "OAuth Client Secret (will be encrypted)"},
+            {
+                "name": "clientId",
+                "label": "Client ID",
+                "type": "string",
+                "required": True,
+                "description": "OAuth Client ID from Salesforce Connected App",
+            },
+            {
+                "name": "clientSecret",
+                "label": "Client Secret",
+                "type": "password",
+                "required": True,
+                "description": "OAuth Client Secret (will be encrypted)",
+            },
         ],
         "additionalFields": [
-            {"name": "instance_url", "label": "Instance URL", "type": "url", "required": True,
-             "placeholder": "https://your-instance.salesforce.com", "description": "Your Salesforce instance URL"},
+            {
+                "name": "instance_url",
+                "label": "Instance URL",
+                "type": "url",
+                "required": True,
+                "placeholder": "https://your-instance.salesforce.com",
+                "description": "Your Salesforce instance URL",
+            },
         ],
     },
     {
@@ -30,12 +46,23 @@ SEED_SALESFORCE_AUTH_METHODS = [
         "label": "API Key",
         "description": "Simple API key authentication",
         "fields": [
-            {"name": "apiKey", "label": "API Key", "type": "password", "required": True,
-             "description": "Your Salesforce API key"},
+            {
+                "name": "apiKey",
+                "label": "API Key",
+                "type": "password",
+                "required": True,
+                "description": "Your Salesforce API key",
+            },
         ],
         "additionalFields": [
-            {"name": "instance_url", "label": "Instance URL", "type": "url", "required": True,
-             "placeholder": "https://your-instance.salesforce.com", "description": "Your Salesforce instance URL"},
+            {
+                "name": "instance_url",
+                "label": "Instance URL",
+                "type": "url",
+                "required": True,
+                "placeholder": "https://your-instance.salesforce.com",
+                "description": "Your Salesforce instance URL",
+            },
         ],
     },
 ]
@@ -49,7 +76,7 @@ def assert_contains(actual, expected):
             assert_contains(actual[key], value)
     elif isinstance(expected, list):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=False):
             assert_contains(a, e)
     else:
         assert actual == expected
@@ -171,7 +198,9 @@ def test_retrieve_returns_the_whole_document(user_client):
     assert integration["allowedHosts"] == ["api.twilio.com"]
     assert integration["testRequest"]["path"] == "/Balance.json"
     assert integration["authMethods"][0]["apply"] == {
-        "type": "basic", "username": "{{accountSid}}", "password": "{{authToken}}"
+        "type": "basic",
+        "username": "{{accountSid}}",
+        "password": "{{authToken}}",
     }
     assert integration["iconUrl"] == "http://testserver/integrations/twilio/icon.svg"
     assert integration["createdAt"].endswith("Z")
@@ -249,7 +278,10 @@ def test_update_round_trips_what_retrieve_returns(key_client):
 
 
 def test_update_unknown_is_404_and_id_change_is_400(key_client):
-    assert key_client.put("/api/integrations/nope", integration_document(id="nope"), format="json").status_code == 404
+    assert (
+        key_client.put("/api/integrations/nope", integration_document(id="nope"), format="json").status_code
+        == 404
+    )
 
     IntegrationFactory(id="acme")
     response = key_client.put("/api/integrations/acme", integration_document(id="acme-2"), format="json")
@@ -263,7 +295,11 @@ def test_delete(key_client):
     response = key_client.delete("/api/integrations/acme")
 
     assert response.status_code == 200
-    assert response.json() == {"success": True, "message": "Integration deleted successfully", "deleted": True}
+    assert response.json() == {
+        "success": True,
+        "message": "Integration deleted successfully",
+        "deleted": True,
+    }
     assert not Integration.objects.filter(pk="acme").exists()
 
 
@@ -277,7 +313,11 @@ def test_delete_bundled_integration_deactivates_it(key_client):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("post", "/api/integrations"), ("put", "/api/integrations/stripe"), ("delete", "/api/integrations/stripe")],
+    [
+        ("post", "/api/integrations"),
+        ("put", "/api/integrations/stripe"),
+        ("delete", "/api/integrations/stripe"),
+    ],
 )
 def test_end_users_cannot_change_the_catalog(user_client, method, path):
     response = getattr(user_client, method)(path, integration_document(id="stripe"), format="json")
