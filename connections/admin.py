@@ -222,6 +222,12 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete only: the "Deactivate" action
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A connection deleted permanently is kept for its history only: nothing left to edit.
+        if obj is not None and obj.deleted_permanently:
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         # Through the service: row lock, merge, validation, re-encryption and the audit record.
         connection_update(connection=obj, actor=request.user, changes=form.changes())

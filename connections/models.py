@@ -41,6 +41,8 @@ class Connection(models.Model):
     last_test_date = models.DateTimeField(null=True, blank=True)
     # Tests failed in a row since the last success (connections/testing.py keeps it).
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # Set by a permanent delete: credentials and values are erased, the row stays for its history.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +62,10 @@ class Connection(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    @property
+    def deleted_permanently(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def needs_attention(self) -> bool:
@@ -133,6 +139,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
         REACTIVATE = "reactivate", "Reactivate"
         TEST = "test", "Test"
+        DELETE_PERMANENTLY = "erase", "Delete permanently"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="audit_events")
     action = models.CharField(max_length=16, choices=Action.choices)
