@@ -13,18 +13,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Literal
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.utils import timezone
 
 from core.outbound_http import OutboundError, OutboundResponse, outbound_request
+from core.redaction import MASK, scrub
 from integrations.auth_appliers import AuthApplyError, apply_credentials, provider_error_text, render_template
 from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host
 
 SUCCESS_MESSAGE = "Connection successful"
-# Shorter credential values are left alone: scrubbing them would mangle ordinary words.
-MIN_SCRUBBED_LENGTH = 4
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,6 @@ def allowed_hosts_for(document: dict) -> list[str]:
         return document["allowedHosts"]
     host = resolved_host(document["baseUrl"])
     return [] if PLACEHOLDER.search(host) or not host else [host]
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value (also percent-encoded) replaced by ***."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) < MIN_SCRUBBED_LENGTH:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, MASK)
-    return text
 
 
 def _status_text(code: int, reason: str) -> str:
@@ -177,7 +165,8 @@ def _prepare_call(
         params={**query, **applied.query},
         body=test.get("body") if test["method"] == "POST" else None,
         endpoint=_endpoint(url, query | {name: MASK for name in applied.query}),
-        secrets=applied.secrets,
+        # What goes on the wire too: a provider may quote a whole header back, re-encoded.
+        secrets=[*applied.secrets, *applied.headers.values(), *applied.query.values()],
     )
 
 
