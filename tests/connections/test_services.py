@@ -4,6 +4,7 @@ import pytest
 from django.db import connection as db_connection
 from django.db import connections as db_connections
 
+from connections import test_run_services
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import (
@@ -16,7 +17,6 @@ from connections.services import (
     connection_update,
     connections_reencrypt_batch,
 )
-from connections.testing import run_connection_test, run_queued_test
 from core.errors import ApplicationError, ValidationFailed
 from tests.connections.factories import SEED_CREDENTIALS, ConnectionFactory, acme, salesforce
 
@@ -246,8 +246,8 @@ def test_permanent_delete_cannot_be_undone_and_leaves_nothing_to_test_or_rotate(
     with pytest.raises(ApplicationError, match="Connection not found"):
         connection_update(connection=connection, actor=user, changes=ConnectionChanges(status="active"))
     with pytest.raises(ApplicationError, match="inactive"):
-        run_connection_test(connection=Connection.objects.get(pk=connection.pk), actor=user)
-    run = run_queued_test(run_id=queued.run_id)  # a test queued before the delete
+        test_run_services.test_run_create(connection=Connection.objects.get(pk=connection.pk), actor=user)
+    run = test_run_services.test_run_execute_queued(run_id=queued.run_id)  # a test queued before the delete
     assert (run.status, run.message) == ("error", "The connection was deactivated before the test ran")
     connection.refresh_from_db()
     assert connection.last_test_status is None  # the tombstone gets no result
