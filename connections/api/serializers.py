@@ -117,6 +117,12 @@ class ConnectionCreatedOutput(serializers.ModelSerializer):
         ]
 
 
+class AccountOutput(serializers.Serializer):
+    accountId = serializers.CharField(help_text="The account's id at the provider")
+    displayName = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+
+
 class ConnectionListItemOutput(ConnectionCreatedOutput):
     """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
     shows that actor the decrypted values if they may see them."""
@@ -134,6 +140,11 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row",
     )
     updatedAt = TimestampField(source="updated_at")
+    account = AccountOutput(
+        allow_null=True,
+        help_text="The connected account, read after a successful test or sign-in when the integration "
+        "says how (its identity block); null until then",
+    )
     integration = _IntegrationSummary()
 
     class Meta(ConnectionCreatedOutput.Meta):
@@ -145,6 +156,7 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "lastTestDate",
             "consecutiveFailures",
             "needsAttention",
+            "account",
             "createdAt",
             "updatedAt",
             "integration",
@@ -311,3 +323,19 @@ class CheckRunEnvelope(serializers.Serializer):
 class CheckRunListEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     testRuns = CheckRunOutput(many=True)
+
+
+class StatusMapEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    integrationId = serializers.ChoiceField(
+        choices=["connected", "not-connected", "invalid"],
+        help_text="One key per integration id asked (this name stands for each of them)",
+    )
+
+
+class AccountEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    email = serializers.CharField(allow_null=True)
+    displayName = serializers.CharField(allow_null=True)
+    accountId = serializers.CharField(allow_null=True)
+    connectionId = serializers.CharField(help_text="The active connection the account was read from")
