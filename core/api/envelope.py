@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -33,6 +33,18 @@ _MESSAGES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "Too many requests",
     exceptions.ParseError: "Malformed request body",
 }
+
+
+class _Success(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+def envelope(name: str, **fields: serializers.Field) -> type[serializers.Serializer]:
+    """The OpenAPI shape of a success answer: ``success``, then ``fields`` in the order given.
+
+    ``name`` is the schema component's name. Answers themselves are built with ``ok()``.
+    """
+    return type(name, (_Success,), {"__module__": __name__, **fields})
 
 
 def ok(status_code: int = 200, **payload: Any) -> Response:
