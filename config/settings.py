@@ -345,7 +345,7 @@ OUTBOUND_DEADLINE = env.float("OUTBOUND_DEADLINE", default=20.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)
 
-# --- Connection tests (connections/testing.py, connections/tasks.py): health over time.
+# --- Connection tests (connections/test_run_services.py, test_run_schedule.py, tasks.py): health over time.
 # Active connections not tested for this many hours are re-tested by the beat schedule, at most
 # CONNECTION_RETEST_BATCH_SIZE per tick, their starts spread over CONNECTION_RETEST_SPREAD_SECONDS.
 CONNECTION_RETEST_HOURS = env.int("CONNECTION_RETEST_HOURS", default=24)
