@@ -9,6 +9,7 @@ from connections.selectors import (
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
+from core.api.envelope import envelope
 from core.api.fields import StatusField, TimestampField
 
 # --- Input
@@ -114,6 +115,12 @@ class ConnectionCreatedOutput(serializers.ModelSerializer):
         ]
 
 
+class AccountOutput(serializers.Serializer):
+    accountId = serializers.CharField(help_text="The account's id at the provider")
+    displayName = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+
+
 class ConnectionListItemOutput(ConnectionCreatedOutput):
     """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
     shows that actor the decrypted values if they may see them."""
@@ -131,6 +138,11 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row",
     )
     updatedAt = TimestampField(source="updated_at")
+    account = AccountOutput(
+        allow_null=True,
+        help_text="The connected account, read after a successful test or sign-in when the integration "
+        "says how (its identity block); null until then",
+    )
     integration = _IntegrationSummary()
 
     class Meta(ConnectionCreatedOutput.Meta):
@@ -142,6 +154,7 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "lastTestDate",
             "consecutiveFailures",
             "needsAttention",
+            "account",
             "createdAt",
             "updatedAt",
             "integration",
@@ -245,11 +258,12 @@ class CheckResultOutput(serializers.ModelSerializer):
 # --- Envelopes (OpenAPI)
 
 
-class ConnectionCreatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
-    connection = ConnectionCreatedOutput()
+ConnectionCreatedEnvelope = envelope(
+    "ConnectionCreatedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=ConnectionCreatedOutput(),
+)
 
 
 class _Stats(serializers.Serializer):
@@ -259,52 +273,67 @@ class _Stats(serializers.Serializer):
     recent = serializers.IntegerField(help_text="Connections created in the last 7 days")
 
 
-class MyConnectionsEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connections = ConnectionListItemOutput(many=True)
-    total = serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)")
-    stats = _Stats(help_text="All the user's connections, whatever the filters")
+MyConnectionsEnvelope = envelope(
+    "MyConnectionsEnvelope",
+    connections=ConnectionListItemOutput(many=True),
+    total=serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)"),
+    stats=_Stats(help_text="All the user's connections, whatever the filters"),
+)
 
 
-class ConnectionEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connection = ConnectionDetailOutput()
+ConnectionEnvelope = envelope("ConnectionEnvelope", connection=ConnectionDetailOutput())
 
 
-class ConnectionUpdatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connection = ConnectionUpdatedOutput()
+ConnectionUpdatedEnvelope = envelope(
+    "ConnectionUpdatedEnvelope",
+    message=serializers.CharField(),
+    connection=ConnectionUpdatedOutput(),
+)
 
 
-class ConnectionDeletedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
+ConnectionDeletedEnvelope = envelope(
+    "ConnectionDeletedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+)
 
 
-class ConnectionHistoryEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    history = AuditEventOutput(many=True)
+ConnectionHistoryEnvelope = envelope("ConnectionHistoryEnvelope", history=AuditEventOutput(many=True))
 
 
-class CheckResultEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testResult = CheckResultOutput()
+CheckResultEnvelope = envelope(
+    "CheckResultEnvelope",
+    message=serializers.CharField(),
+    testResult=CheckResultOutput(),
+)
 
 
-class CheckRunQueuedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testRun = CheckRunQueuedOutput()
+CheckRunQueuedEnvelope = envelope(
+    "CheckRunQueuedEnvelope",
+    message=serializers.CharField(),
+    testRun=CheckRunQueuedOutput(),
+)
 
 
-class CheckRunEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRun = CheckRunOutput()
+CheckRunEnvelope = envelope("CheckRunEnvelope", testRun=CheckRunOutput())
 
 
-class CheckRunListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRuns = CheckRunOutput(many=True)
+CheckRunListEnvelope = envelope("CheckRunListEnvelope", testRuns=CheckRunOutput(many=True))
+
+
+StatusMapEnvelope = envelope(
+    "StatusMapEnvelope",
+    integrationId=serializers.ChoiceField(
+        choices=["connected", "not-connected", "invalid"],
+        help_text="One key per integration id asked (this name stands for each of them)",
+    ),
+)
+
+
+AccountEnvelope = envelope(
+    "AccountEnvelope",
+    email=serializers.CharField(allow_null=True),
+    displayName=serializers.CharField(allow_null=True),
+    accountId=serializers.CharField(allow_null=True),
+    connectionId=serializers.CharField(help_text="The active connection the account was read from"),
+)

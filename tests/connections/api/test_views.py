@@ -43,6 +43,7 @@ LIST_ITEM_KEYS = {
     "lastTestDate",
     "consecutiveFailures",
     "needsAttention",
+    "account",
     "createdAt",
     "updatedAt",
     "integration",
@@ -642,7 +643,7 @@ def test_permanent_delete_erases_credentials_and_keeps_history_without_values(
     }
     row = Connection.objects.get(pk=seed_connection.pk)
     assert row.credentials_encrypted == "" and row.configured_variables == {}
-    assert row.status == "inactive" and row.deleted_at is not None
+    assert row.status == "inactive" and row.deleted_at is not None and row.account is None
     assert all(not (r.message or r.endpoint or r.error_message) for r in row.test_runs.all())
     # Gone everywhere, for good: no read, update, test, reactivation or second delete.
     assert key_client.get(url).status_code == 404
