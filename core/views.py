@@ -1,13 +1,17 @@
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.views import defaults
 
-from core.api.envelope import is_api_request, json_error
+from core.api.envelope import error_body, is_api_request, json_error
 
 
 def bad_request(request, exception):
     if is_api_request(request):
-        return json_error(400, "Bad request")
+        # BadRequest is raised with a message meant for the caller; other 400s say nothing.
+        detail = str(exception) if type(exception) is BadRequest else None
+        return JsonResponse(error_body("Bad request", error=detail), status=400)
     return defaults.bad_request(request, exception)
 
 

@@ -10,19 +10,37 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.api.parsers import RequestBodyTooLarge
 from core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
+
+class RequestRefused(exceptions.APIException):
+    """Django refused the request itself (too many fields, a malformed header); 400."""
+
+    status_code = 400
+    default_detail = "Bad request"
+
+
 _MESSAGES: dict[type[exceptions.APIException], str] = {
+    RequestRefused: "Bad request",
     exceptions.NotAuthenticated: "Authentication required",
     exceptions.AuthenticationFailed: "Authentication failed",
     exceptions.PermissionDenied: "Permission denied",
@@ -90,6 +108,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = RequestBodyTooLarge()
+    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        exc = RequestRefused(f"Too many query or form parameters (more than {limit})")
+    elif isinstance(exc, (SuspiciousOperation, BadRequest)):
+        # Django refusing the request itself: too many fields, a malformed header or cookie.
+        exc = RequestRefused(str(exc) or None)
 
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
@@ -111,7 +137,24 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         )
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None
         body = error_body(message, error=detail if detail and detail != message else None)
+    if not _renders_json(context):
+        # A view with its own renderers (the OpenAPI document, Swagger UI) still errs in JSON.
+        return JsonResponse(body, status=exc.status_code, headers=headers)
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def _renders_json(context: dict) -> bool:
+    request = context.get("request")
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is None:
+        view = context.get("view")
+        renderers = getattr(view, "renderer_classes", None) or [None]
+        renderer = renderers[0]
+    return (
+        renderer is None
+        or getattr(renderer, "media_type", None) in ("application/json", "text/html")
+        and (getattr(renderer, "format", None) in ("json", "api"))
+    )
 
 
 def json_error(status_code: int, message: str) -> JsonResponse:
