@@ -11,16 +11,12 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import (
-    BadRequest,
-    RequestDataTooBig,
-    SuspiciousOperation,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
+from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -32,15 +28,22 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/api/"
 
 
-class RequestRefused(exceptions.APIException):
-    """Django refused the request itself (too many fields, a malformed header); 400."""
+class ServerError(exceptions.APIException):
+    """What any unexpected error becomes: its text (which may hold secrets) is never shown."""
+
+    status_code = 500
+    default_detail = "Internal server error"
+
+
+class BadRequest(exceptions.APIException):
+    """A request Django refused before any view ran (a host not in ALLOWED_HOSTS, …)."""
 
     status_code = 400
     default_detail = "Bad request"
 
 
 _MESSAGES: dict[type[exceptions.APIException], str] = {
-    RequestRefused: "Bad request",
+    BadRequest: "Bad request",
     exceptions.NotAuthenticated: "Authentication required",
     exceptions.AuthenticationFailed: "Authentication failed",
     exceptions.PermissionDenied: "Permission denied",
@@ -51,6 +54,18 @@ _MESSAGES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "Too many requests",
     exceptions.ParseError: "Malformed request body",
 }
+
+
+class _Success(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+def envelope(name: str, **fields: serializers.Field) -> type[serializers.Serializer]:
+    """The OpenAPI shape of a success answer: ``success``, then ``fields`` in the order given.
+
+    ``name`` is the schema component's name. Answers themselves are built with ``ok()``.
+    """
+    return type(name, (_Success,), {"__module__": __name__, **fields})
 
 
 def ok(status_code: int = 200, **payload: Any) -> Response:
@@ -98,32 +113,36 @@ def validation_messages(detail: Any, path: str = "") -> list[str]:
     return [f"{path}: {text}"]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response:
-    """DRF's EXCEPTION_HANDLER: every error, expected or not, in the envelope."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, ApplicationError):
-        set_rollback()
-        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+def _as_api_exception(exc: Exception, where: str) -> exceptions.APIException:
+    if isinstance(exc, exceptions.APIException):
+        return exc
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, RequestDataTooBig):
-        exc = RequestBodyTooLarge()
-    elif isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        exc = RequestRefused(f"Too many query or form parameters (more than {limit})")
-    elif isinstance(exc, (SuspiciousOperation, BadRequest)):
-        # Django refusing the request itself: too many fields, a malformed header or cookie.
-        exc = RequestRefused(str(exc) or None)
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestBodyTooLarge()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return BadRequest(
+            f"Too many query or form parameters (more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})"
+        )
+    if type(exc) is DjangoBadRequest:
+        return BadRequest(str(exc) or None)  # raised by our own checks, with a message for the caller
+    if isinstance(exc, (SuspiciousOperation, DjangoBadRequest)):
+        return BadRequest()
+    logger.error("Unhandled error in %s", where, exc_info=exc)
+    return ServerError()
 
-    if not isinstance(exc, exceptions.APIException):
-        view = context.get("view")
-        logger.exception("Unhandled error in %s", type(view).__name__ if view else "API view")
-        set_rollback()
-        return Response(error_body("Internal server error"), status=500)
 
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER, and the only place an error becomes an /api/ response: every
+    error, expected or not, in the envelope. Django's own error handlers call it for /api/ paths."""
     set_rollback()
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+    view = context.get("view")
+    exc = _as_api_exception(exc, type(view).__name__ if view else "API view")
+    headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
@@ -144,43 +163,21 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
 
 def _renders_json(context: dict) -> bool:
-    request = context.get("request")
-    renderer = getattr(request, "accepted_renderer", None)
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
     if renderer is None:
-        view = context.get("view")
-        renderers = getattr(view, "renderer_classes", None) or [None]
-        renderer = renderers[0]
-    return (
-        renderer is None
-        or getattr(renderer, "media_type", None) in ("application/json", "text/html")
-        and (getattr(renderer, "format", None) in ("json", "api"))
-    )
-
-
-def json_error(status_code: int, message: str) -> JsonResponse:
-    return JsonResponse(error_body(message), status=status_code)
+        renderer = (getattr(context.get("view"), "renderer_classes", None) or [JSONRenderer])[0]
+    return renderer.media_type in ("application/json", "text/html") and renderer.format in ("json", "api")
 
 
 def is_api_request(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-class ApiErrorMiddleware:
-    """Errors raised outside DRF views (middleware, URL resolution) on /api/ paths
-    still answer in the envelope, never with Django's HTML error pages."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_exception(self, request, exception):
-        if not is_api_request(request):
-            return None
-        if isinstance(exception, Http404):
-            return json_error(404, "Not found")
-        if isinstance(exception, DjangoPermissionDenied):
-            return json_error(403, "Permission denied")
-        logger.exception("Unhandled error on %s", request.path)
-        return json_error(500, "Internal server error")
+def api_error_response(request, exc: Exception) -> Response:
+    """``exception_handler``'s answer for an error raised outside DRF's views (URL resolution,
+    middleware), rendered as JSON since no view negotiated a renderer."""
+    response = exception_handler(exc, {"request": request})
+    response.accepted_renderer = JSONRenderer()
+    response.accepted_media_type = JSONRenderer.media_type
+    response.renderer_context = {}
+    return response.render()
