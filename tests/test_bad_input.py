@@ -40,6 +40,8 @@ def routes() -> list[str]:
                 found.append(text)
 
     walk(get_resolver().url_patterns, "")
+    # readyz answers 503 by design while the test run has no worker: not a reply to the input.
+    found.remove("readyz")
     return found + ["admin/", "admin/connections/connection/", "admin/accounts/user/"]
 
 
@@ -119,6 +121,8 @@ def throw(clients, routes, methods_for, make_request) -> None:
 
 def _clients_for(clients):
     def pick(route):
+        if route in ("api/schema/", "api/docs/"):  # public, the same for everyone (and slow to build)
+            return [clients["api"]]
         return [clients["api"], clients["end_user"]] if route.startswith("api/") else [clients["pages"]]
 
     return pick
