@@ -19,4 +19,9 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
+        from connections.metrics import rotation_metrics, test_run_metrics
+        from core.metrics import register_scrape_collector
+
         checks.register(check_encryption_keys)
+        register_scrape_collector("test_runs", test_run_metrics)
+        register_scrape_collector("rotation", rotation_metrics)
