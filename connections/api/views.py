@@ -1,4 +1,5 @@
 from dataclasses import asdict
+from functools import partial
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -45,7 +46,8 @@ class ConnectionViewSet(viewsets.ViewSet):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key.strip()) <= 255:
             raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
-        connection = services.connection_create(
+        create = partial(
+            services.connection_create,
             actor=request.user,
             user=user,
             integration_id=data["integrationId"],
@@ -53,9 +55,16 @@ class ConnectionViewSet(viewsets.ViewSet):
             connection_name=data.get("connectionName"),
             configured_variables=data.get("configuredVariables"),
             credentials=data["credentials"],
-            idempotency_key=key.strip() if key else None,
-            request_fingerprint=services.idempotency_fingerprint(request.data) if key else "",
         )
+        if key is None:
+            connection = create()
+        else:
+            connection = services.connection_create_idempotent(
+                actor=request.user,
+                idempotency_key=key.strip(),
+                request_fingerprint=services.idempotency_fingerprint(request.data),
+                create=create,
+            )
         return ok(
             201,
             message="Connection created successfully",
