@@ -1,6 +1,6 @@
 from django.urls import path
 
-from connections.api.views import ConnectionTestViewSet, ConnectionViewSet
+from connections.api.views import ConnectionTestViewSet, ConnectionViewSet, UserConnectionsViewSet
 
 urlpatterns = [
     path(
@@ -32,6 +32,16 @@ urlpatterns = [
         "user-integrations/<str:connection_id>/tests",
         ConnectionTestViewSet.as_view({"get": "history"}),
         name="api-connection-tests",
+    ),
+    path(
+        "users/<str:user_id>/connections/status",
+        UserConnectionsViewSet.as_view({"get": "status"}),
+        name="api-user-connection-status",
+    ),
+    path(
+        "integrations/<str:integration_id>/account",
+        UserConnectionsViewSet.as_view({"get": "account"}),
+        name="api-integration-account",
     ),
     path(
         "connection-tests/<str:run_id>",
