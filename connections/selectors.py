@@ -60,11 +60,13 @@ def connection_list_for_user(
     user: User,
     status: str | None = None,
     integration_id: str | None = None,
+    q: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> ConnectionPage:
     """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
 
+    ``q`` searches the connection's and its integration's names; every word must appear in one.
     ``stats`` covers all the user's connections whatever the filters: active, inactive, total,
     and recent = created within the last 7 days. Three queries, however many connections
     (four with the integrations).
@@ -75,6 +77,10 @@ def connection_list_for_user(
         filtered = filtered.filter(status=status)
     if integration_id:
         filtered = filtered.filter(integration_id=integration_id)
+    for word in (q or "").split():
+        filtered = filtered.filter(
+            Q(connection_name__icontains=word) | Q(integration__display_name__icontains=word)
+        )
     counts = owned.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=Connection.Status.ACTIVE)),

@@ -29,6 +29,7 @@ from connections.testing import run_connection_test
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
 from integrations.models import Integration
+from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
 
@@ -140,22 +141,17 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
 def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
-    active = Integration.objects.filter(status=Integration.Status.ACTIVE)
-    integrations = active.filter(category=category) if category else active
-    if query:
-        words = query.lower().split()
-        integrations = [
-            i
-            for i in integrations
-            if all(w in f"{i.display_name} {i.description} {i.category} {i.pk}".lower() for w in words)
-        ]
+    integrations = integration_list(category=category or None, q=query)
     return render(
         request,
         "connections/wizard/choose_integration.html",
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": active.order_by("category").values_list("category", flat=True).distinct(),
+            "categories": integration_list()
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct(),
             "query": query,
             "category": category,
         },
@@ -310,16 +306,9 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
     page = connection_list_for_user(
-        user=request.user, status=status or None, integration_id=integration_id or None
+        user=request.user, status=status or None, integration_id=integration_id or None, q=query
     )
     connections = list(reversed(page.items))  # newest first
-    if query:
-        words = query.lower().split()
-        connections = [
-            c
-            for c in connections
-            if all(w in f"{c.connection_name} {c.integration.display_name}".lower() for w in words)
-        ]
     for connection in connections:
         connection.test_result = _test_result(connection)
     return render(
