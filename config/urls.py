@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import AllowAny
 
 from core.api.views import ApiNotFound
+from core.monitoring import healthz, metrics_view, readyz
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -24,6 +25,9 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
     re_path(r"^api/", ApiNotFound.as_view()),
     path("admin/", admin.site.urls),

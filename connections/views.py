@@ -25,7 +25,7 @@ from connections.services import (
     connection_reactivate,
     connection_update,
 )
-from connections.testing import run_connection_test
+from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
 from integrations.models import Integration
@@ -356,7 +356,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = run_connection_test(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:

@@ -2,9 +2,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from accounts.models import USER_ID_PATTERN, User
-from core.api.fields import TimestampField
-
-STATUS_MESSAGE = "Invalid status value. Must be 'active' or 'inactive'"
+from core.api.fields import StatusField, TimestampField
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -35,9 +33,7 @@ class UserCreateInput(serializers.Serializer):
     email = serializers.EmailField(
         max_length=254, error_messages={"invalid": "email must be a valid email address"}
     )
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
 class UserUpdateInput(serializers.Serializer):
@@ -45,15 +41,11 @@ class UserUpdateInput(serializers.Serializer):
     email = serializers.EmailField(
         max_length=254, required=False, error_messages={"invalid": "email must be a valid email address"}
     )
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
 class UserListQuery(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
 class UserEnvelope(serializers.Serializer):

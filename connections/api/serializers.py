@@ -2,28 +2,21 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import STATUS_MESSAGE
 from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from connections.proxy import METHODS
 from connections.selectors import (
+    HISTORY_LIMIT,
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
-from connections.testing import HISTORY_LIMIT
-from core.api.fields import TimestampField
+from core.api.fields import StatusField, TimestampField
 
 # --- Input
 
 
 def _object_field(name: str, **kwargs) -> serializers.DictField:
     return serializers.DictField(error_messages={"not_a_dict": f"{name} must be an object"}, **kwargs)
-
-
-def _status_field() -> serializers.ChoiceField:
-    return serializers.ChoiceField(
-        choices=Connection.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
 
 
 class ConnectInput(serializers.Serializer):
@@ -51,7 +44,7 @@ class ConnectionUpdateInput(serializers.Serializer):
         required=False,
         help_text="Re-encrypted. A password or secret field omitted or left empty keeps its stored value.",
     )
-    status = _status_field()
+    status = StatusField(choices=Connection.Status.choices)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -67,7 +60,7 @@ class CheckRunListQuery(serializers.Serializer):
 
 class MyConnectionsQuery(serializers.Serializer):
     userId = serializers.CharField(max_length=64, required=False)
-    status = _status_field()
+    status = StatusField(choices=Connection.Status.choices)
     integrationId = serializers.CharField(max_length=64, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)

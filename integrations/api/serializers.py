@@ -6,8 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import STATUS_MESSAGE
-from core.api.fields import TimestampField
+from core.api.fields import StatusField, TimestampField
 from integrations.models import Integration
 
 FIELD_TYPES = ["string", "text", "password", "url", "email", "number", "select", "textarea"]
@@ -137,9 +136,7 @@ class IntegrationSummaryOutput(serializers.Serializer):
 
 class IntegrationListQuery(serializers.Serializer):
     category = serializers.CharField(required=False, max_length=64)
-    status = serializers.ChoiceField(
-        choices=Integration.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=Integration.Status.choices)
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
