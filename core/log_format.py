@@ -13,27 +13,25 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from core import request_context
+from core import redaction, request_context
 
-MASK = "***"
+MASK = redaction.MASK
 _WELL_KNOWN = [
     # Authorization: Bearer x / Basic x, in headers, reprs and messages (a word is not a token:
     # it needs a digit or a symbol).
     re.compile(r"(?i)\b(bearer|basic)(\s+)(?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,}"),
     # https://user:password@host
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*)(:)[^@/\s]+(?=@)"),
-    # ?api_key=x&… and "client_secret": "x"
+    # ?api_key=x&… and "client_secret": "x" (a bare "name:" is left alone: "api-key:NAME" is a label)
     re.compile(
         r"(?i)\b((?:access_|refresh_|id_)?token|api[_-]?key|apikey|secret|client_secret|password|passwd"
-        r"|signature|sig|code_verifier)([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"
+        r"|signature|sig|code_verifier)(\s*=\s*|[\"']\s*:\s*[\"']?)[^\s&\"',;}]+"
     ),
 ]
 
 
 def mask_secrets(text: str) -> str:
-    for form in sorted(request_context.hidden_forms(), key=len, reverse=True):
-        if form in text:
-            text = text.replace(form, MASK)
+    text = redaction.mask_forms(text, request_context.hidden_forms())
     for pattern in _WELL_KNOWN:
         text = pattern.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
     return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from time import perf_counter
 
 from django.conf import settings
+from django.core.signals import request_finished
 
 from core import request_context
 from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
@@ -14,17 +15,25 @@ _META_HEADER = "HTTP_" + request_context.HEADER.upper().replace("-", "_")
 
 
 class RequestIdMiddleware:
-    """Bind the request id for the request's log lines and tasks, and answer it in ``X-Request-ID``."""
+    """Bind the request id for the request's log lines and tasks, and answer it in ``X-Request-ID``.
+
+    The unit of work ends at ``request_finished``, not here: Django writes its "Not Found: …" line
+    after the middleware returned."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        request_finished.connect(_end_request, dispatch_uid="core.request_context.end")
 
     def __call__(self, request):
         request.request_id = request_context.accepted_request_id(request.META.get(_META_HEADER))
-        with request_context.work(request_id=request.request_id):
-            response = self.get_response(request)
+        request_context.begin(request_id=request.request_id)
+        response = self.get_response(request)
         response[request_context.HEADER] = request.request_id
         return response
+
+
+def _end_request(**kwargs) -> None:
+    request_context.end()
 
 
 def route_label(request) -> str:

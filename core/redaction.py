@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from itertools import permutations
 from urllib.parse import quote, quote_plus
 
@@ -64,8 +65,8 @@ def basic_pair_forms(username: str, password: str) -> set[str]:
     return _base64_forms(f"{username}:{password}".encode())
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every form of every secret, and of every ``a:b`` pair of them, masked."""
+def all_forms(secrets: Iterable[object]) -> set[str]:
+    """Every form of every secret, and of every ``a:b`` pair of them (see ``scrub``)."""
     values = sorted({str(s) for s in secrets if s is not None and str(s) != ""}, key=len, reverse=True)
     forms: set[str] = set()
     for value in values:
@@ -73,7 +74,17 @@ def scrub(text: str, secrets: list[str]) -> str:
     for first, second in permutations(values, 2):
         if len(second) >= MIN_SCRUBBED_LENGTH:
             forms |= basic_pair_forms(first, second)
+    return forms
+
+
+def mask_forms(text: str, forms: Iterable[str]) -> str:
+    """``text`` with each of ``forms`` masked, the longest first."""
     for form in sorted(forms, key=len, reverse=True):
         if form in text:
             text = text.replace(form, MASK)
     return text
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every form of every secret, and of every ``a:b`` pair of them, masked."""
+    return mask_forms(text, all_forms(secrets))

@@ -2,6 +2,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from accounts.models import USER_ID_PATTERN, User
+from core.api.envelope import envelope
 from core.api.fields import StatusField, TimestampField
 
 
@@ -48,16 +49,14 @@ class UserListQuery(serializers.Serializer):
     status = StatusField(choices=User.Status.choices)
 
 
-class UserEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    user = UserOutput()
+UserEnvelope = envelope("UserEnvelope", user=UserOutput())
 
 
-class UserCreatedEnvelope(UserEnvelope):
-    message = serializers.CharField()
+UserCreatedEnvelope = envelope("UserCreatedEnvelope", user=UserOutput(), message=serializers.CharField())
 
 
-class UserListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    users = UserListItemOutput(many=True)
-    total = serializers.IntegerField()
+UserListEnvelope = envelope(
+    "UserListEnvelope",
+    users=UserListItemOutput(many=True),
+    total=serializers.IntegerField(),
+)

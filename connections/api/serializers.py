@@ -10,6 +10,7 @@ from connections.selectors import (
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
+from core.api.envelope import envelope
 from core.api.fields import StatusField, TimestampField
 
 # --- Input
@@ -296,11 +297,12 @@ class CheckResultOutput(serializers.ModelSerializer):
 # --- Envelopes (OpenAPI)
 
 
-class ConnectionCreatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
-    connection = ConnectionCreatedOutput()
+ConnectionCreatedEnvelope = envelope(
+    "ConnectionCreatedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=ConnectionCreatedOutput(),
+)
 
 
 class _Stats(serializers.Serializer):
@@ -310,53 +312,53 @@ class _Stats(serializers.Serializer):
     recent = serializers.IntegerField(help_text="Connections created in the last 7 days")
 
 
-class MyConnectionsEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connections = ConnectionListItemOutput(many=True)
-    total = serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)")
-    stats = _Stats(help_text="All the user's connections, whatever the filters")
+MyConnectionsEnvelope = envelope(
+    "MyConnectionsEnvelope",
+    connections=ConnectionListItemOutput(many=True),
+    total=serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)"),
+    stats=_Stats(help_text="All the user's connections, whatever the filters"),
+)
 
 
-class ConnectionEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connection = ConnectionDetailOutput()
+ConnectionEnvelope = envelope("ConnectionEnvelope", connection=ConnectionDetailOutput())
 
 
-class ConnectionUpdatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connection = ConnectionUpdatedOutput()
+ConnectionUpdatedEnvelope = envelope(
+    "ConnectionUpdatedEnvelope",
+    message=serializers.CharField(),
+    connection=ConnectionUpdatedOutput(),
+)
 
 
-class ConnectionDeletedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
+ConnectionDeletedEnvelope = envelope(
+    "ConnectionDeletedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+)
 
 
-class ConnectionHistoryEnvelope(serializers.Serializer):
-    proxyCalls = ProxyCallOutput(many=True, help_text="The newest calls made through the connection")
-    success = serializers.BooleanField()
-    history = AuditEventOutput(many=True)
+ConnectionHistoryEnvelope = envelope(
+    "ConnectionHistoryEnvelope",
+    history=AuditEventOutput(many=True),
+    proxyCalls=ProxyCallOutput(many=True, help_text="The newest calls made through the connection"),
+)
 
 
-class CheckResultEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testResult = CheckResultOutput()
+CheckResultEnvelope = envelope(
+    "CheckResultEnvelope",
+    message=serializers.CharField(),
+    testResult=CheckResultOutput(),
+)
 
 
-class CheckRunQueuedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testRun = CheckRunQueuedOutput()
+CheckRunQueuedEnvelope = envelope(
+    "CheckRunQueuedEnvelope",
+    message=serializers.CharField(),
+    testRun=CheckRunQueuedOutput(),
+)
 
 
-class CheckRunEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRun = CheckRunOutput()
+CheckRunEnvelope = envelope("CheckRunEnvelope", testRun=CheckRunOutput())
 
 
-class CheckRunListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRuns = CheckRunOutput(many=True)
+CheckRunListEnvelope = envelope("CheckRunListEnvelope", testRuns=CheckRunOutput(many=True))

@@ -1,4 +1,5 @@
 from dataclasses import asdict
+from functools import partial
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
@@ -58,7 +59,8 @@ class ConnectionViewSet(viewsets.ViewSet):
         data = validate_input(s.ConnectInput, request.data, user_id_required=acts_for_any_user(request.user))
         user = user_for_request(request.user, data.get("userId"))
         key = idempotency_key(request)
-        connection = services.connection_create(
+        create = partial(
+            services.connection_create,
             actor=request.user,
             user=user,
             integration_id=data["integrationId"],
@@ -66,9 +68,16 @@ class ConnectionViewSet(viewsets.ViewSet):
             connection_name=data.get("connectionName"),
             configured_variables=data.get("configuredVariables"),
             credentials=data["credentials"],
-            idempotency_key=key,
-            request_fingerprint=services.idempotency_fingerprint(request.data) if key else "",
         )
+        if key is None:
+            connection = create()
+        else:
+            connection = services.connection_create_idempotent(
+                actor=request.user,
+                idempotency_key=key,
+                request_fingerprint=services.idempotency_fingerprint(request.data),
+                create=create,
+            )
         return ok(
             201,
             message="Connection created successfully",
