@@ -43,11 +43,29 @@ class Connection(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # The account these credentials belong to at the provider, read by the integration's
+    # ``identity`` block after a successful test or sign-in. Not secret; shown to the user.
+    account_id = models.CharField("account.accountId", max_length=255, blank=True, default="", editable=False)
+    account_display_name = models.CharField(
+        "account.displayName", max_length=255, blank=True, default="", editable=False
+    )
+    account_email = models.CharField("account.email", max_length=254, blank=True, default="", editable=False)
+    account_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Imported tokens: a keyed hash of the imported access token (never the token), so importing
+    # the same token again finds this connection instead of creating a second one.
+    import_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "integration", "import_fingerprint"],
+                condition=~models.Q(import_fingerprint=""),
+                name="connection_import_once",
+            )
+        ]
         indexes = [
             models.Index(fields=["user", "status"], name="connection_user_status"),
             models.Index(fields=["user", "integration"], name="connection_user_integration"),
@@ -60,6 +78,17 @@ class Connection(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    @property
+    def account(self) -> dict | None:
+        """``{accountId, displayName, email}`` once the provider has told us, else None."""
+        if not self.account_id:
+            return None
+        return {
+            "accountId": self.account_id,
+            "displayName": self.account_display_name or None,
+            "email": self.account_email or None,
+        }
 
     @property
     def needs_attention(self) -> bool:
@@ -133,6 +162,7 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
         REACTIVATE = "reactivate", "Reactivate"
         TEST = "test", "Test"
+        IMPORT = "import", "Import"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="audit_events")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -265,3 +295,37 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.endpoint} ({self.status})"
+
+
+def new_connect_session_token() -> str:
+    # 256 random bits; only its SHA-256 digest is stored (connections/connect/services.py).
+    return f"cs_{secrets.token_urlsafe(32)}"
+
+
+class ConnectSession(models.Model):
+    """A host product's one-time link that lets one of its users through the wizard without a
+    password: exchanged once, by one browser, for a short session scoped to that user's wizard and
+    My Connections, restricted to ``integration_ids`` (empty: every active integration) or to
+    ``connection`` (reconnect or edit that one)."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    integration_ids = models.JSONField("integrationIds", default=list, blank=True)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="connect_sessions"
+    )
+    return_url = models.CharField("returnUrl", max_length=2000, blank=True, default="")
+    created_by = models.CharField(max_length=200, help_text="accounts.access.actor_label of the creator.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"connect session {self.pk} for {self.user_id}"
+
+    def is_open(self, now) -> bool:
+        return self.finished_at is None and now < self.expires_at

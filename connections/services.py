@@ -25,6 +25,7 @@ from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.identity import AccountIdentity
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,19 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     return event
+
+
+def identity_values(identity: AccountIdentity | None) -> dict[str, Any]:
+    """The connection's account fields for ``identity``; nothing when the provider did not say
+    (a test that could not read it keeps what an earlier one found)."""
+    if identity is None:
+        return {}
+    return {
+        "account_id": identity.account_id,
+        "account_display_name": identity.display_name,
+        "account_email": identity.email,
+        "account_checked_at": timezone.now(),
+    }
 
 
 def _integration_for_new_connection(integration_id: str) -> Integration:

@@ -26,7 +26,7 @@ from accounts.access import actor_label
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
-from connections.services import audit_record
+from connections.services import audit_record, identity_values
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
 from integrations.connectivity import CheckOutcome, perform_test_request
@@ -141,6 +141,7 @@ def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_a
         last_test_message=outcome.message,
         last_test_date=tested_at,
         consecutive_failures=Value(0) if outcome.succeeded else F("consecutive_failures") + 1,
+        **identity_values(outcome.identity),
     )
 
 

@@ -31,6 +31,9 @@ Endpoints (credentials are the module constants below):
                             first N requests for key K, then 200
 - ``GET /expired-once?key=K`` 401 to the first request for key K (as for a token that just
                             expired), then like ``/oauth/protected`` for any other token
+- ``GET /me``               the account behind ``Bearer BEARER_TOKEN`` (or a token issued by
+                            ``/oauth/token``): ``IDENTITY``, as GitHub's ``/user`` answers; 401 otherwise
+- ``GET /me/nested``        the same account nested as Zendesk does: ``{"user": {...}}``
 - ``GET /echo-auth?form=F`` 401 quoting the ``Authorization`` header back in form F: ``plain``,
                             ``percent``, ``base64``, ``base64url``, ``base64-nopad``, ``json``
 
@@ -62,6 +65,7 @@ CLIENT_ID = "client-id-5Gh6"
 CLIENT_SECRET = "client-secret-8Jk2Df4"
 REFRESH_TOKEN = "refresh-tok-1Bn7Vc3Xz"
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+IDENTITY = {"id": 4217, "login": "ada", "name": "Ada Lovelace", "email": "ada@example.com", "plan": None}
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
             if key == API_KEY:
                 return self._ok()
             return self._json(401, {"error_description": f"api_key {key} was revoked"})
+        if path in ("/me", "/me/nested"):
+            token = self._bearer()
+            if token != BEARER_TOKEN and not self.server.token_valid(token):
+                return self._json(401, {"message": "Requires authentication"})
+            return self._json(200, IDENTITY if path == "/me" else {"user": IDENTITY})
         if path == "/oauth/protected":
             if self.server.token_valid(self._bearer()):
                 return self._ok()

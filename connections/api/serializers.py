@@ -112,6 +112,12 @@ class ConnectionCreatedOutput(serializers.ModelSerializer):
         ]
 
 
+class AccountOutput(serializers.Serializer):
+    accountId = serializers.CharField(help_text="The account's id at the provider")
+    displayName = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+
+
 class ConnectionListItemOutput(ConnectionCreatedOutput):
     """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
     shows that actor the decrypted values if they may see them."""
@@ -129,6 +135,11 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row",
     )
     updatedAt = TimestampField(source="updated_at")
+    account = AccountOutput(
+        allow_null=True,
+        help_text="The connected account, read after a successful test or sign-in when the integration "
+        "says how (its identity block); null until then",
+    )
     integration = _IntegrationSummary()
 
     class Meta(ConnectionCreatedOutput.Meta):
@@ -140,6 +151,7 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "lastTestDate",
             "consecutiveFailures",
             "needsAttention",
+            "account",
             "createdAt",
             "updatedAt",
             "integration",
@@ -362,3 +374,21 @@ CheckRunEnvelope = envelope("CheckRunEnvelope", testRun=CheckRunOutput())
 
 
 CheckRunListEnvelope = envelope("CheckRunListEnvelope", testRuns=CheckRunOutput(many=True))
+
+
+StatusMapEnvelope = envelope(
+    "StatusMapEnvelope",
+    integrationId=serializers.ChoiceField(
+        choices=["connected", "not-connected", "invalid"],
+        help_text="One key per integration id asked (this name stands for each of them)",
+    ),
+)
+
+
+AccountEnvelope = envelope(
+    "AccountEnvelope",
+    email=serializers.CharField(allow_null=True),
+    displayName=serializers.CharField(allow_null=True),
+    accountId=serializers.CharField(allow_null=True),
+    connectionId=serializers.CharField(help_text="The active connection the account was read from"),
+)

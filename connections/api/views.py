@@ -9,6 +9,7 @@ from accounts.access import acts_for_any_user, user_for_request
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.models import CheckRun
+from connections.selectors import MAX_STATUS_IDS
 from core.api.envelope import ok
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
@@ -300,3 +301,63 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def retrieve(self, request, run_id: str):
         run = selectors.test_run_get_for_actor(actor=request.user, run_id=run_id)
         return ok(testRun=s.CheckRunOutput(run).data)
+
+
+USER_ID = OpenApiParameter("user_id", location=OpenApiParameter.PATH, description="userId")
+
+
+class UserConnectionsViewSet(viewsets.ViewSet):
+    """What a host product asks about one user's connections (seed 004): the status map, and
+    the connected account of an integration. Same access rules as connections."""
+
+    @extend_schema(
+        operation_id="connections_status_map",
+        description=(
+            "`{integrationId: status}` for every id asked, with `success: true` beside them. `connected`: an "
+            "active connection whose last test did not fail; `invalid`: active connections, all failing "
+            "(test again or reconnect); `not-connected`: no active connection. One database query whatever the "
+            "number of ids; ids that name no integration answer 400 listing them."
+        ),
+        parameters=[
+            USER_ID,
+            OpenApiParameter(
+                "integrationIds", required=True, description=f"Comma-separated, at most {MAX_STATUS_IDS}"
+            ),
+        ],
+        responses=s.StatusMapEnvelope,
+    )
+    def status(self, request, user_id: str):
+        user = user_for_request(request.user, user_id)
+        raw = request.query_params.get("integrationIds", "")
+        integration_ids = list(dict.fromkeys(i.strip() for i in raw.split(",") if i.strip()))
+        if not integration_ids:
+            raise ValidationFailed(["integrationIds is required: comma-separated integration ids"])
+        statuses = selectors.connection_status_map(user=user, integration_ids=integration_ids)
+        return ok(**statuses)
+
+    @extend_schema(
+        operation_id="integrations_account",
+        description=(
+            "The account the user's active connection to this integration belongs to at the provider, as "
+            "read after its last successful test or sign-in (the integration's identity block). Fields are "
+            "null until it has been read. 404 when the user has no active connection to it."
+        ),
+        parameters=[
+            OpenApiParameter("integration_id", location=OpenApiParameter.PATH, description="integrationId"),
+            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+        ],
+        responses=s.AccountEnvelope,
+    )
+    def account(self, request, integration_id: str):
+        user_id = request.query_params.get("userId")
+        if acts_for_any_user(request.user) and not user_id:
+            raise ApplicationError("userId query parameter is required")
+        user = user_for_request(request.user, user_id)
+        connection = selectors.connection_for_account(user=user, integration_id=integration_id)
+        account = connection.account or {"accountId": None, "displayName": None, "email": None}
+        return ok(
+            email=account["email"],
+            displayName=account["displayName"],
+            accountId=account["accountId"],
+            connectionId=connection.connection_id,
+        )

@@ -9,7 +9,7 @@ import connections.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0003_rename_testrun_checkrun"),
+        ("connections", "0004_connect_sessions_identity_import"),
     ]
 
     operations = [
