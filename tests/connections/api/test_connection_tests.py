@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from connections import test_run_schedule, test_run_services
 from connections.models import AuditEvent, CheckRun, Connection
-from tests.connections.factories import local_connection, local_provider
+from tests.connections.factories import (
+    integration_from_document,
+    local_connection,
+    local_provider,
+    local_provider_document,
+)
 from tests.connections.task_queue import broker, clear_published, published_messages
 from tests.provider_server import BEARER_TOKEN
 
@@ -324,3 +329,30 @@ def test_with_the_broker_down_async_answers_503_fast_and_the_run_is_sent_later(k
     # The queue is back: the sweeper's next pass after CONNECTION_TEST_REQUEUE_MINUTES sends it.
     assert test_run_schedule.test_run_sweep(now=timezone.now() + timedelta(minutes=11)).requeued == 1
     assert [m.args for m in published_messages()] == [[run.run_id]]
+
+
+def redirecting_connection(provider_server, user, location: str):
+    document = local_provider_document(provider_server.origin)
+    document["id"] = "redirecting"
+    document["testRequest"] = {"method": "GET", "path": "/redirect", "query": {"to": location}}
+    integration = integration_from_document(document)
+    return local_connection(integration, user=user)
+
+
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/", "http://h:8910 /", "https://h:8911\\.example.com/"]
+)
+def test_a_provider_redirecting_to_a_malformed_url_fails_the_test_cleanly(
+    key_client, provider_server, allow_local_provider, user, location
+):
+    connection = redirecting_connection(provider_server, user, location)
+
+    response = key_client.post(url_of_test(connection))
+
+    assert response.status_code == 400
+    result = response.json()["testResult"]
+    assert result["status"] == "error"
+    assert result["errorMessage"].startswith(
+        "The redirect from 127.0.0.1 (its Location header) is not a valid URL ("
+    )
+    assert not CheckRun.objects.filter(status__in=["queued", "running"]).exists()
