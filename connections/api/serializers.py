@@ -5,6 +5,7 @@ from rest_framework import serializers
 from accounts.api.serializers import STATUS_MESSAGE
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import (
+    MAX_PAGE_SIZE,
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
@@ -68,7 +69,8 @@ class MyConnectionsQuery(serializers.Serializer):
     userId = serializers.CharField(max_length=64, required=False)
     status = _status_field()
     integrationId = serializers.CharField(max_length=64, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
+    cursor = serializers.CharField(max_length=200, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
 
 
@@ -265,8 +267,13 @@ class _Stats(serializers.Serializer):
 class MyConnectionsEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     connections = ConnectionListItemOutput(many=True)
-    total = serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)")
+    total = serializers.IntegerField(help_text="Connections matching the filters (on every page)")
     stats = _Stats(help_text="All the user's connections, whatever the filters")
+    nextCursor = serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Send as cursor for the next page; null or absent on the last page",
+    )
 
 
 class ConnectionEnvelope(serializers.Serializer):
