@@ -1,4 +1,4 @@
-"""Reading connections: access rules, lists with stats, decrypted credentials, the resolved baseUrl."""
+"""Reading connections: access rules, lists with stats, decrypted credentials, the resolved baseUrl, test runs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -14,7 +15,7 @@ from accounts.access import acts_for_any_user
 from accounts.models import User
 from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
-from connections.models import AuditEvent, Connection
+from connections.models import AuditEvent, CheckRun, Connection
 from core.errors import NotFound, ValidationFailed
 from integrations.catalog import catalog_integration, catalog_revision
 
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 MASK = "••••••••••••"
 # "recent" in my-connections stats: connections created within this window.
 RECENT_WINDOW = timedelta(days=7)
+# Test runs a connection's history shows by default.
+HISTORY_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def connection_list_for_user(
     user: User | str,
     status: str | None = None,
     integration_id: str | None = None,
-    search: str = "",
+    q: str | None = None,
     limit: int | None = None,
     offset: int = 0,
     cursor: str | None = None,
@@ -137,8 +140,8 @@ def connection_list_for_user(
 
     ``user`` is a User, or the userId of one: loaded in the same query (NotFound when there is
     none). ``stats`` covers all the user's connections whatever the filters: active, inactive,
-    total, and recent = created within the last 7 days. ``search``: every word in the connection's
-    or its integration's name. One query, whatever the size of the account (two when the page is
+    total, and recent = created within the last 7 days. ``q``: every word in the connection's or
+    its integration's name. One query, whatever the size of the account (two when the page is
     empty); the integrations come from the in-memory catalog.
     """
     if isinstance(user, User):
@@ -150,12 +153,12 @@ def connection_list_for_user(
         filtered = filtered.filter(status=status)
     if integration_id:
         filtered = filtered.filter(integration_id=integration_id)
-    for word in search.split():
+    for word in (q or "").split():
         filtered = filtered.filter(
             Q(connection_name__icontains=word) | Q(integration__display_name__icontains=word)
         )
     columns = _stats_columns(owned)
-    if integration_id or search:  # else the total is one of the stats
+    if integration_id or q:  # else the total is one of the stats
         columns["filtered_total"] = _count(filtered)
     size = min(limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
     page = filtered.filter(_after_cursor(cursor, newest_first=newest_first)) if cursor else filtered
@@ -219,3 +222,19 @@ def connection_base_url(*, connection: Connection) -> str:
 
 def connection_history(*, connection: Connection) -> QuerySet[AuditEvent]:
     return connection.audit_events.order_by("-created_at", "-id")
+
+
+def test_run_get_for_actor(*, actor: Any, run_id: str) -> CheckRun:
+    """The run, if ``actor`` may see its connection (same rules as connections)."""
+    run = CheckRun.objects.select_related("connection").filter(run_id=run_id).first()
+    if run is None or not (acts_for_any_user(actor) or run.connection.user_id == getattr(actor, "pk", None)):
+        raise NotFound("Test run not found")
+    return run
+
+
+def test_run_list_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[CheckRun]:
+    """The connection's newest ``limit`` runs, newest first, in one query."""
+    runs = list(connection.test_runs.order_by("-queued_at", "-id")[:limit])
+    for run in runs:
+        run.connection = connection
+    return runs

@@ -28,10 +28,11 @@ from connections.services import (
     connection_reactivate,
     connection_update,
 )
-from connections.testing import run_connection_test
+from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
 from integrations.models import Integration
+from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
 # Connection cards on one page of My Connections.
@@ -145,22 +146,17 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
 def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
-    active = Integration.objects.filter(status=Integration.Status.ACTIVE)
-    integrations = active.filter(category=category) if category else active
-    if query:
-        words = query.lower().split()
-        integrations = [
-            i
-            for i in integrations
-            if all(w in f"{i.display_name} {i.description} {i.category} {i.pk}".lower() for w in words)
-        ]
+    integrations = integration_list(category=category or None, q=query)
     return render(
         request,
         "connections/wizard/choose_integration.html",
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": active.order_by("category").values_list("category", flat=True).distinct(),
+            "categories": integration_list()
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct(),
             "query": query,
             "category": category,
         },
@@ -320,7 +316,7 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             user=request.user,
             status=status or None,
             integration_id=integration_id or None,
-            search=query,
+            q=query,
             limit=PAGE_SIZE,
             cursor=request.GET.get("cursor") or None,
             newest_first=True,
@@ -381,7 +377,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = run_connection_test(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:

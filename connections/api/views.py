@@ -5,7 +5,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.access import acts_for_any_user, user_for_request, user_or_user_id_for_request
-from connections import selectors, services, testing
+from connections import selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.api.representations import connection_detail, connection_list_item
 from connections.models import CheckRun
@@ -193,7 +193,7 @@ HISTORY_LIMIT = OpenApiParameter(
     "limit",
     int,
     required=False,
-    description=f"At most this many runs (1–200); default {testing.HISTORY_LIMIT}",
+    description=f"At most this many runs (1–200); default {selectors.HISTORY_LIMIT}",
 )
 
 
@@ -221,9 +221,9 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
-            run = testing.queue_connection_test(connection=connection, actor=request.user)
+            run = test_run_services.test_run_enqueue(connection=connection, actor=request.user)
             return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
-        run = testing.run_connection_test(connection=connection, actor=request.user)
+        run = test_run_services.test_run_create(connection=connection, actor=request.user)
         result = s.CheckResultOutput(run).data
         if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
@@ -240,7 +240,7 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def history(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         query = validate_input(s.CheckRunListQuery, request.query_params)
-        runs = testing.list_test_runs_for_connection(connection=connection, limit=query["limit"])
+        runs = selectors.test_run_list_for_connection(connection=connection, limit=query["limit"])
         return ok(testRuns=s.CheckRunOutput(runs, many=True).data)
 
     @extend_schema(
@@ -250,5 +250,5 @@ class ConnectionTestViewSet(viewsets.ViewSet):
         responses=s.CheckRunEnvelope,
     )
     def retrieve(self, request, run_id: str):
-        run = testing.get_test_run_for_actor(actor=request.user, run_id=run_id)
+        run = selectors.test_run_get_for_actor(actor=request.user, run_id=run_id)
         return ok(testRun=s.CheckRunOutput(run).data)

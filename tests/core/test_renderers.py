@@ -32,7 +32,7 @@ def test_an_indent_asked_for_is_honoured():
     assert rendered == b'{\n  "a": 1\n}'
 
 
-def test_the_api_answers_through_it(anon_client):
-    response = anon_client.get("/api/nothing-here")
+def test_the_api_answers_through_it(key_client):
+    response = key_client.get("/api/users")
     assert response.accepted_renderer.__class__ is OrjsonRenderer
-    assert response.content.startswith(b'{"success":false,"message":"Not found"')
+    assert response.content.startswith(b'{"success":true,"users":[')
