@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,9 @@ from connections.credential_validation import (
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
+from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.identity import AccountIdentity
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,19 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     return event
+
+
+def identity_values(identity: AccountIdentity | None) -> dict[str, Any]:
+    """The connection's account fields for ``identity``; nothing when the provider did not say
+    (a test that could not read it keeps what an earlier one found)."""
+    if identity is None:
+        return {}
+    return {
+        "account_id": identity.account_id,
+        "account_display_name": identity.display_name,
+        "account_email": identity.email,
+        "account_checked_at": timezone.now(),
+    }
 
 
 def _integration_for_new_connection(integration_id: str) -> Integration:
@@ -90,19 +106,8 @@ def connection_create(
     credentials: dict,
     configured_variables: dict | None = None,
     connection_name: str | None = None,
-    idempotency_key: str | None = None,
-    request_fingerprint: str = "",
 ) -> Connection:
-    """Create a connection after validating it against the integration's auth schema.
-
-    With an ``idempotency_key``, a retry with the same body returns the connection the first
-    call created (and creates nothing); the same key with another body is a Conflict.
-    """
-    label = actor_label(actor)
-    if idempotency_key:
-        replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
-        if replay is not None:
-            return replay
+    """Create a connection after validating it against the integration's auth schema."""
     if not user.is_active:
         raise ValidationFailed([f"userId '{user.user_id}' is inactive"])
     integration = _integration_for_new_connection(integration_id)
@@ -123,32 +128,47 @@ def connection_create(
     connection.credentials_encrypted = encryption.encrypt_json(
         valid.credentials, bound_to=connection.connection_id
     )
+    with transaction.atomic():
+        connection.save()
+        audit_record(
+            connection=connection,
+            action=Action.CREATE,
+            actor=actor,
+            fields=["connectionName", "authMethodId", "status"]
+            + [f"configuredVariables.{k}" for k in valid.configured_variables]
+            + [f"credentials.{k}" for k in valid.credentials],
+        )
+    return connection
+
+
+def connection_create_idempotent(
+    *, actor: Any, idempotency_key: str, request_fingerprint: str, create: Callable[[], Connection]
+) -> Connection:
+    """``create()`` (a ``connection_create`` with its arguments) at most once per key and caller.
+
+    A retry with the same body returns the connection the first call created (and creates
+    nothing); the same key with another body is a Conflict. The connection and its key are
+    committed together.
+    """
+    label = actor_label(actor)
+    replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+    if replay is not None:
+        return replay
     try:
         with transaction.atomic():
-            connection.save()
-            audit_record(
-                connection=connection,
-                action=Action.CREATE,
-                actor=label,
-                fields=["connectionName", "authMethodId", "status"]
-                + [f"configuredVariables.{k}" for k in valid.configured_variables]
-                + [f"credentials.{k}" for k in valid.credentials],
+            connection = create()
+            # Only an expired record may make way: deleting a live one that a concurrent
+            # retry just committed would let this request create a second connection.
+            IdempotencyRecord.objects.filter(
+                actor=label, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+            ).delete()
+            IdempotencyRecord.objects.create(
+                actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
             )
-            if idempotency_key:
-                # Only an expired record may make way: deleting a live one that a concurrent
-                # retry just committed would let this request create a second connection.
-                IdempotencyRecord.objects.filter(
-                    actor=label, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
-                ).delete()
-                IdempotencyRecord.objects.create(
-                    actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
-                )
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as its retry.
-        replay = idempotency_key and _idempotent_replay(
-            actor=label, key=idempotency_key, fingerprint=request_fingerprint
-        )
-        if not replay:
+        replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+        if replay is None:
             raise
         return replay
     return connection
@@ -356,4 +376,6 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
             # Same data, new wrapping: the version (the API's ETag) stays.
             Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
             rotated += 1
+    metrics.KEY_ROTATION_ROWS.labels("rotated").inc(rotated)
+    metrics.KEY_ROTATION_ROWS.labels("failed").inc(len(failed))
     return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)

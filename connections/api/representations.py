@@ -43,6 +43,7 @@ def _item(connection: Connection, *, decrypted: dict, integration: dict) -> dict
         "lastTestDate": iso_timestamp(connection.last_test_date),
         "consecutiveFailures": connection.consecutive_failures,
         "needsAttention": connection.needs_attention,
+        "account": connection.account,
         "createdAt": iso_timestamp(connection.created_at),
         "updatedAt": iso_timestamp(connection.updated_at),
         "integration": integration,

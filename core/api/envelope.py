@@ -19,7 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +127,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     error, expected or not, in the envelope. Django's own error handlers call it for /api/ paths."""
     set_rollback()
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+        retry_after = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+        body = error_body(exc.message, error=exc.error, errors=exc.errors)
+        return Response(body, status=exc.status_code, headers=retry_after)
     view = context.get("view")
     exc = _as_api_exception(exc, type(view).__name__ if view else "API view")
     headers: dict[str, str] = {}

@@ -34,6 +34,8 @@ def connections(user):
             last_test_message="Invalid credentials — “quoted”\u2028",
             last_test_date=tested,
             consecutive_failures=4,
+            account_id="005xx0000012345",
+            account_email="jane@example.com",
         ),
         ConnectionFactory(
             user=user,

@@ -43,6 +43,7 @@ LIST_ITEM_KEYS = {
     "lastTestDate",
     "consecutiveFailures",
     "needsAttention",
+    "account",
     "createdAt",
     "updatedAt",
     "integration",
