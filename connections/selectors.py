@@ -70,18 +70,17 @@ def _with_integration(connection: Connection) -> Connection:
     return connection
 
 
-def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
+def connection_get_for_actor(*, actor, connection_id: str, include_deleted: bool = False) -> Connection:
     """The connection, if ``actor`` may see it: its owner, an API key or an operator. One query:
     the connection with its user (the integration comes from the in-memory catalog).
 
-    Someone else's connection is "not found", so ids cannot be probed.
+    Someone else's connection is "not found", so ids cannot be probed; so is one deleted
+    permanently, unless ``include_deleted`` (its history outlives it).
     """
-    connection = (
-        Connection.objects.filter(connection_id=connection_id)
-        .select_related("user")
-        .annotate(catalog_revision=catalog_revision())
-        .first()
-    )
+    rows = Connection.objects.filter(connection_id=connection_id)
+    if not include_deleted:
+        rows = rows.filter(deleted_at__isnull=True)
+    connection = rows.select_related("user").annotate(catalog_revision=catalog_revision()).first()
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):
@@ -156,9 +155,9 @@ def connection_list_for_user(
     empty); the integrations come from the in-memory catalog.
     """
     if isinstance(user, User):
-        owned = Connection.objects.filter(user=user)
+        owned = Connection.objects.filter(user=user, deleted_at__isnull=True)
     else:
-        owned = Connection.objects.filter(user__user_id=user)
+        owned = Connection.objects.filter(user__user_id=user, deleted_at__isnull=True)
     filtered = owned
     if status:
         filtered = filtered.filter(status=status)
