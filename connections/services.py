@@ -24,7 +24,9 @@ from connections.credential_validation import (
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
+from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.identity import AccountIdentity
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -46,6 +48,19 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     return event
+
+
+def identity_values(identity: AccountIdentity | None) -> dict[str, Any]:
+    """The connection's account fields for ``identity``; nothing when the provider did not say
+    (a test that could not read it keeps what an earlier one found)."""
+    if identity is None:
+        return {}
+    return {
+        "account_id": identity.account_id,
+        "account_display_name": identity.display_name,
+        "account_email": identity.email,
+        "account_checked_at": timezone.now(),
+    }
 
 
 def _integration_for_new_connection(integration_id: str) -> Integration:
@@ -203,6 +218,8 @@ class UpdatePlan:
 def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -> UpdatePlan:
     """Merge ``changes`` into the connection's current state and validate the result; writes
     nothing (the admin form uses it to show errors before saving). ValidationFailed on problems."""
+    if current.deleted_permanently:
+        raise NotFound("Connection not found")
     integration = current.integration
     changed: list[str] = []
     updates: dict[str, Any] = {}
@@ -310,6 +327,8 @@ def _set_status(*, connection: Connection, actor: Any, status: str, action: str)
             .select_related("integration")
             .get(pk=connection.pk)
         )
+        if current.deleted_permanently:
+            raise NotFound("Connection not found")
         if current.status == status:
             return current
         if status == Connection.Status.ACTIVE:
@@ -324,6 +343,45 @@ def connection_delete(*, connection: Connection, actor: Any) -> Connection:
     return _set_status(
         connection=connection, actor=actor, status=Connection.Status.INACTIVE, action=Action.DELETE
     )
+
+
+def connection_delete_permanently(*, connection: Connection, actor: Any) -> Connection:
+    """Erase the credentials and every stored value; keep the history without values.
+
+    The row stays as a tombstone (inactive, ``deleted_at`` set) so its audit trail and test
+    outcomes still belong to something; selectors treat it as gone and it cannot come back.
+    Anything that needs the credentials (revoking a token at the provider) runs before this.
+    """
+    with transaction.atomic():
+        current = Connection.objects.select_for_update(of=("self",)).get(pk=connection.pk)
+        if current.deleted_at is not None:
+            raise NotFound("Connection not found")
+        _save_versioned(
+            current,
+            {
+                "status": Connection.Status.INACTIVE,
+                "credentials_encrypted": "",
+                "configured_variables": {},
+                "last_test_message": None,
+                "consecutive_failures": 0,
+                "account_id": "",
+                "account_display_name": "",
+                "account_email": "",
+                "import_fingerprint": "",
+                "deleted_at": timezone.now(),
+            },
+        )
+        # Outcomes stay (status, code, timing, who and when); the text that may quote values goes.
+        current.test_runs.update(message=None, error_message=None, endpoint=None)
+        IdempotencyRecord.objects.filter(connection=current).delete()
+        current.connect_sessions.all().delete()  # no link may reopen it
+        audit_record(
+            connection=current,
+            action=Action.DELETE_PERMANENTLY,
+            actor=actor,
+            fields=["credentials", "configuredVariables", "status"],
+        )
+    return current
 
 
 def connection_reactivate(*, connection: Connection, actor: Any) -> Connection:
@@ -346,7 +404,7 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
     with transaction.atomic():
         rows = list(
             Connection.objects.select_for_update(of=("self",))
-            .filter(pk__gt=after_pk)
+            .filter(pk__gt=after_pk, deleted_at__isnull=True)
             .exclude(credentials_encrypted__startswith=encryption.current_token_prefix())
             .order_by("pk")[:batch_size]
         )
@@ -361,4 +419,6 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
             # Same data, new wrapping: the version (the API's ETag) stays.
             Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
             rotated += 1
+    metrics.KEY_ROTATION_ROWS.labels("rotated").inc(rotated)
+    metrics.KEY_ROTATION_ROWS.labels("failed").inc(len(failed))
     return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)

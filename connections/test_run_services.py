@@ -26,7 +26,8 @@ from accounts.access import actor_label
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
-from connections.services import audit_record
+from connections.services import audit_record, identity_values
+from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
 from integrations.connectivity import CheckOutcome, perform_test_request
@@ -119,6 +120,7 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         return run
     for name, value in values.items():
         setattr(run, name, value)
+    _count(run=run, outcome=outcome)
     logger.info(
         "test run %s of %s: %s %s in %s ms",
         run.run_id,
@@ -130,17 +132,26 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
     return run
 
 
+def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
+    integration = run.connection.integration_id
+    metrics.CONNECTION_TESTS.labels(integration, outcome.status, run.trigger).inc()
+    if outcome.response_time_ms is not None:
+        metrics.CONNECTION_TEST_DURATION.labels(integration).observe(outcome.response_time_ms / 1000)
+
+
 def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:
-    # A run that started before the one already recorded (concurrent tests) does not overwrite it.
+    # A run that started before the one already recorded (concurrent tests) does not overwrite it,
+    # and a run that finishes after a permanent delete leaves the erased connection alone.
     # Test results are not the user's data: the version (the ETag) stays, so a test between a
     # read and a conditional update does not make the update fail.
-    Connection.objects.filter(pk=connection_pk).filter(
+    Connection.objects.filter(pk=connection_pk, deleted_at__isnull=True).filter(
         Q(last_test_date__isnull=True) | Q(last_test_date__lte=tested_at)
     ).update(
         last_test_status=outcome.status,
         last_test_message=outcome.message,
         last_test_date=tested_at,
         consecutive_failures=Value(0) if outcome.succeeded else F("consecutive_failures") + 1,
+        **identity_values(outcome.identity),
     )
 
 
