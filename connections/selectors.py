@@ -68,6 +68,7 @@ def connection_list_for_user(
     q: str | None = None,
     limit: int | None = None,
     offset: int = 0,
+    within: Q | None = None,
 ) -> ConnectionPage:
     """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
 
@@ -77,6 +78,8 @@ def connection_list_for_user(
     (four with the integrations).
     """
     owned = Connection.objects.filter(user=user)
+    if within is not None:
+        owned = owned.filter(within)  # a connect session sees only its part, stats included
     filtered = owned
     if status:
         filtered = filtered.filter(status=status)
@@ -141,6 +144,13 @@ MAX_STATUS_IDS = 200
 def _healthy() -> Q:
     """An active connection that works as far as we know: its last test did not fail."""
     return Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)
+
+
+def connection_state(*, connection: Connection) -> str:
+    """One connection in the status map's words."""
+    if connection.status != Connection.Status.ACTIVE:
+        return NOT_CONNECTED
+    return INVALID if connection.last_test_status == Connection.CheckStatus.ERROR else CONNECTED
 
 
 def connection_status_map(*, user: User, integration_ids: list[str]) -> dict[str, str]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from connections.connect.services import connect_session_connections
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
@@ -142,6 +144,9 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
     integrations = integration_list(category=category or None, q=query)
+    connect_session = getattr(request, "connect_session", None)
+    if connect_session is not None and connect_session.integration_ids:
+        integrations = integrations.filter(pk__in=connect_session.integration_ids)
     return render(
         request,
         "connections/wizard/choose_integration.html",
@@ -305,8 +310,14 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
+    connect_session = getattr(request, "connect_session", None)
+    within = connect_session_connections(connect_session) if connect_session else Q()
     page = connection_list_for_user(
-        user=request.user, status=status or None, integration_id=integration_id or None, q=query
+        user=request.user,
+        status=status or None,
+        integration_id=integration_id or None,
+        q=query,
+        within=within,
     )
     connections = list(reversed(page.items))  # newest first
     for connection in connections:
@@ -319,7 +330,9 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             "stats": page.stats,
             "filters": {"status": status, "integration": integration_id, "q": query},
             "filtered": bool(status or integration_id or query),
-            "integration_choices": Integration.objects.filter(connections__user=request.user).distinct(),
+            "integration_choices": Integration.objects.filter(
+                pk__in=Connection.objects.filter(within, user=request.user).values("integration_id")
+            ),
         },
     )
 

@@ -1,6 +1,11 @@
 from django.urls import path
 
-from connections.api.views import ConnectionTestViewSet, ConnectionViewSet, UserConnectionsViewSet
+from connections.api.views import (
+    ConnectionTestViewSet,
+    ConnectionViewSet,
+    ConnectSessionViewSet,
+    UserConnectionsViewSet,
+)
 
 urlpatterns = [
     path(
@@ -33,6 +38,7 @@ urlpatterns = [
         ConnectionTestViewSet.as_view({"get": "history"}),
         name="api-connection-tests",
     ),
+    path("connect-sessions", ConnectSessionViewSet.as_view({"post": "create"}), name="api-connect-sessions"),
     path(
         "users/<str:user_id>/connections/status",
         UserConnectionsViewSet.as_view({"get": "status"}),
