@@ -194,6 +194,109 @@ class IdempotencyRecord(models.Model):
         constraints = [models.UniqueConstraint(fields=["actor", "key"], name="idempotency_actor_key")]
 
 
+class ProxyCall(models.Model):
+    """One request a host product sent to a provider through a connection (the proxy, a feature
+    run). Holds the method, the path with query values masked, the outcome and who asked; never a
+    body, a header or a credential."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="proxy_calls")
+    method = models.CharField(max_length=8)
+    path = models.TextField(help_text="Relative to the connection's base URL; query values masked.")
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The provider's answer; empty when none came."
+    )
+    duration_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Requests sent, retries included.")
+    error = models.TextField(blank=True, help_text="Why the call failed or was refused, if it did.")
+    actor = models.CharField(max_length=200, help_text="accounts.access.actor_label of the caller.")
+    feature_mapping_id = models.CharField(
+        max_length=64, blank=True, help_text="The feature mapping run, for feature runs."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="proxycall_connection_created")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code or self.error or '…'}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the host product that receives signed events (Standard Webhooks).
+
+    The signing secret is stored encrypted and shown once, when the endpoint is created.
+    """
+
+    class Event(models.TextChoices):
+        CONNECTION_CREATED = "connection.created"
+        CONNECTION_UPDATED = "connection.updated"
+        CONNECTION_DELETED = "connection.deleted"
+        CONNECTION_TEST_FAILED = "connection.test.failed"
+        CONNECTION_NEEDS_ATTENTION = "connection.needs_attention"
+        CONNECTION_RECONNECT_REQUIRED = "connection.reconnect_required"
+        CONNECTION_REFRESH_FAILED = "connection.refresh_failed"
+
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="Event types sent to this endpoint.")
+    secret_encrypted = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.TextField(blank=True, editable=False)
+    # Deliveries that ended "failed" in a row; WEBHOOK_DISABLE_AFTER_FAILURES of them disable it.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def encryption_binding(self) -> str:
+        # The secret's ciphertext is bound to its row: it cannot be copied to another endpoint.
+        return f"webhook-endpoint:{self.pk}"
+
+
+def new_webhook_message_id() -> str:
+    return f"msg_{secrets.token_urlsafe(16)}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its payload (ids, names, statuses; never a credential) and the
+    attempts to deliver it. The ``message_id`` (``webhook-id``) stays the same across retries and
+    redeliveries, so receivers can drop duplicates."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    message_id = models.CharField(max_length=40, default=new_webhook_message_id, editable=False)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint} ({self.status})"
+
+
 def new_connect_session_token() -> str:
     # 256 random bits; only its SHA-256 digest is stored (connections/connect/services.py).
     return f"cs_{secrets.token_urlsafe(32)}"

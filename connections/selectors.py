@@ -14,7 +14,7 @@ from accounts.access import acts_for_any_user
 from accounts.models import User
 from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
-from connections.models import AuditEvent, CheckRun, Connection
+from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from core.errors import NotFound, ValidationFailed
 from integrations.documents import INTEGRATION_ID
 from integrations.models import Integration
@@ -56,6 +56,15 @@ def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):
+        raise NotFound("Connection not found")
+    return connection
+
+
+def connection_get_for_use(*, actor, connection_id: str) -> Connection:
+    """The connection, if ``actor`` may make calls with its credentials: an API key or its owner
+    (the same who may read them). Anyone else gets "not found"."""
+    connection = connection_get_for_actor(actor=actor, connection_id=connection_id)
+    if not connection_secrets_visible_to(actor=actor, connection=connection):
         raise NotFound("Connection not found")
     return connection
 
@@ -208,3 +217,11 @@ def test_run_list_for_connection(*, connection: Connection, limit: int = HISTORY
     for run in runs:
         run.connection = connection
     return runs
+
+
+def connection_proxy_calls(*, connection: Connection, limit: int = 50) -> list[ProxyCall]:
+    """The newest ``limit`` calls made through the connection, newest first."""
+    calls = list(connection.proxy_calls.order_by("-created_at", "-id")[:limit])
+    for call in calls:
+        call.connection = connection
+    return calls

@@ -20,7 +20,13 @@ from django.utils import timezone
 
 from core.outbound_http import OutboundError, OutboundResponse, outbound_request
 from core.redaction import MASK, scrub
-from integrations.auth_appliers import AuthApplyError, apply_credentials, provider_error_text, render_template
+from integrations.auth_appliers import (
+    AppliedAuth,
+    AuthApplyError,
+    apply_credentials,
+    provider_error_text,
+    render_template,
+)
 from integrations.identity import AccountIdentity, identity_from_answer, identity_spec
 from integrations.url_templates import (
     PLACEHOLDER,
@@ -61,6 +67,34 @@ def allowed_hosts_for(document: dict) -> list[str]:
         return document["allowedHosts"]
     host = resolved_host(document["baseUrl"])
     return [] if PLACEHOLDER.search(host) or not host else [host]
+
+
+def authenticate_request(
+    *,
+    document: dict,
+    apply_spec: dict,
+    url: str,
+    base_url: str,
+    credentials: dict,
+    configured_variables: dict,
+) -> AppliedAuth:
+    """Headers and query parameters that put a connection's credentials on a request to ``url``:
+    the one way connection tests and proxied requests authenticate.
+
+    Raises ``AuthApplyError``, also for a ``url`` outside the integration's hosts (checked
+    before any credential is applied, so none can go to another host).
+    """
+    host = resolved_host(url)
+    allowed = allowed_hosts_for(document)
+    if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
+        raise AuthApplyError(f"Blocked: {host or url} is not one of this integration's hosts")
+    return apply_credentials(
+        apply_spec=apply_spec,
+        credentials=credentials,
+        configured_variables=configured_variables,
+        base_url=base_url,
+        allowed_hosts=allowed,
+    )
 
 
 def _status_text(code: int, reason: str) -> str:
@@ -150,20 +184,13 @@ def _prepare_call(
     try:
         query = {name: render_template(value, values) for name, value in test.get("query", {}).items()}
         headers = {name: render_template(value, values) for name, value in test.get("headers", {}).items()}
-        host = resolved_host(url)
-        allowed = allowed_hosts_for(document)
-        if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
-            # Checked before any credential is applied, so none can go to another host.
-            raise _NotSent(
-                f"Blocked: {host or url} is not one of this integration's hosts",
-                endpoint=_endpoint(url, query),
-            )
-        applied = apply_credentials(
+        applied = authenticate_request(
+            document=document,
             apply_spec=method["apply"],
+            url=url,
+            base_url=base_url,
             credentials=credentials,
             configured_variables=configured_variables,
-            base_url=base_url,
-            allowed_hosts=allowed,
         )
     except AuthApplyError as exc:
         message = exc.message

@@ -14,6 +14,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from integrations.custom_headers import custom_header_errors
 from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host, template_variables
 
 SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
@@ -156,7 +157,7 @@ def document_errors(document) -> list[str]:
     errors = _schema_errors(document)
     if errors:
         return errors
-    return _semantic_errors(document) + _identity_errors(document)
+    return _semantic_errors(document) + _identity_errors(document) + custom_header_errors(document)
 
 
 def validate_document(document, *, source: str | None = None) -> dict:

@@ -2,7 +2,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from connections.models import AuditEvent, CheckRun, Connection
+from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
+from connections.proxy import METHODS
 from connections.selectors import (
     HISTORY_LIMIT,
     connection_credentials,
@@ -179,6 +180,60 @@ class ConnectionUpdatedOutput(serializers.ModelSerializer):
         fields = ["connectionId", "connectionName", "updatedAt"]
 
 
+class ProxyInput(serializers.Serializer):
+    method = serializers.ChoiceField(
+        choices=METHODS, error_messages={"invalid_choice": f"method must be one of {', '.join(METHODS)}"}
+    )
+    path = serializers.CharField(
+        max_length=2000,
+        trim_whitespace=False,
+        help_text="Relative to the connection's base URL (/contacts?limit=5); absolute URLs, //host, @, "
+        "backslashes and dot segments (also encoded) are refused",
+    )
+    query = _object_field(
+        "query", required=False, default=dict, help_text="Query parameters; a list value repeats the name"
+    )
+    headers = _object_field(
+        "headers",
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="Forwarded, except hop-by-hop headers, Authorization, Cookie, Host and Content-Length",
+    )
+    body = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="JSON is sent as JSON; a string is sent as it is (set its Content-Type in headers)",
+    )
+
+
+class ProxyResultOutput(serializers.Serializer):
+    """The provider's answer. ``success``: it answered 2xx or 3xx."""
+
+    success = serializers.BooleanField()
+    status = serializers.IntegerField(help_text="The provider's HTTP status")
+    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
+    headers = serializers.DictField(child=serializers.CharField())
+    contentType = serializers.CharField()
+    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
+    body = serializers.JSONField(allow_null=True)
+
+
+class ProxyCallOutput(serializers.ModelSerializer):
+    """One proxied call: never a body, a header or a query value."""
+
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    durationMs = serializers.IntegerField(source="duration_ms")
+    featureMappingId = serializers.CharField(source="feature_mapping_id")
+    createdAt = TimestampField(source="created_at")
+
+    class Meta:
+        model = ProxyCall
+        fields = ["method", "path", "statusCode", "durationMs", "attempts", "error", "actor"]
+        fields += ["featureMappingId", "createdAt"]
+
+
 class AuditEventOutput(serializers.ModelSerializer):
     createdAt = TimestampField(source="created_at")
     fields = serializers.ListField(
@@ -294,7 +349,11 @@ ConnectionDeletedEnvelope = envelope(
 )
 
 
-ConnectionHistoryEnvelope = envelope("ConnectionHistoryEnvelope", history=AuditEventOutput(many=True))
+ConnectionHistoryEnvelope = envelope(
+    "ConnectionHistoryEnvelope",
+    history=AuditEventOutput(many=True),
+    proxyCalls=ProxyCallOutput(many=True, help_text="The newest calls made through the connection"),
+)
 
 
 CheckResultEnvelope = envelope(

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from connections.api.views import (
+    ConnectionProxyViewSet,
     ConnectionTestViewSet,
     ConnectionViewSet,
     ConnectSessionViewSet,
@@ -27,6 +28,11 @@ urlpatterns = [
         "user-integrations/<str:connection_id>/history",
         ConnectionViewSet.as_view({"get": "history"}),
         name="api-connection-history",
+    ),
+    path(
+        "user-integrations/<str:connection_id>/proxy",
+        ConnectionProxyViewSet.as_view({"post": "proxy"}),
+        name="api-connection-proxy",
     ),
     path(
         "user-integrations/<str:connection_id>/test",

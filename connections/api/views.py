@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from accounts.access import IsApiKey, acts_for_any_user, user_for_request
 from accounts.selectors import user_get
-from connections import selectors, services, test_run_services
+from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.connect.services import connect_session_create
 from connections.models import CheckRun
@@ -21,6 +21,21 @@ from core.errors import ApplicationError, ValidationFailed
 
 CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Forwarded to the provider; lets a POST or PATCH be retried after a 429 or 5xx.",
+)
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key.strip()) <= 255:
+        raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
+    return key.strip() if key else None
 
 
 def _with_etag(response, connection):
@@ -49,9 +64,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     def connect(self, request):
         data = validate_input(s.ConnectInput, request.data, user_id_required=acts_for_any_user(request.user))
         user = user_for_request(request.user, data.get("userId"))
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key.strip()) <= 255:
-            raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
+        key = idempotency_key(request)
         create = partial(
             services.connection_create,
             actor=request.user,
@@ -67,7 +80,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         else:
             connection = services.connection_create_idempotent(
                 actor=request.user,
-                idempotency_key=key.strip(),
+                idempotency_key=key,
                 request_fingerprint=services.idempotency_fingerprint(request.data),
                 create=create,
             )
@@ -182,7 +195,45 @@ class ConnectionViewSet(viewsets.ViewSet):
     def history(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         events = selectors.connection_history(connection=connection)
-        return ok(history=s.AuditEventOutput(events, many=True).data)
+        calls = selectors.connection_proxy_calls(connection=connection)
+        return ok(
+            history=s.AuditEventOutput(events, many=True).data,
+            proxyCalls=s.ProxyCallOutput(calls, many=True).data,
+        )
+
+
+class ConnectionProxyViewSet(viewsets.ViewSet):
+    """Calls to the provider with the connection's credentials, for API keys and the owner."""
+
+    @extend_schema(
+        operation_id="connections_proxy",
+        description=(
+            "Sends one request to the connection's base URL with its credentials applied (as its test "
+            "request would be) and the integration's custom headers, and answers the provider's status, "
+            "headers and body (JSON parsed, text as text, anything else base64). `success` is false for a "
+            "4xx or 5xx answer, which still comes with HTTP 200; errors of the proxy itself use the "
+            "envelope: 400 for a path outside the base URL or an unsendable header, 409 for an inactive "
+            "connection or one needing reconnection, 429 with Retry-After past PROXY_RATE per connection, "
+            "502/504 when the provider cannot be reached. 429 and 5xx answers are retried (PROXY_MAX_RETRIES) "
+            "for GET, HEAD, OPTIONS, PUT and DELETE, or any method sent with an Idempotency-Key."
+        ),
+        parameters=[CONNECTION_ID, IDEMPOTENCY_KEY],
+        request=s.ProxyInput,
+        responses=s.ProxyResultOutput,
+    )
+    def proxy(self, request, connection_id: str):
+        connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
+        data = validate_input(s.ProxyInput, request.data)
+        call = proxy.ProxyRequest(
+            method=data["method"],
+            path=data["path"],
+            query=data["query"],
+            headers=data["headers"],
+            body=data["body"],
+            idempotency_key=idempotency_key(request),
+        )
+        response = proxy.connection_proxy(connection=connection, actor=request.user, request=call)
+        return Response(proxy.proxy_result(response))
 
 
 ASYNC = OpenApiParameter(
