@@ -47,12 +47,16 @@ def _with_relations(queryset: QuerySet[Connection]) -> QuerySet[Connection]:
     return queryset.select_related("integration", "user")
 
 
-def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
+def connection_get_for_actor(*, actor, connection_id: str, include_deleted: bool = False) -> Connection:
     """The connection, if ``actor`` may see it: its owner, an API key or an operator.
 
-    Someone else's connection is "not found", so ids cannot be probed.
+    Someone else's connection is "not found", so ids cannot be probed; so is one deleted
+    permanently, unless ``include_deleted`` (its history outlives it).
     """
-    connection = _with_relations(Connection.objects.filter(connection_id=connection_id)).first()
+    rows = Connection.objects.filter(connection_id=connection_id)
+    if not include_deleted:
+        rows = rows.filter(deleted_at__isnull=True)
+    connection = _with_relations(rows).first()
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):
@@ -86,7 +90,7 @@ def connection_list_for_user(
     and recent = created within the last 7 days. Three queries, however many connections
     (four with the integrations).
     """
-    owned = Connection.objects.filter(user=user)
+    owned = Connection.objects.filter(user=user, deleted_at__isnull=True)
     if within is not None:
         owned = owned.filter(within)  # a connect session sees only its part, stats included
     filtered = owned

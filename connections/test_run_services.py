@@ -140,10 +140,11 @@ def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
 
 
 def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:
-    # A run that started before the one already recorded (concurrent tests) does not overwrite it.
+    # A run that started before the one already recorded (concurrent tests) does not overwrite it,
+    # and a run that finishes after a permanent delete leaves the erased connection alone.
     # Test results are not the user's data: the version (the ETag) stays, so a test between a
     # read and a conditional update does not make the update fail.
-    Connection.objects.filter(pk=connection_pk).filter(
+    Connection.objects.filter(pk=connection_pk, deleted_at__isnull=True).filter(
         Q(last_test_date__isnull=True) | Q(last_test_date__lte=tested_at)
     ).update(
         last_test_status=outcome.status,

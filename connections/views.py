@@ -24,6 +24,7 @@ from connections.services import (
     ConnectionChanges,
     connection_create,
     connection_delete,
+    connection_delete_permanently,
     connection_reactivate,
     connection_update,
 )
@@ -339,12 +340,16 @@ def my_connections(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Deactivate (reversible) or, with ``action=permanent``, delete for good."""
     connection = _owned_connection(request, connection_id)
     if request.method == "POST":
-        connection_delete(connection=connection, actor=request.user)
-        messages.success(
-            request, f"“{connection.connection_name}” was deleted. You can reactivate it at any time."
-        )
+        name = connection.connection_name
+        if request.POST.get("action") == "permanent":
+            connection_delete_permanently(connection=connection, actor=request.user)
+            messages.success(request, f"“{name}” was deleted permanently; its saved credentials were erased.")
+        else:
+            connection_delete(connection=connection, actor=request.user)
+            messages.success(request, f"“{name}” was deactivated. You can reactivate it at any time.")
         return redirect("my-connections")
     return render(request, "connections/confirm_delete.html", {"connection": connection})
 

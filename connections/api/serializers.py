@@ -67,6 +67,10 @@ class MyConnectionsQuery(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
 
 
+class ConnectionDeleteQuery(serializers.Serializer):
+    permanent = serializers.BooleanField(required=False, default=False)
+
+
 # --- Output
 
 

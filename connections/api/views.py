@@ -177,23 +177,44 @@ class ConnectionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="connections_delete",
-        description="Soft delete: the connection becomes inactive and keeps its history; PUT status active restores it.",
-        parameters=[CONNECTION_ID],
+        description=(
+            "Soft delete: the connection becomes inactive and keeps its history; PUT status active restores it.\n\n"
+            "`?permanent=true` deletes it for good: the credentials and configured variables are erased, "
+            "the audit trail and test outcomes are kept without values (`GET …/history` still answers), "
+            "and every other call answers 404 from then on. It cannot be undone."
+        ),
+        parameters=[
+            CONNECTION_ID,
+            OpenApiParameter(
+                "permanent",
+                bool,
+                required=False,
+                description="true: erase the credentials and values for good (default false: soft delete)",
+            ),
+        ],
         responses=s.ConnectionDeletedEnvelope,
     )
     def destroy(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        if validate_input(s.ConnectionDeleteQuery, request.query_params)["permanent"]:
+            services.connection_delete_permanently(connection=connection, actor=request.user)
+            return ok(message="Connection deleted permanently", connectionId=connection.connection_id)
         services.connection_delete(connection=connection, actor=request.user)
         return ok(message="Connection deleted successfully", connectionId=connection.connection_id)
 
     @extend_schema(
         operation_id="connections_history",
-        description="Audit trail, newest first: who (user or API key), what (field names, never values), when.",
+        description=(
+            "Audit trail, newest first: who (user or API key), what (field names, never values), when. "
+            "Kept after a permanent delete."
+        ),
         parameters=[CONNECTION_ID],
         responses=s.ConnectionHistoryEnvelope,
     )
     def history(self, request, connection_id: str):
-        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        connection = selectors.connection_get_for_actor(
+            actor=request.user, connection_id=connection_id, include_deleted=True
+        )
         events = selectors.connection_history(connection=connection)
         calls = selectors.connection_proxy_calls(connection=connection)
         return ok(

@@ -394,10 +394,29 @@ def test_delete_asks_first_then_deactivates(client, user):
     connection = acme_connection(user)
     url = reverse("connection-delete", args=[connection.connection_id])
     assert "Delete “Acme production”?" in html(client.get(url))
-    response = client.post(url, follow=True)
+    response = client.post(url, {"action": "deactivate"}, follow=True)
     connection.refresh_from_db()
     assert connection.status == "inactive"
-    assert "was deleted" in html(response) and 'class="toast toast-success"' in html(response)
+    assert "was deactivated" in html(response) and 'class="toast toast-success"' in html(response)
+
+
+def test_delete_permanently_erases_the_credentials_and_leaves_the_list(client, user):
+    connection = acme_connection(user)
+    url = reverse("connection-delete", args=[connection.connection_id])
+    page = html(client.get(url))
+    assert 'value="deactivate"' in page and 'value="permanent"' in page and "cannot be undone" in page
+
+    response = client.post(url, {"action": "permanent"}, follow=True)
+
+    connection.refresh_from_db()
+    assert connection.deleted_at is not None and connection.credentials_encrypted == ""
+    page = html(response)
+    assert "was deleted permanently" in page and "Acme production</h2>" not in page
+    assert client.get(url).status_code == 404
+    # An inactive connection offers only the permanent delete.
+    inactive = acme_connection(user, status="inactive")
+    page = html(client.get(reverse("connection-delete", args=[inactive.connection_id])))
+    assert 'value="deactivate"' not in page and 'value="permanent"' in page
 
 
 def test_reactivate_brings_a_connection_back(client, user):

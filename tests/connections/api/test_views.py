@@ -620,6 +620,59 @@ def test_delete_as_in_the_seed(key_client, seed_connection):
     )
 
 
+def test_permanent_delete_erases_credentials_and_keeps_history_without_values(
+    key_client, seed_connection, user_123
+):
+    url = f"/api/user-integrations/{seed_connection.connection_id}"
+    seed_connection.test_runs.create(  # a finished test whose text quotes values
+        status="success",
+        message="Authenticated as dana@example.com",
+        endpoint="https://mycompany.salesforce.com/services/data",
+        requested_by="schedule",
+        trigger="schedule",
+    )
+    secret = SEED_CREDENTIALS["clientSecret"]
+
+    response = key_client.delete(f"{url}?permanent=true")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "message": "Connection deleted permanently",
+        "connectionId": seed_connection.connection_id,
+    }
+    row = Connection.objects.get(pk=seed_connection.pk)
+    assert row.credentials_encrypted == "" and row.configured_variables == {}
+    assert row.status == "inactive" and row.deleted_at is not None and row.account is None
+    assert all(not (r.message or r.endpoint or r.error_message) for r in row.test_runs.all())
+    # Gone everywhere, for good: no read, update, test, reactivation or second delete.
+    assert key_client.get(url).status_code == 404
+    assert key_client.put(url, {"status": "active"}, format="json").status_code == 404
+    assert key_client.post(f"{url}/test").status_code == 404
+    assert row.test_runs.get().status == "success"
+    assert key_client.delete(f"{url}?permanent=true").status_code == 404
+    listing = key_client.get("/api/user-integrations/my-connections", {"userId": "user_123"}).json()
+    assert listing["connections"] == [] and listing["stats"]["total"] == 0
+    # The history outlives it, naming fields, never values.
+    history = key_client.get(f"{url}/history").json()["history"]
+    assert [h["action"] for h in history][:1] == ["erase"]
+    assert history[0]["fields"] == ["configuredVariables", "credentials", "status"]
+    assert secret not in str(history)
+
+
+def test_plain_delete_stays_soft_and_permanent_must_be_a_boolean(key_client, seed_connection):
+    url = f"/api/user-integrations/{seed_connection.connection_id}"
+    assert key_client.delete(f"{url}?permanent=false").json()["message"] == "Connection deleted successfully"
+    seed_connection.refresh_from_db()
+    assert seed_connection.deleted_at is None and seed_connection.credentials_encrypted
+
+    response = key_client.delete(f"{url}?permanent=maybe")
+    assert response.status_code == 400
+    assert response.json()["success"] is False and "permanent" in str(response.json()["errors"])
+    # A soft-deleted connection can still be deleted for good.
+    assert key_client.delete(f"{url}?permanent=true").status_code == 200
+
+
 def test_delete_unknown_connection_is_404(key_client):
     response = key_client.delete("/api/user-integrations/conn_nothing")
     assert response.status_code == 404
