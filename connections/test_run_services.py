@@ -10,6 +10,7 @@ the sweeper) are in ``connections.test_run_schedule``; reads in ``connections.se
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
@@ -93,6 +94,14 @@ def _call_provider(connection: Connection) -> CheckOutcome:
         # client's deadline bounds the call.
         return _outcome_without_call(
             f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+        )
+    except Exception as exc:
+        # A bug of ours must end this run with a verdict, not leave it "running" or stop the
+        # other tests of a batch. The text may quote a credential: only the type is kept.
+        where = "".join(traceback.format_tb(exc.__traceback__))  # code lines, no values
+        logger.error("test of %s: unexpected %s at\n%s", connection.connection_id, type(exc).__name__, where)
+        return _outcome_without_call(
+            f"The test could not be completed (internal error: {type(exc).__name__})"
         )
 
 

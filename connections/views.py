@@ -7,9 +7,11 @@ connection at step 3 and reviews the stored (masked) connection at step 4.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -35,6 +37,8 @@ from integrations.models import Integration
 from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
+# Connection cards on one page of My Connections.
+PAGE_SIZE = 50
 
 
 # --- Shared pieces --------------------------------------------------------------------------
@@ -307,32 +311,43 @@ def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
 
 @login_required
 def my_connections(request: HttpRequest) -> HttpResponse:
+    """Newest first, PAGE_SIZE cards a page; "Older connections" follows the cursor."""
     status = request.GET.get("status", "")
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
     connect_session = getattr(request, "connect_session", None)
     within = connect_session_connections(connect_session) if connect_session else Q()
-    page = connection_list_for_user(
-        user=request.user,
-        status=status or None,
-        integration_id=integration_id or None,
-        q=query,
-        within=within,
-    )
-    connections = list(reversed(page.items))  # newest first
-    for connection in connections:
+    try:
+        page = connection_list_for_user(
+            user=request.user,
+            status=status or None,
+            integration_id=integration_id or None,
+            q=query,
+            limit=PAGE_SIZE,
+            cursor=request.GET.get("cursor") or None,
+            newest_first=True,
+            within=within,
+        )
+    except ValidationFailed as exc:  # a cursor edited by hand
+        raise Http404(exc.errors[0]) from exc
+    for connection in page.items:
         connection.test_result = _test_result(connection)
+    filters = {"status": status, "integration": integration_id, "q": query}
+    kept = {name: value for name, value in filters.items() if value}
     return render(
         request,
         "connections/my_connections.html",
         {
-            "connections": connections,
+            "connections": page.items,
             "stats": page.stats,
-            "filters": {"status": status, "integration": integration_id, "q": query},
-            "filtered": bool(status or integration_id or query),
+            "total": page.total,
+            "filters": filters,
+            "filtered": bool(kept),
+            "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
+            "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
             "integration_choices": Integration.objects.filter(
-                pk__in=Connection.objects.filter(within, user=request.user).values("integration_id")
+                Exists(Connection.objects.filter(within, user=request.user, integration=OuterRef("pk")))
             ),
         },
     )

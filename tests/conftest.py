@@ -7,6 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.api_keys import api_key_create
+from integrations.catalog import catalog_forget
 from tests.accounts.factories import OperatorFactory, UserFactory
 
 PASSWORD = "correct horse battery staple"
@@ -14,10 +15,13 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Throttle counters live in the cache; one test's writes must not throttle the next.
+    # Throttle counters and API keys live in the cache, the catalog in memory: one test's must
+    # not leak into the next (its database rows are rolled back under them).
     cache.clear()
+    catalog_forget()
     yield
     cache.clear()
+    catalog_forget()
 
 
 @pytest.fixture

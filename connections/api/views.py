@@ -7,13 +7,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from accounts.access import IsApiKey, acts_for_any_user, user_for_request
+from accounts.access import IsApiKey, acts_for_any_user, user_for_request, user_or_user_id_for_request
 from accounts.selectors import user_get
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
+from connections.api.representations import connection_detail, connection_list_item
 from connections.connect.services import connect_session_create
 from connections.models import CheckRun
-from connections.selectors import MAX_STATUS_IDS
+from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
 from core.api.envelope import ok
 from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
@@ -96,16 +97,21 @@ class ConnectionViewSet(viewsets.ViewSet):
         description=(
             "A user's connections, oldest first; password and secret fields masked. `userId` is required "
             "for API keys and operators and implied for a signed-in end user. `total` counts the connections "
-            "matching the filters (before `limit`/`offset`). `stats` covers all the user's connections "
-            "whatever the filters: `active`, `inactive`, `total`, and `recent` = created in the last 7 days."
+            "matching the filters (on every page). `stats` covers all the user's connections whatever the "
+            "filters: `active`, `inactive`, `total`, and `recent` = created in the last 7 days.\n\n"
+            f"Pages: at most `limit` items (default and most {MAX_PAGE_SIZE}). When more follow, "
+            "`nextCursor` says where: send it back as `cursor` for the next page. With `limit` or `cursor` "
+            "the answer always has `nextCursor` (null on the last page); without them it has it only "
+            f"when the user has more than {MAX_PAGE_SIZE} matching connections."
         ),
         parameters=[
             OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
             OpenApiParameter("status", enum=["active", "inactive"], required=False),
             OpenApiParameter("integrationId", required=False),
             OpenApiParameter(
-                "limit", int, required=False, description="At most this many items (1–1000); default all"
+                "limit", int, required=False, description=f"At most this many items (1–{MAX_PAGE_SIZE})"
             ),
+            OpenApiParameter("cursor", required=False, description="A nextCursor from the previous page"),
             OpenApiParameter("offset", int, required=False, description="Skip this many items; default 0"),
         ],
         responses=s.MyConnectionsEnvelope,
@@ -114,16 +120,22 @@ class ConnectionViewSet(viewsets.ViewSet):
         if acts_for_any_user(request.user) and not request.query_params.get("userId"):
             raise ApplicationError("userId query parameter is required")
         query = validate_input(s.MyConnectionsQuery, request.query_params)
-        user = user_for_request(request.user, query.get("userId"))
         page = selectors.connection_list_for_user(
-            user=user,
+            user=user_or_user_id_for_request(request.user, query.get("userId")),
             status=query.get("status"),
             integration_id=query.get("integrationId"),
             limit=query.get("limit"),
             offset=query["offset"],
+            cursor=query.get("cursor"),
         )
-        items = s.ConnectionListItemOutput(page.items, many=True).data
-        return ok(connections=items, total=page.total, stats=asdict(page.stats))
+        body = ok(
+            connections=[connection_list_item(item) for item in page.items],
+            total=page.total,
+            stats=asdict(page.stats),
+        )
+        if page.next_cursor or "limit" in query or "cursor" in query:
+            body.data["nextCursor"] = page.next_cursor
+        return body
 
     @extend_schema(
         operation_id="connections_retrieve",
@@ -133,8 +145,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
-        data = s.ConnectionDetailOutput(connection, context={"reveal_secrets_to": request.user}).data
-        return _with_etag(ok(connection=data), connection)
+        return _with_etag(ok(connection=connection_detail(connection, actor=request.user)), connection)
 
     @extend_schema(
         operation_id="connections_update",

@@ -8,6 +8,7 @@ import factory
 import integrations
 from connections import encryption
 from connections.models import Connection, new_connection_id
+from integrations.catalog import catalog_changed
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
 from tests.accounts.factories import UserFactory
@@ -131,6 +132,7 @@ def integration_from_document(document: dict, **overrides) -> Integration:
         **overrides,
     }
     integration, _ = Integration.objects.update_or_create(id=document["id"], defaults=values)
+    catalog_changed()  # as the catalog's services do
     return integration
 
 

@@ -20,6 +20,7 @@ from core.outbound_http import (
     OutboundTooManyRedirects,
     address_block_reason,
     check_outbound_url,
+    host_in_allowlist,
     outbound_request,
     redact_url,
 )
@@ -146,7 +147,9 @@ def test_name_resolving_to_loopback_is_refused_after_resolution(settings, provid
     path = probe_path()
     with pytest.raises(OutboundBlocked) as caught:
         outbound_request("GET", f"https://{name}:{provider_server.port}{path}")
-    assert caught.value.message == f"Blocked: {name} resolves to a private address (127.0.0.1, loopback)"
+    # Which address the name resolved to is never said: that would map internal names.
+    assert caught.value.message == f"Blocked: {name} refused: not a public address"
+    assert "127.0.0.1" not in caught.value.message
     assert not was_hit(provider_server, path)
 
 
@@ -214,7 +217,7 @@ def test_redirect_to_the_metadata_address_is_refused(allow_local_provider, provi
 
 def test_redirect_to_a_name_resolving_to_loopback_is_refused(allow_local_provider, provider_server):
     target = f"https://localhost:{provider_server.port}/echo"
-    with pytest.raises(OutboundBlocked, match="localhost resolves to a private address"):
+    with pytest.raises(OutboundBlocked, match="^Blocked: localhost refused: not a public address$"):
         outbound_request("GET", provider_server.url(f"/redirect?to={target}"))
 
 
@@ -354,3 +357,84 @@ def test_redact_url_masks_query_values_and_user_info():
         "https://api.example.com:8443/v1/x?api_key=***&limit=***"
     )
     assert redact_url("https://[::1]/x") == "https://[::1]/x"
+
+
+# (the Location a provider answers with, as sent in /redirect?to=…, what the message says is wrong)
+MALFORMED_LOCATIONS = [
+    ("http://127.0.0.1:99999/", "its port is not a number from 1 to 65535"),
+    ("http://h:8910%20/", "its port is not a number from 1 to 65535"),
+    ("http://h:8910:80/", "its port is not a number from 1 to 65535"),
+    ("https://h:8911%5C.example.com/", "its port is not a number from 1 to 65535"),
+    ("http://[::1/", "its IPv6 address is malformed"),
+    ("http://a%20b.example.com/", "a space or backslash in its host"),
+    ("http://a%5Cb.example.com/", "a space or backslash in its host"),
+]
+
+
+@pytest.mark.parametrize(("location", "problem"), MALFORMED_LOCATIONS)
+def test_a_malformed_redirect_location_is_refused_with_a_clear_message(
+    allow_local_provider, provider_server, location, problem
+):
+    with pytest.raises(OutboundBlocked) as refused:
+        outbound_request("GET", provider_server.url(f"/redirect?to={location}"))
+
+    assert refused.value.message == (
+        f"The redirect from 127.0.0.1 (its Location header) is not a valid URL ({problem})"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/",
+        "http://h:1:2/",
+        "https://[::1/",
+        "https://a b.example.com/",
+        "https://x\x00/",
+    ],
+)
+def test_a_malformed_url_is_refused_before_anything_is_sent(url):
+    with pytest.raises(OutboundBlocked) as refused:
+        outbound_request("GET", url)
+
+    assert refused.value.message.startswith("The URL is not a valid URL (")
+
+
+@pytest.mark.parametrize(
+    ("entry", "allowed"),
+    [
+        ("127.0.0.1", True),  # a bare host: every port
+        ("127.0.0.1:{port}", True),
+        ("127.0.0.1:{other}", False),
+        ("localhost:{port}", False),  # another name for it is not listed
+        ("[::ffff:127.0.0.1]:{port}", False),
+    ],
+)
+def test_an_allowlist_entry_may_name_the_one_port_it_allows(settings, provider_server, entry, allowed):
+    settings.OUTBOUND_ALLOWLIST = [entry.format(port=provider_server.port, other=provider_server.port + 1)]
+    url = provider_server.url("/echo")
+
+    if allowed:
+        assert outbound_request("GET", url).status_code == 200
+    else:
+        with pytest.raises(OutboundBlocked):
+            outbound_request("GET", url)
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "port", "allowed"),
+    [
+        ("onprem.corp:8443", "onprem.corp", 8443, True),
+        ("onprem.corp:8443", "onprem.corp", 443, False),
+        ("*.corp:8080", "crm.corp", 8080, True),
+        ("*.corp:8080", "crm.corp", 80, False),
+        ("[::1]:8765", "::1", 8765, True),
+        ("[::1]:8765", "::1", 8766, False),
+        ("::1", "::1", 1234, True),
+        ("ONPREM.corp.", "onprem.corp", 80, True),
+    ],
+)
+def test_allowlist_entries_with_and_without_ports(settings, entry, host, port, allowed):
+    settings.OUTBOUND_ALLOWLIST = [entry]
+
+    assert host_in_allowlist(host, port) is allowed
