@@ -146,8 +146,11 @@ AUTH_USER_MODEL = "accounts.User"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage makes it an empty cache (logged), never a failed request.
+            "BACKEND": "core.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
+            # Fail within a second when Redis is down instead of holding the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             # Lets several deployments (or test runs) share one Redis database without meeting.
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         }
