@@ -19,4 +19,8 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
+        from connections.proxy import ProxyGateway
+        from integrations.connection_gateway import connection_gateway_install
+
         checks.register(check_encryption_keys)
+        connection_gateway_install(ProxyGateway())
