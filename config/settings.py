@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.middleware.RefuseUnstorableUrls",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -362,6 +363,8 @@ CONNECTION_ATTENTION_AFTER = env.int("CONNECTION_ATTENTION_AFTER", default=3)
 # the retest spread, or delayed scheduled runs would be sent twice.
 CONNECTION_TEST_REQUEUE_MINUTES = env.int("CONNECTION_TEST_REQUEUE_MINUTES", default=10)
 CONNECTION_TEST_EXPIRE_MINUTES = env.int("CONNECTION_TEST_EXPIRE_MINUTES", default=60)
+# How often the beat runs the sweeper.
+CONNECTION_SWEEP_EVERY_SECONDS = env.int("CONNECTION_SWEEP_EVERY_SECONDS", default=60)
 # Connections and test runs both have a "status": name their enums apart in the OpenAPI schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
@@ -372,7 +375,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connections.retest_due",
         "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,
     },
-    "sweep-connection-tests": {"task": "connections.sweep_test_runs", "schedule": 60},
+    "sweep-connection-tests": {
+        "task": "connections.sweep_test_runs",
+        "schedule": CONNECTION_SWEEP_EVERY_SECONDS,
+    },
 }
 
 # --- The proxy (connections/proxy.py): host products calling providers through a connection.

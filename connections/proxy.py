@@ -40,6 +40,7 @@ from connections.selectors import (
     connection_get_for_actor,
     connection_get_for_use,
 )
+from core import metrics
 from core.errors import ApplicationError, Conflict, TooManyRequests, ValidationFailed
 from core.outbound_http import (
     CALLER_REFUSED_HEADERS,
@@ -389,8 +390,19 @@ def connection_proxy(
         )
         raise
     finally:
-        record.duration_ms = round((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        record.duration_ms = round(elapsed * 1000)
         record.save()
+        _count(connection, record, elapsed)
+
+
+def _count(connection: Connection, record: ProxyCall, elapsed: float) -> None:
+    status_class = f"{record.status_code // 100}xx" if record.status_code else "error"
+    method = record.method if record.method in METHODS else "other"  # labels stay a short list
+    metrics.PROXY_REQUESTS.labels(
+        integration=connection.integration_id, method=method, status_class=status_class
+    ).inc()
+    metrics.PROXY_REQUEST_DURATION.labels(integration=connection.integration_id).observe(elapsed)
 
 
 # --- The answer, as the API gives it

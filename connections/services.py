@@ -25,6 +25,7 @@ from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
 from connections.webhooks import AUDIT_EVENTS, webhook_event_emit
+from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from integrations.identity import AccountIdentity
 from integrations.models import Integration
@@ -378,4 +379,6 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
             # Same data, new wrapping: the version (the API's ETag) stays.
             Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
             rotated += 1
+    metrics.KEY_ROTATION_ROWS.labels("rotated").inc(rotated)
+    metrics.KEY_ROTATION_ROWS.labels("failed").inc(len(failed))
     return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)

@@ -9,8 +9,10 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 """
 
 from celery import shared_task
+from django.conf import settings
 
 from connections import test_run_schedule, test_run_services, webhooks
+from core.tasks import once_per_period
 
 
 @shared_task(
@@ -31,11 +33,13 @@ def execute_test_run(run_id: str) -> None:
 
 
 @shared_task(name="connections.retest_due")
+@once_per_period(lambda: settings.CONNECTION_RETEST_EVERY_MINUTES * 60)
 def retest_due() -> None:
     test_run_schedule.test_run_enqueue_due()
 
 
 @shared_task(name="connections.sweep_test_runs")
+@once_per_period(lambda: settings.CONNECTION_SWEEP_EVERY_SECONDS)
 def sweep_test_runs() -> None:
     test_run_schedule.test_run_sweep()
 

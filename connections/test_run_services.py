@@ -28,6 +28,7 @@ from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import audit_record, identity_values
 from connections.webhooks import webhook_events_for_test_failure
+from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
 from integrations.connectivity import CheckOutcome, perform_test_request
@@ -124,6 +125,7 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         return run
     for name, value in values.items():
         setattr(run, name, value)
+    _count(run=run, outcome=outcome)
     logger.info(
         "test run %s of %s: %s %s in %s ms",
         run.run_id,
@@ -133,6 +135,13 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         outcome.response_time_ms,
     )
     return run
+
+
+def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
+    integration = run.connection.integration_id
+    metrics.CONNECTION_TESTS.labels(integration, outcome.status, run.trigger).inc()
+    if outcome.response_time_ms is not None:
+        metrics.CONNECTION_TEST_DURATION.labels(integration).observe(outcome.response_time_ms / 1000)
 
 
 def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:

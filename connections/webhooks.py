@@ -34,6 +34,7 @@ from standardwebhooks.webhooks import Webhook
 
 from connections import encryption
 from connections.models import Connection, WebhookDelivery, WebhookEndpoint
+from core import metrics
 from core.errors import ServiceUnavailable, ValidationFailed
 from core.outbound_http import OutboundError, check_outbound_url, outbound_request
 from core.tasks import publish
@@ -276,6 +277,8 @@ def _finish(
         timezone.now() + timedelta(seconds=retry_in) if status == Status.PENDING else None
     )
     delivery.save(update_fields=["status", "last_status_code", "last_error", "next_attempt_at"])
+    outcome = {Status.SUCCEEDED: "delivered", Status.PENDING: "retrying"}.get(status, "failed")
+    metrics.WEBHOOK_DELIVERIES.labels(event=delivery.event_type, outcome=outcome).inc()
     logger.info(
         "webhook %s (%s) to %s: attempt %d %s",
         delivery.message_id,
