@@ -321,6 +321,12 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete only: the "Deactivate" action
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A connection deleted permanently is kept for its history only: nothing left to edit.
+        if obj is not None and obj.deleted_permanently:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_urls(self):
         health = path("health/", self.admin_site.admin_view(self.health_view), name="connections_health")
         return [health, *super().get_urls()]
