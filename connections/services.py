@@ -24,6 +24,7 @@ from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.documents import is_sign_in_method
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -33,13 +34,18 @@ Action = AuditEvent.Action
 
 
 def audit_record(
-    *, connection: Connection, action: str, actor: Any, fields: list[str] | tuple[str, ...] = ()
+    *,
+    connection: Connection,
+    action: str,
+    actor: Any,
+    fields: list[str] | tuple[str, ...] = (),
+    detail: str = "",
 ) -> AuditEvent:
     """Record who did what to a connection. ``actor`` is a request's user (or a label string);
-    ``fields`` are field names, never values."""
+    ``fields`` are field names, never values; ``detail`` an outcome without secrets."""
     label = actor if isinstance(actor, str) else actor_label(actor)
     event = AuditEvent.objects.create(
-        connection=connection, action=action, actor=label, fields=sorted(fields)
+        connection=connection, action=action, actor=label, fields=sorted(fields), detail=detail
     )
     logger.info(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
@@ -106,6 +112,7 @@ def connection_create(
     if not user.is_active:
         raise ValidationFailed([f"userId '{user.user_id}' is inactive"])
     integration = _integration_for_new_connection(integration_id)
+    _refuse_sign_in_method(integration, auth_method_id)
     valid = validate_connection_input(
         integration=integration,
         auth_method_id=auth_method_id,
@@ -152,6 +159,17 @@ def connection_create(
             raise
         return replay
     return connection
+
+
+def _refuse_sign_in_method(integration: Integration, auth_method_id: str) -> None:
+    """Tokens of a sign-in method come from the provider (connections/oauth), never from a caller."""
+    if is_sign_in_method(integration.auth_method(auth_method_id)):
+        raise ValidationFailed(
+            [
+                f"authMethodId '{auth_method_id}' signs in at the provider: start it with "
+                "POST /api/user-integrations/oauth/start (or the wizard's sign-in button)"
+            ]
+        )
 
 
 def _etag_matches(if_match: str, connection: Connection) -> bool:
@@ -204,6 +222,8 @@ def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -
 
     method_id = changes.auth_method_id or current.auth_method_id
     method_changed = method_id != current.auth_method_id
+    if method_changed:
+        _refuse_sign_in_method(integration, method_id)
     if method_changed or changes.credentials is not None or changes.configured_variables is not None:
         method = auth_method_or_error(integration, method_id)
         # A new auth method starts from no credentials: its required fields must be sent.

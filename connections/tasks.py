@@ -10,6 +10,11 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 from celery import shared_task
 
 from connections import testing
+from connections.oauth import tokens
+from core.tasks import publish
+
+# Tokens queued for refresh per beat tick; the rest wait for the next tick (soonest first).
+REFRESH_BATCH = 5000
 
 
 @shared_task(
@@ -37,3 +42,24 @@ def retest_due() -> None:
 @shared_task(name="connections.sweep_test_runs")
 def sweep_test_runs() -> None:
     testing.sweep_test_runs()
+
+
+@shared_task(name="connections.oauth_refresh_due")
+def oauth_refresh_due() -> None:
+    """Beat: queue a refresh of every sign-in token expiring within the refresh window."""
+    for pk in tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH):
+        publish(oauth_refresh_connection, pk)
+
+
+@shared_task(
+    name="connections.oauth_refresh_connection",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=testing.TRANSIENT_ERRORS,
+    max_retries=3,
+    retry_backoff=2,
+    retry_jitter=True,
+)
+def oauth_refresh_connection(connection_pk: int) -> None:
+    # Skipped when no longer due: a duplicate message or a request got there first.
+    tokens.oauth_refresh_if_due(connection_pk=connection_pk, within=tokens.oauth_refresh_window())

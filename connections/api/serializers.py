@@ -10,7 +10,7 @@ from connections.selectors import (
     connection_secrets_visible_to,
 )
 from connections.testing import HISTORY_LIMIT
-from core.api.fields import TimestampField
+from core.api.fields import TimestampField, iso_timestamp
 
 # --- Input
 
@@ -60,6 +60,42 @@ class ConnectionUpdateInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class OAuthStartInput(serializers.Serializer):
+    """userId is required for API keys and operators; a signed-in end user may leave it out."""
+
+    userId = serializers.CharField(max_length=64)
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(max_length=64)
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+    connectionId = serializers.CharField(
+        max_length=40,
+        required=False,
+        help_text="Reconnect this connection: it keeps its id, name and history",
+    )
+    returnUrl = serializers.CharField(
+        max_length=2000,
+        required=False,
+        help_text="Where the user lands afterwards, with connectionId and status added; must match "
+        "OAUTH_RETURN_URL_ALLOWLIST (or be a path on this app)",
+    )
+
+    def __init__(self, *args, user_id_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["userId"].required = user_id_required
+
+
+class OAuthAppInput(serializers.Serializer):
+    clientId = serializers.CharField(max_length=500)
+    clientSecret = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Encrypted; never returned. Omitted or empty keeps the stored one.",
+    )
+
+
 class CheckRunListQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=HISTORY_LIMIT)
 
@@ -83,6 +119,29 @@ class _IntegrationSummary(serializers.Serializer):
 
 class _IntegrationDetail(_IntegrationSummary):
     description = serializers.CharField()
+
+
+class _OAuthState(serializers.Serializer):
+    scopes = serializers.ListField(child=serializers.CharField(), help_text="Scopes the provider granted")
+    expiresAt = TimestampField(allow_null=True, help_text="When the access token expires (null: it does not)")
+    hasRefreshToken = serializers.BooleanField()
+    needsReconnect = serializers.BooleanField(help_text="The provider refused the grant: sign in again")
+    reconnectReason = serializers.CharField(
+        allow_null=True, help_text="The provider's reason, when needsReconnect"
+    )
+
+
+def oauth_state(connection: Connection) -> dict | None:
+    """The ``oauth`` block of a sign-in connection (None for others); from columns, never decrypting."""
+    if not connection.is_sign_in:
+        return None
+    return {
+        "scopes": connection.oauth_scopes,
+        "expiresAt": iso_timestamp(connection.oauth_expires_at),
+        "hasRefreshToken": connection.oauth_has_refresh_token,
+        "needsReconnect": connection.needs_reconnect,
+        "reconnectReason": connection.reconnect_reason or None,
+    }
 
 
 class _Credentials(serializers.Serializer):
@@ -135,6 +194,9 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
     )
     updatedAt = TimestampField(source="updated_at")
     integration = _IntegrationSummary()
+    oauth = serializers.SerializerMethodField(
+        help_text="Sign-in (OAuth 2.0 authorization code) connections only; null for the others"
+    )
 
     class Meta(ConnectionCreatedOutput.Meta):
         fields = ConnectionCreatedOutput.Meta.fields[:-1] + [
@@ -145,10 +207,15 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "lastTestDate",
             "consecutiveFailures",
             "needsAttention",
+            "oauth",
             "createdAt",
             "updatedAt",
             "integration",
         ]
+
+    @extend_schema_field(_OAuthState(allow_null=True))
+    def get_oauth(self, connection: Connection) -> dict | None:
+        return oauth_state(connection)
 
     @extend_schema_field(_Credentials)
     def get_credentials(self, connection: Connection) -> dict:
@@ -246,6 +313,29 @@ class CheckResultOutput(serializers.ModelSerializer):
 
 
 # --- Envelopes (OpenAPI)
+
+
+class OAuthStartEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    authorizationUrl = serializers.CharField(
+        help_text="Send the user's browser here: the provider's consent page"
+    )
+    expiresAt = TimestampField(help_text="The sign-in must finish before this (10 minutes)")
+
+
+class OAuthAppOutput(serializers.Serializer):
+    integrationId = serializers.CharField()
+    authMethodId = serializers.CharField()
+    configured = serializers.BooleanField()
+    source = serializers.CharField(allow_null=True, help_text="admin, environment, or null when not set up")
+    clientId = serializers.CharField(allow_null=True)
+    hasClientSecret = serializers.BooleanField()
+    callbackUrl = serializers.CharField(help_text="Register this redirect URI at the provider")
+
+
+class OAuthAppEnvelope(serializers.Serializer):
+    success = serializers.BooleanField()
+    oauthApp = OAuthAppOutput()
 
 
 class ConnectionCreatedEnvelope(serializers.Serializer):
