@@ -3,32 +3,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.api_keys import api_key_create, api_key_revoke
 from accounts.models import ApiKey, User
-from connections.models import Connection
-
-
-class ConnectionInline(admin.TabularInline):
-    """The user's connections, read-only and without credentials; edit them on their own page."""
-
-    model = Connection
-    fields = [
-        "connection_id",
-        "connection_name",
-        "integration",
-        "auth_method_label",
-        "status",
-        "last_test_status",
-        "last_test_date",
-    ]
-    readonly_fields = fields
-    show_change_link = True
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("integration")
 
 
 @admin.register(User)
@@ -53,7 +27,6 @@ class UserAdmin(DjangoUserAdmin):
         ),
     ]
     filter_horizontal = ["groups", "user_permissions"]
-    inlines = [ConnectionInline]
 
 
 @admin.register(ApiKey)

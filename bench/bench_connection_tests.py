@@ -1,7 +1,7 @@
 """Connection tests per second through a real Celery worker.
 
 Starts the local provider (tests/provider_server.py) answering each test in 200 ms, creates 500
-connections to it, queues a test of each (``queue_connection_tests``: what the API's
+connections to it, queues a test of each (``test_run_enqueue_many``: what the API's
 ``?async=true``, the schedule and ``test_connections --async`` do) and waits until a real
 ``celery -A config worker`` process (thread pool) has finished them all. Prints tests per second
 and the ratio to the ideal for the worker's concurrency (ideal = concurrency / 0.2 s).
@@ -127,7 +127,7 @@ def main() -> None:
 
     from accounts.models import User
     from config.celery import app
-    from connections import encryption, testing
+    from connections import encryption, test_run_services
     from connections.models import CheckRun, Connection
     from tests.connections.factories import local_provider
     from tests.provider_server import BEARER_TOKEN, ProviderServer
@@ -170,7 +170,9 @@ def main() -> None:
         ]
         cpu_before = sum(cpu_seconds(w.pid) for w, _ in workers)
         started = time.monotonic()
-        runs = testing.queue_connection_tests(connections=connections, actor="bench", trigger="command")
+        runs = test_run_services.test_run_enqueue_many(
+            connections=connections, actor="bench", trigger="command"
+        )
         queued = time.monotonic() - started
         pks = [run.pk for run in runs]
         unfinished = CheckRun.objects.filter(pk__in=pks, status__in=["queued", "running"])

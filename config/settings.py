@@ -84,10 +84,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_htmx",
     "csp",
     "core",
     "accounts",
@@ -97,17 +95,18 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer carries X-Request-ID and is counted and timed (core/middleware.py).
+    "core.middleware.RequestIdMiddleware",
+    "core.middleware.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "core.api.envelope.ApiErrorMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,7 +141,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Lets several deployments (or test runs) share one Redis database without meeting.
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -252,14 +258,34 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# --- Logs (core/log_format.py): one line per record on stderr, with the request id (and the task on
+# workers), secrets masked. LOG_FORMAT=json for log shippers; plain is easier to read in a terminal.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr}},
+    "formatters": {
+        "plain": {"()": "core.log_format.PlainFormatter"},
+        "json": {"()": "core.log_format.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "stream": sys.stderr}
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Operating it (core/monitoring.py): /metrics answers a Bearer METRICS_TOKEN or a scraper in
+# METRICS_ALLOWED_IPS (addresses or networks); with neither it is off. Probes may use plain http.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+# A worker serves its own metrics on this port (0: off), for workers on machines without the web.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
+# Workers and beat record a heartbeat this often; /readyz wants one from the last minute.
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=15)
 
 # --- Celery (config/celery.py, core/tasks.py): Redis in production; with no REDIS_URL, Kombu's
 # filesystem transport, so a real worker runs locally with no server to install.
@@ -303,8 +329,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_POOL = env.str("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=50)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# The queue tasks go to and workers read (tests and benchmarks use a queue of their own).
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# The queue the app's tasks go to and its workers consume (several deployments can share a Redis).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -317,7 +343,7 @@ OUTBOUND_DEADLINE = env.float("OUTBOUND_DEADLINE", default=20.0)
 OUTBOUND_MAX_RESPONSE_BYTES = env.int("OUTBOUND_MAX_RESPONSE_BYTES", default=1024 * 1024)
 OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=5)
 
-# --- Connection tests (connections/testing.py, connections/tasks.py): health over time.
+# --- Connection tests (connections/test_run_services.py, test_run_schedule.py, tasks.py): health over time.
 # Active connections not tested for this many hours are re-tested by the beat schedule, at most
 # CONNECTION_RETEST_BATCH_SIZE per tick, their starts spread over CONNECTION_RETEST_SPREAD_SECONDS.
 CONNECTION_RETEST_HOURS = env.int("CONNECTION_RETEST_HOURS", default=24)

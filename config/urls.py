@@ -4,7 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-from core.api.views import ApiNotFound
+from core.monitoring import healthz, metrics_view, readyz
+from core.views import api_not_found
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -24,8 +25,11 @@ api_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/", include(api_patterns)),
-    re_path(r"^api/", ApiNotFound.as_view()),
+    re_path(r"^api/", api_not_found),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),

@@ -4,13 +4,15 @@ from django.forms.models import BaseInlineFormSet
 from django.urls import reverse
 from django.utils.html import format_html
 
+from accounts.admin import UserAdmin
+from accounts.models import User
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
 from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm, OAuthAppAdminForm
 from connections.models import AuditEvent, CheckRun, Connection, OAuthApp
 from connections.oauth.clients import oauth_app_save, oauth_callback_url, oauth_environment_prefix
 from connections.services import connection_delete, connection_update
-from connections.testing import queue_connection_tests
+from connections.test_run_services import test_run_enqueue_many
 from core.errors import ServiceUnavailable
 
 
@@ -275,7 +277,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         # Queued for the workers: an admin page must not wait on many providers.
         active = list(queryset.filter(status=Connection.Status.ACTIVE))
         try:
-            runs = queue_connection_tests(
+            runs = test_run_enqueue_many(
                 connections=active, actor=request.user, trigger=CheckRun.Trigger.ADMIN
             )
         except ServiceUnavailable as exc:
@@ -288,6 +290,40 @@ class ConnectionAdmin(admin.ModelAdmin):
             f"Queued {len(runs)} connection test(s){note}; results appear under Test runs.",
             messages.SUCCESS,
         )
+
+
+class UserConnectionInline(admin.TabularInline):
+    """The user's connections, read-only and without credentials; edit them on their own page."""
+
+    model = Connection
+    fields = [
+        "connection_id",
+        "connection_name",
+        "integration",
+        "auth_method_label",
+        "status",
+        "last_test_status",
+        "last_test_date",
+    ]
+    readonly_fields = fields
+    show_change_link = True
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("integration")
+
+
+# accounts knows nothing of connections: the user page gains its connections from here.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithConnectionsAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserConnectionInline]
 
 
 @admin.register(OAuthApp)

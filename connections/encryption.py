@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from core.errors import ApplicationError
+from core.request_context import hide_in_logs
 
 VERSION = "v1"
 NONCE_BYTES = 12
@@ -152,11 +153,20 @@ def decrypt(token: str, *, bound_to: str) -> bytes:
 
 
 def encrypt_json(value: dict, *, bound_to: str) -> str:
+    hide_in_logs(_secret_values(value))
     return encrypt(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), bound_to=bound_to)
 
 
 def decrypt_json(token: str, *, bound_to: str) -> dict:
-    return json.loads(decrypt(token, bound_to=bound_to))
+    value = json.loads(decrypt(token, bound_to=bound_to))
+    hide_in_logs(_secret_values(value))
+    return value
+
+
+def _secret_values(value: dict) -> list[str]:
+    # Every plaintext that passes through here is kept out of the log lines of the current request
+    # or task, in any encoding (core/log_format.py).
+    return [item for item in value.values() if isinstance(item, str)]
 
 
 def current_token_prefix() -> str:

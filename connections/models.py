@@ -41,7 +41,7 @@ class Connection(models.Model):
     last_test_status = models.CharField(max_length=8, choices=CheckStatus.choices, null=True, blank=True)
     last_test_message = models.TextField(null=True, blank=True)
     last_test_date = models.DateTimeField(null=True, blank=True)
-    # Tests failed in a row since the last success (connections/testing.py keeps it).
+    # Tests failed in a row since the last success (connections/test_run_services.py keeps it).
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)

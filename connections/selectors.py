@@ -1,10 +1,11 @@
-"""Reading connections: access rules, lists with stats, decrypted credentials, the resolved baseUrl."""
+"""Reading connections: access rules, lists with stats, decrypted credentials, the resolved baseUrl, test runs."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -13,7 +14,7 @@ from accounts.access import acts_for_any_user
 from accounts.models import User
 from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
-from connections.models import AuditEvent, Connection
+from connections.models import AuditEvent, CheckRun, Connection
 from core.errors import NotFound
 
 logger = logging.getLogger(__name__)
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 MASK = "••••••••••••"
 # "recent" in my-connections stats: connections created within this window.
 RECENT_WINDOW = timedelta(days=7)
+# Test runs a connection's history shows by default.
+HISTORY_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,13 @@ def connection_list_for_user(
     user: User,
     status: str | None = None,
     integration_id: str | None = None,
+    q: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> ConnectionPage:
     """A user's connections, oldest first (as the contract lists them), with ``total`` (after filters) and ``stats``.
 
+    ``q`` searches the connection's and its integration's names; every word must appear in one.
     ``stats`` covers all the user's connections whatever the filters: active, inactive, total,
     and recent = created within the last 7 days. Three queries, however many connections
     (four with the integrations).
@@ -75,6 +80,10 @@ def connection_list_for_user(
         filtered = filtered.filter(status=status)
     if integration_id:
         filtered = filtered.filter(integration_id=integration_id)
+    for word in (q or "").split():
+        filtered = filtered.filter(
+            Q(connection_name__icontains=word) | Q(integration__display_name__icontains=word)
+        )
     counts = owned.aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=Connection.Status.ACTIVE)),
@@ -120,3 +129,19 @@ def connection_base_url(*, connection: Connection) -> str:
 
 def connection_history(*, connection: Connection) -> QuerySet[AuditEvent]:
     return connection.audit_events.order_by("-created_at", "-id")
+
+
+def test_run_get_for_actor(*, actor: Any, run_id: str) -> CheckRun:
+    """The run, if ``actor`` may see its connection (same rules as connections)."""
+    run = CheckRun.objects.select_related("connection").filter(run_id=run_id).first()
+    if run is None or not (acts_for_any_user(actor) or run.connection.user_id == getattr(actor, "pk", None)):
+        raise NotFound("Test run not found")
+    return run
+
+
+def test_run_list_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[CheckRun]:
+    """The connection's newest ``limit`` runs, newest first, in one query."""
+    runs = list(connection.test_runs.order_by("-queued_at", "-id")[:limit])
+    for run in runs:
+        run.connection = connection
+    return runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -96,19 +97,8 @@ def connection_create(
     credentials: dict,
     configured_variables: dict | None = None,
     connection_name: str | None = None,
-    idempotency_key: str | None = None,
-    request_fingerprint: str = "",
 ) -> Connection:
-    """Create a connection after validating it against the integration's auth schema.
-
-    With an ``idempotency_key``, a retry with the same body returns the connection the first
-    call created (and creates nothing); the same key with another body is a Conflict.
-    """
-    label = actor_label(actor)
-    if idempotency_key:
-        replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
-        if replay is not None:
-            return replay
+    """Create a connection after validating it against the integration's auth schema."""
     if not user.is_active:
         raise ValidationFailed([f"userId '{user.user_id}' is inactive"])
     integration = _integration_for_new_connection(integration_id)
@@ -130,32 +120,47 @@ def connection_create(
     connection.credentials_encrypted = encryption.encrypt_json(
         valid.credentials, bound_to=connection.connection_id
     )
+    with transaction.atomic():
+        connection.save()
+        audit_record(
+            connection=connection,
+            action=Action.CREATE,
+            actor=actor,
+            fields=["connectionName", "authMethodId", "status"]
+            + [f"configuredVariables.{k}" for k in valid.configured_variables]
+            + [f"credentials.{k}" for k in valid.credentials],
+        )
+    return connection
+
+
+def connection_create_idempotent(
+    *, actor: Any, idempotency_key: str, request_fingerprint: str, create: Callable[[], Connection]
+) -> Connection:
+    """``create()`` (a ``connection_create`` with its arguments) at most once per key and caller.
+
+    A retry with the same body returns the connection the first call created (and creates
+    nothing); the same key with another body is a Conflict. The connection and its key are
+    committed together.
+    """
+    label = actor_label(actor)
+    replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+    if replay is not None:
+        return replay
     try:
         with transaction.atomic():
-            connection.save()
-            audit_record(
-                connection=connection,
-                action=Action.CREATE,
-                actor=label,
-                fields=["connectionName", "authMethodId", "status"]
-                + [f"configuredVariables.{k}" for k in valid.configured_variables]
-                + [f"credentials.{k}" for k in valid.credentials],
+            connection = create()
+            # Only an expired record may make way: deleting a live one that a concurrent
+            # retry just committed would let this request create a second connection.
+            IdempotencyRecord.objects.filter(
+                actor=label, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
+            ).delete()
+            IdempotencyRecord.objects.create(
+                actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
             )
-            if idempotency_key:
-                # Only an expired record may make way: deleting a live one that a concurrent
-                # retry just committed would let this request create a second connection.
-                IdempotencyRecord.objects.filter(
-                    actor=label, key=idempotency_key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL
-                ).delete()
-                IdempotencyRecord.objects.create(
-                    actor=label, key=idempotency_key, request_hash=request_fingerprint, connection=connection
-                )
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as its retry.
-        replay = idempotency_key and _idempotent_replay(
-            actor=label, key=idempotency_key, fingerprint=request_fingerprint
-        )
-        if not replay:
+        replay = _idempotent_replay(actor=label, key=idempotency_key, fingerprint=request_fingerprint)
+        if replay is None:
             raise
         return replay
     return connection

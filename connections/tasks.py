@@ -1,5 +1,6 @@
 """Celery tasks for connection tests. Each takes ids only (task arguments sit in the broker in
-plain text, so never a credential) and calls one function of ``connections.testing``.
+plain text, so never a credential) and calls one service of ``connections.test_run_services`` or
+``connections.test_run_schedule``.
 
 ``acks_late`` with ``reject_on_worker_lost`` (also the project defaults): a message is
 acknowledged only once its task finished, so a worker that dies mid-test does not lose it. Time
@@ -9,7 +10,7 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 
 from celery import shared_task
 
-from connections import testing
+from connections import test_run_schedule, test_run_services
 from connections.oauth import tokens
 from core.tasks import publish
 
@@ -18,30 +19,30 @@ REFRESH_BATCH = 5000
 
 
 @shared_task(
-    name="connections.execute_test_run",
+    name=test_run_services.EXECUTE_TEST_RUN_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     # Retried only on our own transient faults, a bounded number of times, with exponential
     # backoff and full jitter (so retries of a batch do not arrive together). A provider's
     # error is the test's result, never a reason to retry.
-    autoretry_for=testing.TRANSIENT_ERRORS,
+    autoretry_for=test_run_services.TRANSIENT_ERRORS,
     max_retries=3,
     retry_backoff=2,
     retry_backoff_max=60,
     retry_jitter=True,
 )
 def execute_test_run(run_id: str) -> None:
-    testing.run_queued_test(run_id=run_id)
+    test_run_services.test_run_execute_queued(run_id=run_id)
 
 
 @shared_task(name="connections.retest_due")
 def retest_due() -> None:
-    testing.retest_due_connections()
+    test_run_schedule.test_run_enqueue_due()
 
 
 @shared_task(name="connections.sweep_test_runs")
 def sweep_test_runs() -> None:
-    testing.sweep_test_runs()
+    test_run_schedule.test_run_sweep()
 
 
 @shared_task(name="connections.oauth_refresh_due")
@@ -55,7 +56,7 @@ def oauth_refresh_due() -> None:
     name="connections.oauth_refresh_connection",
     acks_late=True,
     reject_on_worker_lost=True,
-    autoretry_for=testing.TRANSIENT_ERRORS,
+    autoretry_for=test_run_services.TRANSIENT_ERRORS,
     max_retries=3,
     retry_backoff=2,
     retry_jitter=True,

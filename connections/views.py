@@ -27,10 +27,11 @@ from connections.services import (
     connection_reactivate,
     connection_update,
 )
-from connections.testing import run_connection_test
+from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field, is_sign_in_method
 from integrations.models import Integration
+from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
 
@@ -144,22 +145,17 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
 def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
-    active = Integration.objects.filter(status=Integration.Status.ACTIVE)
-    integrations = active.filter(category=category) if category else active
-    if query:
-        words = query.lower().split()
-        integrations = [
-            i
-            for i in integrations
-            if all(w in f"{i.display_name} {i.description} {i.category} {i.pk}".lower() for w in words)
-        ]
+    integrations = integration_list(category=category or None, q=query)
     return render(
         request,
         "connections/wizard/choose_integration.html",
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": active.order_by("category").values_list("category", flat=True).distinct(),
+            "categories": integration_list()
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct(),
             "query": query,
             "category": category,
         },
@@ -318,16 +314,9 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
     page = connection_list_for_user(
-        user=request.user, status=status or None, integration_id=integration_id or None
+        user=request.user, status=status or None, integration_id=integration_id or None, q=query
     )
     connections = list(reversed(page.items))  # newest first
-    if query:
-        words = query.lower().split()
-        connections = [
-            c
-            for c in connections
-            if all(w in f"{c.connection_name} {c.integration.display_name}".lower() for w in words)
-        ]
     for connection in connections:
         connection.test_result = _test_result(connection)
     return render(
@@ -375,7 +364,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = run_connection_test(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:

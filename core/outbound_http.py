@@ -363,6 +363,108 @@ def _read_body(response: requests.Response, *, max_bytes: int, truncate: bool, d
     return bytes(body), False
 
 
+@dataclass(frozen=True)
+class _Hop:
+    """One request of a chain of redirects; a redirect answer makes the next one."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: Mapping[str, str] | None
+    data: Mapping[str, str] | None
+    json: Any
+
+    def redirected(self, response: requests.Response, location: str) -> _Hop:
+        next_url = urljoin(response.url, location)
+        method, data, json = self.method, self.data, self.json
+        if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+            method = "GET" if method != "HEAD" else method
+            data = json = None
+        headers = self.headers
+        if _origin(next_url) != _origin(response.url):
+            # Credentials belong to the origin they were configured for.
+            headers, data, json = {}, None, None
+        # The query parameters are already part of the URL the server redirected from.
+        return _Hop(method=method, url=next_url, headers=headers, params=None, data=data, json=json)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The time limits of one ``outbound_request``, shared by all its hops."""
+
+    connect_timeout: float
+    read_timeout: float
+    deadline: float
+    started: float
+
+    def hop_timeouts(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The (connect, read) timeouts for the next hop, and the limits a timeout message names."""
+        remaining = self.started + self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise OutboundTimeout(f"Timed out after {_seconds(self.deadline)} s")
+        configured = (self.connect_timeout, self.read_timeout)
+        timeouts = (min(configured[0], remaining), min(configured[1], remaining))
+        # A message names the configured limit that cut the wait short.
+        limits = (
+            configured[0] if configured[0] < remaining else self.deadline,
+            configured[1] if configured[1] < remaining else self.deadline,
+        )
+        return timeouts, limits
+
+
+def _send(session: requests.Session, hop: _Hop, timeouts: tuple[float, float], limits: tuple[float, float]):
+    try:
+        return session.request(
+            hop.method,
+            hop.url,
+            headers=hop.headers,
+            params=hop.params,
+            data=hop.data,
+            json=hop.json,
+            allow_redirects=False,
+            stream=True,
+            timeout=timeouts,
+        )
+    except OutboundError:
+        raise
+    except requests.ConnectTimeout as exc:
+        raise _translate(exc, hop.url, limits[0]) from None
+    except (requests.RequestException, OSError, ValueError) as exc:
+        raise _translate(exc, hop.url, limits[1]) from None
+
+
+def _receive(
+    response: requests.Response,
+    *,
+    url: str,
+    budget: _Budget,
+    read_limit: float,
+    max_bytes: int,
+    truncate: bool,
+) -> OutboundResponse:
+    try:
+        content, truncated = _read_body(
+            response,
+            max_bytes=max_bytes,
+            truncate=truncate,
+            deadline=budget.started + budget.deadline,
+            limit=budget.deadline,
+        )
+    except OutboundError:
+        raise
+    except (requests.RequestException, OSError, ValueError) as exc:
+        raise _translate(exc, url, read_limit) from None
+    return OutboundResponse(
+        status_code=response.status_code,
+        reason=response.reason or "",
+        headers=dict(response.headers),
+        content=content,
+        url=response.url,
+        elapsed_ms=round((time.monotonic() - budget.started) * 1000),
+        truncated=truncated,
+    )
+
+
 def outbound_request(
     method: str,
     url: str,
@@ -383,72 +485,32 @@ def outbound_request(
     Timeouts and limits default to the ``OUTBOUND_*`` settings. With ``truncate`` a body over
     ``max_bytes`` is cut short (``truncated=True``) instead of failing the request.
     """
-    connect_timeout = connect_timeout or settings.OUTBOUND_CONNECT_TIMEOUT
-    read_timeout = read_timeout or settings.OUTBOUND_READ_TIMEOUT
-    deadline = deadline or settings.OUTBOUND_DEADLINE
+    budget = _Budget(
+        connect_timeout=connect_timeout or settings.OUTBOUND_CONNECT_TIMEOUT,
+        read_timeout=read_timeout or settings.OUTBOUND_READ_TIMEOUT,
+        deadline=deadline or settings.OUTBOUND_DEADLINE,
+        started=time.monotonic(),
+    )
     max_bytes = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
     max_redirects = settings.OUTBOUND_MAX_REDIRECTS if max_redirects is None else max_redirects
-
-    started = time.monotonic()
-    ends_at = started + deadline
-    method = method.upper()
-    headers = dict(headers or {})
+    hop = _Hop(
+        method=method.upper(), url=url, headers=dict(headers or {}), params=params, data=data, json=json
+    )
     with _session() as session:
-        for hop in range(max_redirects + 1):
-            check_outbound_url(url)
-            remaining = ends_at - time.monotonic()
-            if remaining <= 0:
-                raise OutboundTimeout(f"Timed out after {_seconds(deadline)} s")
-            timeouts = (min(connect_timeout, remaining), min(read_timeout, remaining))
-            # What a timeout message names: the configured limit that cut the wait short.
-            limits = tuple(t if t < remaining else deadline for t in (connect_timeout, read_timeout))
-            try:
-                response = session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    params=params if hop == 0 else None,
-                    data=data,
-                    json=json,
-                    allow_redirects=False,
-                    stream=True,
-                    timeout=timeouts,
-                )
-            except OutboundError:
-                raise
-            except requests.ConnectTimeout as exc:
-                raise _translate(exc, url, limits[0]) from None
-            except (requests.RequestException, OSError, ValueError) as exc:
-                raise _translate(exc, url, limits[1]) from None
-            with response:
+        for _ in range(max_redirects + 1):
+            check_outbound_url(hop.url)
+            timeouts, limits = budget.hop_timeouts()
+            with _send(session, hop, timeouts, limits) as response:
                 location = response.headers.get("Location")
                 if response.status_code in REDIRECT_STATUSES and location:
-                    next_url = urljoin(response.url, location)
-                    if response.status_code == 303 or (
-                        response.status_code in (301, 302) and method == "POST"
-                    ):
-                        method = "GET" if method != "HEAD" else method
-                        data = json = None
-                    if _origin(next_url) != _origin(response.url):
-                        # Credentials belong to the origin they were configured for.
-                        headers, data, json = {}, None, None
-                    url = next_url
+                    hop = hop.redirected(response, location)
                     continue
-                try:
-                    content, truncated = _read_body(
-                        response, max_bytes=max_bytes, truncate=truncate, deadline=ends_at, limit=deadline
-                    )
-                except OutboundError:
-                    raise
-                except (requests.RequestException, OSError, ValueError) as exc:
-                    raise _translate(exc, url, limits[1]) from None
-                return OutboundResponse(
-                    status_code=response.status_code,
-                    reason=response.reason or "",
-                    headers=dict(response.headers),
-                    content=content,
-                    url=response.url,
-                    elapsed_ms=round((time.monotonic() - started) * 1000),
-                    truncated=truncated,
+                return _receive(
+                    response,
+                    url=hop.url,
+                    budget=budget,
+                    read_limit=limits[1],
+                    max_bytes=max_bytes,
+                    truncate=truncate,
                 )
     raise OutboundTooManyRedirects(f"Too many redirects (more than {max_redirects})")

@@ -1,21 +1,6 @@
 from django.apps import AppConfig
-from django.apps import apps as global_apps
-from django.db import DEFAULT_DB_ALIAS
-from django.db.models.signals import post_migrate
 
-
-def _sync_catalog_after_migrate(sender, *, using, apps=global_apps, **kwargs) -> None:
-    """``migrate`` (and ``flush``) leave the bundled catalog loaded, so a fresh database is ready."""
-    # Migrating backwards (e.g. to zero) can leave no catalog table to fill.
-    try:
-        apps.get_model("integrations", "Integration")
-    except LookupError:
-        return
-    if using != DEFAULT_DB_ALIAS:
-        return
-    from integrations.services import integration_sync_from_files
-
-    integration_sync_from_files()
+from core.catalogs import load_catalog_after_migrate
 
 
 class IntegrationsConfig(AppConfig):
@@ -23,4 +8,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integration catalog"
 
     def ready(self) -> None:
-        post_migrate.connect(_sync_catalog_after_migrate, sender=self)
+        # Imported once the models are: services import them.
+        from integrations.services import integration_sync_from_files
+
+        load_catalog_after_migrate(self, model_name="Integration", load=integration_sync_from_files)

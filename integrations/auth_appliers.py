@@ -120,7 +120,12 @@ class BasicApplier(AuthApplier):
     def apply(self, spec, context):
         username = render_template(spec["username"], context.values)
         password = render_template(spec["password"], context.values)
-        return AppliedAuth(headers={"Authorization": basic_authorization(username, password)})
+        # A username built from a template ("{{email}}/token") is not a stored value: keep the
+        # pair itself out of messages too (a provider may quote the header back).
+        return AppliedAuth(
+            headers={"Authorization": basic_authorization(username, password)},
+            secrets=[f"{username}:{password}"],
+        )
 
 
 def provider_error_text(payload) -> str:

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from http import HTTPStatus
 from typing import Literal
-from urllib.parse import quote, quote_plus, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.utils import timezone
 
-from core.outbound_http import OutboundError, outbound_request
+from core.outbound_http import OutboundError, OutboundResponse, outbound_request
+from core.redaction import MASK, scrub
 from integrations.auth_appliers import AuthApplyError, apply_credentials, provider_error_text, render_template
 from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host
 
 SUCCESS_MESSAGE = "Connection successful"
-# Shorter credential values are left alone: scrubbing them would mangle ordinary words.
-MIN_SCRUBBED_LENGTH = 4
-MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -51,16 +49,6 @@ def allowed_hosts_for(document: dict) -> list[str]:
         return document["allowedHosts"]
     host = resolved_host(document["baseUrl"])
     return [] if PLACEHOLDER.search(host) or not host else [host]
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value (also percent-encoded) replaced by ***."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) < MIN_SCRUBBED_LENGTH:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, MASK)
-    return text
 
 
 def _status_text(code: int, reason: str) -> str:
@@ -94,6 +82,111 @@ def _json_mismatch(body, expect_json: dict) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Trace:
+    """What every outcome of one test carries: when it started and which values to mask."""
+
+    started_at: datetime
+    started: float  # monotonic; restarted when the API call itself begins
+    secrets: list[str]
+
+    def outcome(self, status, message: str, *, endpoint: str, status_code: int | None = None) -> CheckOutcome:
+        return CheckOutcome(
+            status=status,
+            status_code=status_code,
+            response_time_ms=round((time.monotonic() - self.started) * 1000),
+            endpoint=scrub(endpoint, self.secrets),
+            message=scrub(message, self.secrets),
+            timestamp=self.started_at,
+        )
+
+
+@dataclass(frozen=True)
+class _Call:
+    """The test request with credentials applied, and the endpoint as it may be shown."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    params: dict[str, str]
+    body: object
+    endpoint: str  # credential query values masked
+    secrets: list[str]  # values the auth method added (tokens fetched, encoded headers)
+
+
+class _NotSent(Exception):
+    """The test request could not be built or was refused before it was sent."""
+
+    def __init__(self, message: str, *, endpoint: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.endpoint, self.status_code = message, endpoint, status_code
+
+
+def _endpoint(url: str, query: dict[str, str]) -> str:
+    joiner = "&" if "?" in url else "?"
+    return url + (joiner + urlencode(query, safe="*") if query else "")
+
+
+def _prepare_call(
+    *, document: dict, method: dict, test: dict, base_url: str, credentials: dict, configured_variables: dict
+) -> _Call:
+    url = base_url.rstrip("/") + test["path"]
+    values = {**configured_variables, **credentials}
+    query: dict[str, str] = {}
+    try:
+        query = {name: render_template(value, values) for name, value in test.get("query", {}).items()}
+        headers = {name: render_template(value, values) for name, value in test.get("headers", {}).items()}
+        host = resolved_host(url)
+        allowed = allowed_hosts_for(document)
+        if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
+            # Checked before any credential is applied, so none can go to another host.
+            raise _NotSent(
+                f"Blocked: {host or url} is not one of this integration's hosts",
+                endpoint=_endpoint(url, query),
+            )
+        applied = apply_credentials(
+            apply_spec=method["apply"],
+            credentials=credentials,
+            configured_variables=configured_variables,
+            base_url=base_url,
+            allowed_hosts=allowed,
+        )
+    except AuthApplyError as exc:
+        message = exc.message
+        if exc.status_code in (400, 401, 403):
+            message = f"Invalid credentials. {message}"
+        raise _NotSent(message, endpoint=_endpoint(url, query), status_code=exc.status_code) from None
+    except OutboundError as exc:  # a token request made by the auth method
+        raise _NotSent(exc.message, endpoint=_endpoint(url, query)) from None
+    return _Call(
+        method=test["method"],
+        url=url,
+        headers=headers | applied.headers,
+        params={**query, **applied.query},
+        body=test.get("body") if test["method"] == "POST" else None,
+        endpoint=_endpoint(url, query | {name: MASK for name in applied.query}),
+        # What goes on the wire too: a provider may quote a whole header back, re-encoded.
+        secrets=[*applied.secrets, *applied.headers.values(), *applied.query.values()],
+    )
+
+
+def _judge(response: OutboundResponse, test: dict) -> tuple[Literal["success", "error"], str]:
+    """Whether the answer proves the credentials work, and the message that says so or why not."""
+    expected = test.get("expectedStatus", [200])
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    provider_text = provider_error_text(body) if body is not None else ""
+    if response.status_code not in expected:
+        return "error", _status_message(response.status_code, response.reason, expected, provider_text)
+    mismatch = _json_mismatch(body, test.get("expectJson", {}))
+    if mismatch is None:
+        return "success", SUCCESS_MESSAGE
+    message = f"The service answered {_status_text(response.status_code, response.reason)} but {mismatch}"
+    return "error", f"{message}: {provider_text}" if provider_text else f"{message}."
+
+
 def perform_test_request(
     *,
     integration_document: dict,
@@ -107,82 +200,34 @@ def perform_test_request(
     ``base_url`` is the connection's resolved base URL. Success iff the answer's status is one of
     the test request's ``expectedStatus``.
     """
-    started_at = timezone.now()
-    secrets = [str(v) for v in credentials.values() if v is not None]
-    url = base_url.rstrip("/")
-    query: dict[str, str] = {}
-    started = time.monotonic()
-
-    def outcome(status, message, *, status_code=None) -> CheckOutcome:
-        joiner = "&" if "?" in url else "?"
-        endpoint = url + (joiner + urlencode(query, safe="*") if query else "")
-        elapsed = round((time.monotonic() - started) * 1000)
-        return CheckOutcome(
-            status=status,
-            status_code=status_code,
-            response_time_ms=elapsed,
-            endpoint=scrub(endpoint, secrets),
-            message=scrub(message, secrets),
-            timestamp=started_at,
-        )
-
+    trace = _Trace(
+        started_at=timezone.now(),
+        started=time.monotonic(),
+        secrets=[str(v) for v in credentials.values() if v is not None],
+    )
     method = next((m for m in integration_document.get("authMethods", []) if m["id"] == auth_method_id), None)
     if method is None:
-        return outcome("error", f"Unknown auth method '{auth_method_id}' for this integration")
+        message = f"Unknown auth method '{auth_method_id}' for this integration"
+        return trace.outcome("error", message, endpoint=base_url.rstrip("/"))
     test = method.get("testRequest") or integration_document["testRequest"]
-    url = base_url.rstrip("/") + test["path"]
-    values = {**configured_variables, **credentials}
     try:
-        query = {name: render_template(value, values) for name, value in test.get("query", {}).items()}
-        headers = {name: render_template(value, values) for name, value in test.get("headers", {}).items()}
-        host = resolved_host(url)
-        allowed = allowed_hosts_for(integration_document)
-        if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
-            # Checked before any credential is applied, so none can go to another host.
-            return outcome("error", f"Blocked: {host or url} is not one of this integration's hosts")
-        applied = apply_credentials(
-            apply_spec=method["apply"],
+        call = _prepare_call(
+            document=integration_document,
+            method=method,
+            test=test,
+            base_url=base_url,
             credentials=credentials,
             configured_variables=configured_variables,
-            base_url=base_url,
-            allowed_hosts=allowed,
         )
-        secrets += applied.secrets
-        headers |= applied.headers
-        params = {**query, **applied.query}
-        query |= {name: MASK for name in applied.query}
-        started = time.monotonic()  # the API call itself, not the token request
-        response = outbound_request(
-            test["method"],
-            url,
-            headers=headers,
-            params=params,
-            json=test.get("body") if test["method"] == "POST" else None,
-            truncate=True,
-        )
-    except AuthApplyError as exc:
-        message = exc.message
-        if exc.status_code in (400, 401, 403):
-            message = f"Invalid credentials. {message}"
-        return outcome("error", message, status_code=exc.status_code)
-    except OutboundError as exc:
-        return outcome("error", exc.message)
-
-    expected = test.get("expectedStatus", [200])
+    except _NotSent as exc:
+        return trace.outcome("error", exc.message, endpoint=exc.endpoint, status_code=exc.status_code)
+    # Time the API call itself, not the token request.
+    trace = replace(trace, started=time.monotonic(), secrets=trace.secrets + call.secrets)
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    provider_text = provider_error_text(body) if body is not None else ""
-    if response.status_code in expected:
-        mismatch = _json_mismatch(body, test.get("expectJson", {}))
-        if mismatch is None:
-            return outcome("success", SUCCESS_MESSAGE, status_code=response.status_code)
-        message = f"The service answered {_status_text(response.status_code, response.reason)} but {mismatch}"
-        return outcome(
-            "error",
-            f"{message}: {provider_text}" if provider_text else f"{message}.",
-            status_code=response.status_code,
+        response = outbound_request(
+            call.method, call.url, headers=call.headers, params=call.params, json=call.body, truncate=True
         )
-    message = _status_message(response.status_code, response.reason, expected, provider_text)
-    return outcome("error", message, status_code=response.status_code)
+    except OutboundError as exc:
+        return trace.outcome("error", exc.message, endpoint=call.endpoint)
+    status, message = _judge(response, test)
+    return trace.outcome(status, message, endpoint=call.endpoint, status_code=response.status_code)

@@ -21,7 +21,8 @@ def integration_list(
 ) -> QuerySet[Integration]:
     """The catalog, active integrations unless asked otherwise (as the seed contract says).
 
-    ``q`` searches name and description, case-insensitively; every word must appear in one of them.
+    ``q`` searches name, description, category and id, case-insensitively; every word must appear
+    in one of them (the wizard's live filter matches the same text).
     """
     integrations = Integration.objects.all()
     if category:
@@ -29,5 +30,10 @@ def integration_list(
     if status:
         integrations = integrations.filter(status=status)
     for word in (q or "").split():
-        integrations = integrations.filter(Q(display_name__icontains=word) | Q(description__icontains=word))
+        integrations = integrations.filter(
+            Q(display_name__icontains=word)
+            | Q(description__icontains=word)
+            | Q(category__icontains=word)
+            | Q(id__icontains=word)
+        )
     return integrations

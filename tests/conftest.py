@@ -172,3 +172,26 @@ def allow_local_provider(settings):
     """Let the guarded client reach the provider server (127.0.0.1 is refused otherwise)."""
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     return settings
+
+
+# --- OAuth: a real authorization server in its own process (tests/oauth_provider/).
+
+
+@pytest.fixture(scope="session")
+def oauth_provider():
+    """The OAuth 2.0 provider for the session; reset after each test that uses it."""
+    from tests.oauth_provider import OAuthProvider
+
+    with OAuthProvider() as provider:
+        yield provider
+
+
+@pytest.fixture(autouse=True)
+def _reset_oauth_provider(request):
+    # Only tests that asked for the provider pay for it; none inherits another's configuration.
+    if "oauth_provider" not in request.fixturenames:
+        yield
+        return
+    provider = request.getfixturevalue("oauth_provider")
+    yield
+    provider.reset()

@@ -24,6 +24,8 @@ Endpoints (credentials are the module constants below):
 - ``GET /redirect-loop``    302 to itself, forever
 - ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
 - ``GET /echo``             the request's method, path, headers and query as JSON
+- ``GET /echo-auth?form=F`` 401 quoting the ``Authorization`` header back in form F: ``plain``,
+                            ``percent``, ``base64``, ``base64url``, ``base64-nopad``, ``json``
 
 Rejections echo the presented credential back in the error body, as careless providers do, so
 tests can prove it is scrubbed from every message. Every request is recorded in ``hits``.
@@ -41,7 +43,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 USERNAME = "ada"
 PASSWORD = "basic-pass-7Hq2xV"
@@ -106,6 +108,18 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length).decode() if length else ""
         return {k: v[0] for k, v in parse_qs(raw).items()}
 
+    def _echoed_authorization(self, query: dict[str, str]) -> str:
+        value = self.headers.get("Authorization", "")
+        raw = value.encode()
+        return {
+            "plain": value,
+            "percent": quote(value, safe=""),
+            "base64": base64.b64encode(raw).decode(),
+            "base64url": base64.urlsafe_b64encode(raw).decode(),
+            "base64-nopad": base64.b64encode(raw).decode().rstrip("="),
+            "json": json.dumps({"authorization": value}),
+        }[query.get("form", "plain")]
+
     def _ok(self) -> None:
         self._json(200, {"ok": True, "path": urlsplit(self.path).path})
 
@@ -165,6 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
             if query.get("chunked"):
                 return self._chunked(size)
             return self._send(200, b"x" * size, "text/plain")
+        if path == "/echo-auth":
+            return self._json(401, {"message": "bad credentials " + self._echoed_authorization(query)})
         if path == "/echo":
             return self._json(
                 200,

@@ -2,9 +2,8 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from accounts.models import USER_ID_PATTERN, User
-from core.api.fields import TimestampField
-
-STATUS_MESSAGE = "Invalid status value. Must be 'active' or 'inactive'"
+from core.api.envelope import envelope
+from core.api.fields import StatusField, TimestampField
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -35,9 +34,7 @@ class UserCreateInput(serializers.Serializer):
     email = serializers.EmailField(
         max_length=254, error_messages={"invalid": "email must be a valid email address"}
     )
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
 class UserUpdateInput(serializers.Serializer):
@@ -45,27 +42,21 @@ class UserUpdateInput(serializers.Serializer):
     email = serializers.EmailField(
         max_length=254, required=False, error_messages={"invalid": "email must be a valid email address"}
     )
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
 class UserListQuery(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=User.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=User.Status.choices)
 
 
-class UserEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    user = UserOutput()
+UserEnvelope = envelope("UserEnvelope", user=UserOutput())
 
 
-class UserCreatedEnvelope(UserEnvelope):
-    message = serializers.CharField()
+UserCreatedEnvelope = envelope("UserCreatedEnvelope", user=UserOutput(), message=serializers.CharField())
 
 
-class UserListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    users = UserListItemOutput(many=True)
-    total = serializers.IntegerField()
+UserListEnvelope = envelope(
+    "UserListEnvelope",
+    users=UserListItemOutput(many=True),
+    total=serializers.IntegerField(),
+)

@@ -2,27 +2,21 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import STATUS_MESSAGE
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import (
+    HISTORY_LIMIT,
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
-from connections.testing import HISTORY_LIMIT
-from core.api.fields import TimestampField, iso_timestamp
+from core.api.envelope import envelope
+from core.api.fields import StatusField, TimestampField, iso_timestamp
 
 # --- Input
 
 
 def _object_field(name: str, **kwargs) -> serializers.DictField:
     return serializers.DictField(error_messages={"not_a_dict": f"{name} must be an object"}, **kwargs)
-
-
-def _status_field() -> serializers.ChoiceField:
-    return serializers.ChoiceField(
-        choices=Connection.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
 
 
 class ConnectInput(serializers.Serializer):
@@ -50,7 +44,7 @@ class ConnectionUpdateInput(serializers.Serializer):
         required=False,
         help_text="Re-encrypted. A password or secret field omitted or left empty keeps its stored value.",
     )
-    status = _status_field()
+    status = StatusField(choices=Connection.Status.choices)
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -102,7 +96,7 @@ class CheckRunListQuery(serializers.Serializer):
 
 class MyConnectionsQuery(serializers.Serializer):
     userId = serializers.CharField(max_length=64, required=False)
-    status = _status_field()
+    status = StatusField(choices=Connection.Status.choices)
     integrationId = serializers.CharField(max_length=64, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
@@ -315,12 +309,13 @@ class CheckResultOutput(serializers.ModelSerializer):
 # --- Envelopes (OpenAPI)
 
 
-class OAuthStartEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    authorizationUrl = serializers.CharField(
+OAuthStartEnvelope = envelope(
+    "OAuthStartEnvelope",
+    authorizationUrl=serializers.CharField(
         help_text="Send the user's browser here: the provider's consent page"
-    )
-    expiresAt = TimestampField(help_text="The sign-in must finish before this (10 minutes)")
+    ),
+    expiresAt=TimestampField(help_text="The sign-in must finish before this (10 minutes)"),
+)
 
 
 class OAuthAppOutput(serializers.Serializer):
@@ -333,16 +328,15 @@ class OAuthAppOutput(serializers.Serializer):
     callbackUrl = serializers.CharField(help_text="Register this redirect URI at the provider")
 
 
-class OAuthAppEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    oauthApp = OAuthAppOutput()
+OAuthAppEnvelope = envelope("OAuthAppEnvelope", oauthApp=OAuthAppOutput())
 
 
-class ConnectionCreatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
-    connection = ConnectionCreatedOutput()
+ConnectionCreatedEnvelope = envelope(
+    "ConnectionCreatedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=ConnectionCreatedOutput(),
+)
 
 
 class _Stats(serializers.Serializer):
@@ -352,52 +346,49 @@ class _Stats(serializers.Serializer):
     recent = serializers.IntegerField(help_text="Connections created in the last 7 days")
 
 
-class MyConnectionsEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connections = ConnectionListItemOutput(many=True)
-    total = serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)")
-    stats = _Stats(help_text="All the user's connections, whatever the filters")
+MyConnectionsEnvelope = envelope(
+    "MyConnectionsEnvelope",
+    connections=ConnectionListItemOutput(many=True),
+    total=serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)"),
+    stats=_Stats(help_text="All the user's connections, whatever the filters"),
+)
 
 
-class ConnectionEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    connection = ConnectionDetailOutput()
+ConnectionEnvelope = envelope("ConnectionEnvelope", connection=ConnectionDetailOutput())
 
 
-class ConnectionUpdatedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connection = ConnectionUpdatedOutput()
+ConnectionUpdatedEnvelope = envelope(
+    "ConnectionUpdatedEnvelope",
+    message=serializers.CharField(),
+    connection=ConnectionUpdatedOutput(),
+)
 
 
-class ConnectionDeletedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    connectionId = serializers.CharField()
+ConnectionDeletedEnvelope = envelope(
+    "ConnectionDeletedEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+)
 
 
-class ConnectionHistoryEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    history = AuditEventOutput(many=True)
+ConnectionHistoryEnvelope = envelope("ConnectionHistoryEnvelope", history=AuditEventOutput(many=True))
 
 
-class CheckResultEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testResult = CheckResultOutput()
+CheckResultEnvelope = envelope(
+    "CheckResultEnvelope",
+    message=serializers.CharField(),
+    testResult=CheckResultOutput(),
+)
 
 
-class CheckRunQueuedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    testRun = CheckRunQueuedOutput()
+CheckRunQueuedEnvelope = envelope(
+    "CheckRunQueuedEnvelope",
+    message=serializers.CharField(),
+    testRun=CheckRunQueuedOutput(),
+)
 
 
-class CheckRunEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRun = CheckRunOutput()
+CheckRunEnvelope = envelope("CheckRunEnvelope", testRun=CheckRunOutput())
 
 
-class CheckRunListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    testRuns = CheckRunOutput(many=True)
+CheckRunListEnvelope = envelope("CheckRunListEnvelope", testRuns=CheckRunOutput(many=True))

@@ -1,11 +1,12 @@
 from dataclasses import asdict
+from functools import partial
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.access import IsApiKeyOrOperator, acts_for_any_user, user_for_request
-from connections import selectors, services, testing
+from connections import selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.models import CheckRun
 from connections.oauth.clients import (
@@ -54,7 +55,8 @@ class ConnectionViewSet(viewsets.ViewSet):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key.strip()) <= 255:
             raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
-        connection = services.connection_create(
+        create = partial(
+            services.connection_create,
             actor=request.user,
             user=user,
             integration_id=data["integrationId"],
@@ -62,9 +64,16 @@ class ConnectionViewSet(viewsets.ViewSet):
             connection_name=data.get("connectionName"),
             configured_variables=data.get("configuredVariables"),
             credentials=data["credentials"],
-            idempotency_key=key.strip() if key else None,
-            request_fingerprint=services.idempotency_fingerprint(request.data) if key else "",
         )
+        if key is None:
+            connection = create()
+        else:
+            connection = services.connection_create_idempotent(
+                actor=request.user,
+                idempotency_key=key.strip(),
+                request_fingerprint=services.idempotency_fingerprint(request.data),
+                create=create,
+            )
         return ok(
             201,
             message="Connection created successfully",
@@ -190,7 +199,7 @@ HISTORY_LIMIT = OpenApiParameter(
     "limit",
     int,
     required=False,
-    description=f"At most this many runs (1–200); default {testing.HISTORY_LIMIT}",
+    description=f"At most this many runs (1–200); default {selectors.HISTORY_LIMIT}",
 )
 
 
@@ -218,9 +227,9 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
-            run = testing.queue_connection_test(connection=connection, actor=request.user)
+            run = test_run_services.test_run_enqueue(connection=connection, actor=request.user)
             return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
-        run = testing.run_connection_test(connection=connection, actor=request.user)
+        run = test_run_services.test_run_create(connection=connection, actor=request.user)
         result = s.CheckResultOutput(run).data
         if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
@@ -237,7 +246,7 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def history(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         query = validate_input(s.CheckRunListQuery, request.query_params)
-        runs = testing.list_test_runs_for_connection(connection=connection, limit=query["limit"])
+        runs = selectors.test_run_list_for_connection(connection=connection, limit=query["limit"])
         return ok(testRuns=s.CheckRunOutput(runs, many=True).data)
 
     @extend_schema(
@@ -247,7 +256,7 @@ class ConnectionTestViewSet(viewsets.ViewSet):
         responses=s.CheckRunEnvelope,
     )
     def retrieve(self, request, run_id: str):
-        run = testing.get_test_run_for_actor(actor=request.user, run_id=run_id)
+        run = selectors.test_run_get_for_actor(actor=request.user, run_id=run_id)
         return ok(testRun=s.CheckRunOutput(run).data)
 
 

@@ -34,7 +34,7 @@ from connections.oauth.provider import (
     pkce_pair,
     token_request,
 )
-from connections.testing import run_connection_test
+from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from integrations.connectivity import allowed_hosts_for
 from integrations.documents import is_sign_in_method
@@ -279,11 +279,7 @@ def oauth_flow_finish(
         raise OAuthFlowFailed(
             f"{integration.display_name} answered with unusable settings: {problems}"
         ) from None
-    run = (
-        run_connection_test(connection=connection, actor=flow.actor)
-        if connection.status == "active"
-        else None
-    )
+    run = test_run_create(connection=connection, actor=flow.actor) if connection.status == "active" else None
     return OAuthFinish(
         connection=connection, reconnected=reconnected, test_run=run, return_url=flow.return_url
     )

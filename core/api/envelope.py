@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
-from rest_framework import exceptions
+from django.core.exceptions import SuspiciousOperation
+from django.http import Http404
+from rest_framework import exceptions, serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -33,6 +36,18 @@ _MESSAGES: dict[type[exceptions.APIException], str] = {
     exceptions.Throttled: "Too many requests",
     exceptions.ParseError: "Malformed request body",
 }
+
+
+class _Success(serializers.Serializer):
+    success = serializers.BooleanField()
+
+
+def envelope(name: str, **fields: serializers.Field) -> type[serializers.Serializer]:
+    """The OpenAPI shape of a success answer: ``success``, then ``fields`` in the order given.
+
+    ``name`` is the schema component's name. Answers themselves are built with ``ok()``.
+    """
+    return type(name, (_Success,), {"__module__": __name__, **fields})
 
 
 def ok(status_code: int = 200, **payload: Any) -> Response:
@@ -80,24 +95,42 @@ def validation_messages(detail: Any, path: str = "") -> list[str]:
     return [f"{path}: {text}"]
 
 
-def exception_handler(exc: Exception, context: dict) -> Response:
-    """DRF's EXCEPTION_HANDLER: every error, expected or not, in the envelope."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, ApplicationError):
-        set_rollback()
-        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+class ServerError(exceptions.APIException):
+    """What any unexpected error becomes: its text (which may hold secrets) is never shown."""
+
+    status_code = 500
+    default_detail = "Internal server error"
+
+
+class BadRequest(exceptions.APIException):
+    """A request Django refused before any view ran (a host not in ALLOWED_HOSTS, …)."""
+
+    status_code = 400
+    default_detail = "Bad request"
+
+
+def _as_api_exception(exc: Exception, where: str) -> exceptions.APIException:
+    if isinstance(exc, exceptions.APIException):
+        return exc
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, (SuspiciousOperation, DjangoBadRequest)):
+        return BadRequest()
+    logger.error("Unhandled error in %s", where, exc_info=exc)
+    return ServerError()
 
-    if not isinstance(exc, exceptions.APIException):
-        view = context.get("view")
-        logger.exception("Unhandled error in %s", type(view).__name__ if view else "API view")
-        set_rollback()
-        return Response(error_body("Internal server error"), status=500)
 
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER, and the only place an error becomes an /api/ response: every
+    error, expected or not, in the envelope. Django's own error handlers call it for /api/ paths."""
     set_rollback()
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+    view = context.get("view")
+    exc = _as_api_exception(exc, type(view).__name__ if view else "API view")
+    headers: dict[str, str] = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
@@ -114,30 +147,15 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(body, status=exc.status_code, headers=headers)
 
 
-def json_error(status_code: int, message: str) -> JsonResponse:
-    return JsonResponse(error_body(message), status=status_code)
-
-
 def is_api_request(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
-class ApiErrorMiddleware:
-    """Errors raised outside DRF views (middleware, URL resolution) on /api/ paths
-    still answer in the envelope, never with Django's HTML error pages."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_exception(self, request, exception):
-        if not is_api_request(request):
-            return None
-        if isinstance(exception, Http404):
-            return json_error(404, "Not found")
-        if isinstance(exception, DjangoPermissionDenied):
-            return json_error(403, "Permission denied")
-        logger.exception("Unhandled error on %s", request.path)
-        return json_error(500, "Internal server error")
+def api_error_response(request, exc: Exception) -> Response:
+    """``exception_handler``'s answer for an error raised outside DRF's views (URL resolution,
+    middleware), rendered as JSON since no view negotiated a renderer."""
+    response = exception_handler(exc, {"request": request})
+    response.accepted_renderer = JSONRenderer()
+    response.accepted_media_type = JSONRenderer.media_type
+    response.renderer_context = {}
+    return response.render()

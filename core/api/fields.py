@@ -13,3 +13,15 @@ def iso_timestamp(value: datetime | None) -> str | None:
 class TimestampField(serializers.DateTimeField):
     def to_representation(self, value):
         return iso_timestamp(value)
+
+
+# The contract's wording for a bad status, shared by users, connections and integrations.
+STATUS_MESSAGE = "Invalid status value. Must be 'active' or 'inactive'"
+
+
+class StatusField(serializers.ChoiceField):
+    """An optional ``status`` (active/inactive) filter or value, refused in the contract's words."""
+
+    def __init__(self, *, choices, **kwargs) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(choices=choices, error_messages={"invalid_choice": STATUS_MESSAGE}, **kwargs)

@@ -3,6 +3,7 @@ shape live in ``features/mapping_rules.py`` so the add-feature page applies the 
 
 from rest_framework import serializers
 
+from core.api.envelope import envelope
 from core.api.fields import TimestampField
 from features.models import FeatureMapping, FeatureTemplate
 
@@ -107,33 +108,32 @@ class PreviewInput(serializers.Serializer):
     )
 
 
-class FeatureTemplateListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    features = FeatureTemplateOutput(many=True)
+FeatureTemplateListEnvelope = envelope(
+    "FeatureTemplateListEnvelope",
+    features=FeatureTemplateOutput(many=True),
+)
 
 
-class FeatureTemplateEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    feature = FeatureTemplateOutput()
+FeatureTemplateEnvelope = envelope("FeatureTemplateEnvelope", feature=FeatureTemplateOutput())
 
 
-class FeatureMappingListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    featureMappings = FeatureMappingOutput(many=True)
+FeatureMappingListEnvelope = envelope(
+    "FeatureMappingListEnvelope",
+    featureMappings=FeatureMappingOutput(many=True),
+)
 
 
-class FeatureMappingOnlyEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    mapping = FeatureMappingOutput()
+FeatureMappingOnlyEnvelope = envelope("FeatureMappingOnlyEnvelope", mapping=FeatureMappingOutput())
 
 
-class FeatureMappingEnvelope(FeatureMappingOnlyEnvelope):
-    message = serializers.CharField()
+FeatureMappingEnvelope = envelope(
+    "FeatureMappingEnvelope",
+    mapping=FeatureMappingOutput(),
+    message=serializers.CharField(),
+)
 
 
-class MessageEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+MessageEnvelope = envelope("MessageEnvelope", message=serializers.CharField())
 
 
 class PreviewRequestOutput(serializers.Serializer):
@@ -143,14 +143,15 @@ class PreviewRequestOutput(serializers.Serializer):
     body = serializers.DictField(allow_null=True)
 
 
-class PreviewEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    valid = serializers.BooleanField()
-    request = PreviewRequestOutput(allow_null=True)
-    validationErrors = serializers.ListField(child=serializers.CharField())
-    fieldErrors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-    ignoredInput = serializers.ListField(child=serializers.CharField())
-    steps = serializers.DictField(child=serializers.ListField(child=serializers.DictField()))
+PreviewEnvelope = envelope(
+    "PreviewEnvelope",
+    valid=serializers.BooleanField(),
+    request=PreviewRequestOutput(allow_null=True),
+    validationErrors=serializers.ListField(child=serializers.CharField()),
+    fieldErrors=serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    ignoredInput=serializers.ListField(child=serializers.CharField()),
+    steps=serializers.DictField(child=serializers.ListField(child=serializers.DictField())),
+)
 
 
 class HandlerParameterOutput(serializers.Serializer):
@@ -168,10 +169,11 @@ class HandlerOutput(serializers.Serializer):
     parameters = HandlerParameterOutput(many=True)
 
 
-class HandlerListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    handlers = HandlerOutput(many=True)
-    order = serializers.ListField(child=serializers.CharField())
+HandlerListEnvelope = envelope(
+    "HandlerListEnvelope",
+    handlers=HandlerOutput(many=True),
+    order=serializers.ListField(child=serializers.CharField()),
+)
 
 
 class HandlerListQuery(serializers.Serializer):
@@ -192,9 +194,10 @@ class HtmlTypeItem(VocabularyItem):
     needsPossibleValues = serializers.BooleanField()
 
 
-class FieldTypesEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    fieldTypes = VocabularyItem(many=True)
-    htmlTypes = HtmlTypeItem(many=True)
-    types = VocabularyItem(many=True)
-    fillBy = VocabularyItem(many=True)
+FieldTypesEnvelope = envelope(
+    "FieldTypesEnvelope",
+    fieldTypes=VocabularyItem(many=True),
+    htmlTypes=HtmlTypeItem(many=True),
+    types=VocabularyItem(many=True),
+    fillBy=VocabularyItem(many=True),
+)

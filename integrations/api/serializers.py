@@ -6,8 +6,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import STATUS_MESSAGE
-from core.api.fields import TimestampField
+from core.api.envelope import envelope
+from core.api.fields import StatusField, TimestampField
 from integrations.models import Integration
 
 FIELD_TYPES = ["string", "text", "password", "url", "email", "number", "select", "textarea"]
@@ -130,34 +130,36 @@ class IntegrationSummaryOutput(serializers.Serializer):
 
 class IntegrationListQuery(serializers.Serializer):
     category = serializers.CharField(required=False, max_length=64)
-    status = serializers.ChoiceField(
-        choices=Integration.Status.choices, required=False, error_messages={"invalid_choice": STATUS_MESSAGE}
-    )
+    status = StatusField(choices=Integration.Status.choices)
     q = serializers.CharField(required=False, allow_blank=True, max_length=200)
 
 
-class IntegrationListEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    integrations = IntegrationListItemOutput(many=True)
-    total = serializers.IntegerField()
+IntegrationListEnvelope = envelope(
+    "IntegrationListEnvelope",
+    integrations=IntegrationListItemOutput(many=True),
+    total=serializers.IntegerField(),
+)
 
 
-class IntegrationEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    integration = IntegrationOutput()
+IntegrationEnvelope = envelope("IntegrationEnvelope", integration=IntegrationOutput())
 
 
-class IntegrationSavedEnvelope(IntegrationEnvelope):
-    message = serializers.CharField()
+IntegrationSavedEnvelope = envelope(
+    "IntegrationSavedEnvelope",
+    integration=IntegrationOutput(),
+    message=serializers.CharField(),
+)
 
 
-class IntegrationDeletedEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    deleted = serializers.BooleanField(help_text="False when the integration was deactivated instead")
+IntegrationDeletedEnvelope = envelope(
+    "IntegrationDeletedEnvelope",
+    message=serializers.CharField(),
+    deleted=serializers.BooleanField(help_text="False when the integration was deactivated instead"),
+)
 
 
-class AuthSchemaEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    integration = IntegrationSummaryOutput()
-    authMethods = AuthMethodSerializer(many=True)
+AuthSchemaEnvelope = envelope(
+    "AuthSchemaEnvelope",
+    integration=IntegrationSummaryOutput(),
+    authMethods=AuthMethodSerializer(many=True),
+)

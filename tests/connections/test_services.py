@@ -10,6 +10,7 @@ from connections.services import (
     ConnectionChanges,
     audit_record,
     connection_create,
+    connection_create_idempotent,
     connection_delete,
     connection_reactivate,
     connection_update,
@@ -207,15 +208,18 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_connection(user)
         try:
             barrier.wait(timeout=10)
             results.append(
-                connection_create(
+                connection_create_idempotent(
                     actor=user,
-                    user=user,
-                    integration_id="salesforce",
-                    auth_method_id="oauth2",
-                    credentials=dict(SEED_CREDENTIALS),
-                    configured_variables=SEED_VARIABLES,
                     idempotency_key="same",
                     request_fingerprint="f" * 64,
+                    create=lambda: connection_create(
+                        actor=user,
+                        user=user,
+                        integration_id="salesforce",
+                        auth_method_id="oauth2",
+                        credentials=dict(SEED_CREDENTIALS),
+                        configured_variables=SEED_VARIABLES,
+                    ),
                 ).connection_id
             )
         except BaseException as exc:  # reported below, from the main thread

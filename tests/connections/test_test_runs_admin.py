@@ -3,7 +3,7 @@ filter, and the "Test selected" action that queues tests for the workers."""
 
 import pytest
 
-from connections import testing
+from connections import test_run_services
 from connections.models import CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
 from tests.connections.task_queue import clear_published, published_messages
@@ -21,7 +21,7 @@ def local(provider_server, allow_local_provider):
 
 def test_the_connection_page_shows_its_recent_test_runs_without_secrets(admin_client, local):
     connection = local_connection(local, credentials={"token": WRONG_TOKEN})
-    run = testing.run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
 
     page = admin_client.get(f"/admin/connections/connection/{connection.pk}/change/").content.decode()
 
@@ -32,7 +32,7 @@ def test_the_connection_page_shows_its_recent_test_runs_without_secrets(admin_cl
 
 
 def test_test_runs_are_listed_and_shown_read_only(admin_client, local):
-    run = testing.run_connection_test(connection=local_connection(local), actor="tests")
+    run = test_run_services.test_run_create(connection=local_connection(local), actor="tests")
 
     listing = admin_client.get("/admin/connections/checkrun/", {"status__exact": "success"})
     detail = admin_client.get(f"/admin/connections/checkrun/{run.pk}/change/")

@@ -9,7 +9,7 @@ import pytest
 import redis
 from django.utils import timezone
 
-from connections import testing
+from connections import test_run_schedule, test_run_services
 from connections.models import CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
 from tests.connections.task_queue import (
@@ -101,7 +101,7 @@ def test_one_worker_runs_many_tests_at_once(on_worker, local):
     started = time.monotonic()
 
     runs = wait_finished(
-        *testing.queue_connection_tests(connections=connections, actor="tests", trigger="command")
+        *test_run_services.test_run_enqueue_many(connections=connections, actor="tests", trigger="command")
     )
 
     elapsed = time.monotonic() - started
@@ -113,10 +113,12 @@ def test_one_worker_runs_many_tests_at_once(on_worker, local):
 
 def test_a_run_already_finished_is_not_run_again_by_the_worker(on_worker, local, provider_server):
     connection = local_connection(local)
-    run = testing.run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
     hits = len(provider_server.hits)
 
-    testing._send([run.run_id])  # a duplicate message, as a re-delivery or the sweeper may send
+    test_run_services.test_run_send(
+        run_ids=[run.run_id]
+    )  # a duplicate message, as a re-delivery or the sweeper may send
 
     assert wait_for(lambda: f"test run {run.run_id}: no longer queued" in on_worker.log, 15), on_worker.log
     assert len(provider_server.hits) == hits
@@ -128,7 +130,7 @@ def test_the_message_on_redis_holds_the_run_id_and_no_secret(local, django_db_bl
     connection = local_connection(local)
     try:
         with broker(REDIS_URL, queue=queue):
-            run = testing.queue_connection_test(connection=connection, actor="tests")
+            run = test_run_services.test_run_enqueue(connection=connection, actor="tests")
         (raw,) = redis.Redis.from_url(REDIS_URL).lrange(queue, 0, -1)
     finally:
         drop_redis_queue(queue)
@@ -150,7 +152,7 @@ def test_a_run_whose_worker_died_is_failed_by_the_sweeper(
             tmp_path, queue, concurrency=2, OUTBOUND_READ_TIMEOUT="60", OUTBOUND_DEADLINE="60"
         ) as worker:
             with broker(REDIS_URL, queue=queue):
-                run = testing.queue_connection_test(connection=connection, actor="tests")
+                run = test_run_services.test_run_enqueue(connection=connection, actor="tests")
             assert wait_for(lambda: CheckRun.objects.get(pk=run.pk).status == "running", 20), worker.log
             worker.kill()
         time.sleep(0.5)
@@ -162,7 +164,7 @@ def test_a_run_whose_worker_died_is_failed_by_the_sweeper(
         drop_redis_queue(queue)
 
     past_the_hard_limit = timezone.now() + timezone.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 61)
-    assert testing.sweep_test_runs(now=past_the_hard_limit).abandoned == 1
+    assert test_run_schedule.test_run_sweep(now=past_the_hard_limit).abandoned == 1
 
     run.refresh_from_db()
     assert run.status == "error"

@@ -1,8 +1,12 @@
 """Every /api/ error, DRF's own included, answers in the envelope and never as an HTML page."""
 
 import pytest
-from django.test import override_settings
+from django.core.exceptions import PermissionDenied
+from django.test import Client, override_settings
+from django.urls import path
 from rest_framework.test import APIClient
+
+from config import urls as project_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +113,43 @@ def test_csrf_is_enforced_for_session_writes(user):
 def test_disallowed_host_is_400_json(key_client):
     response = key_client.get("/api/users", HTTP_HOST="evil.example")
     assert_envelope(response, 400, "Bad request")
+
+
+# This module doubles as a URLconf: plain Django views under /api/, outside DRF's handling.
+def _crash(request):
+    raise RuntimeError("database password is hunter2")
+
+
+def _forbidden(request):
+    raise PermissionDenied("internal rule 7")
+
+
+urlpatterns = [path("api/crash", _crash), path("api/forbidden", _forbidden), *project_urls.urlpatterns]
+handler400, handler403 = project_urls.handler400, project_urls.handler403
+handler404, handler500 = project_urls.handler404, project_urls.handler500
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_crash_outside_the_api_views_is_500_in_the_envelope():
+    response = Client(raise_request_exception=False).get("/api/crash")
+    assert_envelope(response, 500, "Internal server error")
+    assert "hunter2" not in response.content.decode()
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_permission_denied_outside_the_api_views_is_403_in_the_envelope():
+    body = assert_envelope(Client().get("/api/forbidden"), 403, "Permission denied")
+    assert "rule 7" not in str(body)
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_pages_keep_django_error_pages():
+    response = Client().get("/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_unknown_api_path_needs_no_csrf_token(user):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert_envelope(client.post("/api/no-such-thing", {}, format="json"), 404, "Not found")

@@ -1,5 +1,8 @@
 """Test requests per auth method, end to end over real sockets against the local provider."""
 
+import base64
+import json
+
 import pytest
 
 from integrations.connectivity import perform_test_request
@@ -312,3 +315,36 @@ def test_without_expect_json_a_200_is_enough(allow_local_provider, document):
     document["testRequest"] = {"method": "GET", "path": "/ok-in-body"}
 
     assert run(document, "bearer", {"token": "xoxb-wrong-token-123456"}).status == "success"
+
+
+@pytest.mark.parametrize("form", ["plain", "percent", "base64", "base64url", "base64-nopad", "json"])
+@pytest.mark.parametrize(
+    ("method_id", "credentials"),
+    [
+        ("basic", {"username": "bob", "password": 'pa"ss/w0rd-Ym9i'}),
+        ("bearer", {"token": 'tok/en"9Zp4\\Lm2Qw'}),
+    ],
+)
+def test_a_credential_echoed_back_in_any_encoding_is_not_kept(
+    allow_local_provider, document, method_id, credentials, form
+):
+    # The provider answers 401 "bad credentials <the Authorization header, encoded>".
+    document["authMethods"] = [
+        {**m, "testRequest": {"method": "GET", "path": "/echo-auth", "query": {"form": form}}}
+        for m in document["authMethods"]
+    ]
+    outcome = run(validate_document(document), method_id, credentials)
+
+    assert outcome.status_code == 401
+    assert outcome.message.startswith(
+        "Invalid credentials. The service answered 401 Unauthorized: bad credentials"
+    )
+    assert "***" in outcome.message
+    secret = next(iter(credentials.values())) if method_id == "bearer" else credentials["password"]
+    header = (
+        f"Bearer {secret}"
+        if method_id == "bearer"
+        else "Basic " + base64.b64encode(f"bob:{secret}".encode()).decode()
+    )
+    for text in (secret, header, base64.b64encode(header.encode()).decode()[8:-4], json.dumps(secret)[1:-1]):
+        assert text not in outcome.message

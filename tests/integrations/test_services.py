@@ -97,6 +97,9 @@ def test_list_defaults_to_active_and_filters():
     assert [i.pk for i in integration_list(category="zz", q="widget")] == ["zz-two", "zz-one"]
     assert [i.pk for i in integration_list(category="zz", q="widget STORE")] == ["zz-two"]
     assert [i.pk for i in integration_list(category="zz", q="hub")] == ["zz-one"]
+    # The wizard's filter also matches the category and the id, as its live filter does.
+    assert [i.pk for i in integration_list(q="zz gadgets")] == ["zz-two"]
+    assert [i.pk for i in integration_list(q="zz-one")] == ["zz-one"]
 
 
 def test_get_unknown_or_impossible_id_is_not_found(django_assert_num_queries):

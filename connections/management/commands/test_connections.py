@@ -3,7 +3,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from connections import testing
+from connections import test_run_services
 from connections.models import CheckRun, Connection
 from core.errors import ServiceUnavailable
 from integrations.models import Integration
@@ -126,7 +126,7 @@ class Command(BaseCommand):
             done += 1
             self._progress(done, len(connections), last)
 
-        return testing.run_connection_tests(
+        return test_run_services.test_run_create_many(
             connections=connections,
             actor=ACTOR,
             trigger=CheckRun.Trigger.COMMAND,
@@ -136,7 +136,7 @@ class Command(BaseCommand):
 
     def _on_workers(self, connections: list[Connection], timeout: float) -> list[CheckRun]:
         try:
-            runs = testing.queue_connection_tests(
+            runs = test_run_services.test_run_enqueue_many(
                 connections=connections, actor=ACTOR, trigger=CheckRun.Trigger.COMMAND
             )
         except ServiceUnavailable as exc:

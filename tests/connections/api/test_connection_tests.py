@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from connections import testing
+from connections import test_run_schedule, test_run_services
 from connections.models import AuditEvent, CheckRun, Connection
 from tests.connections.factories import local_connection, local_provider
 from tests.connections.task_queue import broker, clear_published, published_messages
@@ -210,7 +210,7 @@ def test_async_answers_202_with_the_run_to_poll(
 
 def test_a_finished_run_reads_as_in_the_contract(key_client, connection, provider_server):
     run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
-    testing.run_queued_test(run_id=run.run_id)
+    test_run_services.test_run_execute_queued(run_id=run.run_id)
     run.refresh_from_db()
 
     body = key_client.get(f"/api/connection-tests/{run.run_id}").json()
@@ -322,5 +322,5 @@ def test_with_the_broker_down_async_answers_503_fast_and_the_run_is_sent_later(k
     assert published_messages() == []
 
     # The queue is back: the sweeper's next pass after CONNECTION_TEST_REQUEUE_MINUTES sends it.
-    assert testing.sweep_test_runs(now=timezone.now() + timedelta(minutes=11)).requeued == 1
+    assert test_run_schedule.test_run_sweep(now=timezone.now() + timedelta(minutes=11)).requeued == 1
     assert [m.args for m in published_messages()] == [[run.run_id]]

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from connections import test_run_services
 from connections.models import AuditEvent, Connection
 from connections.oauth.clients import oauth_app_save
 from connections.oauth.tokens import (
@@ -17,7 +18,6 @@ from connections.oauth.tokens import (
     oauth_token_refresh,
 )
 from connections.selectors import MASK, connection_credentials
-from connections.testing import run_connection_test
 from tests.connections.factories import (
     ConnectionFactory,
     integration_from_document,
@@ -52,7 +52,7 @@ def test_an_expired_token_is_refreshed_before_the_connection_test(integration, p
     connection = expired(integration)
     before = token_requests(provider_server)
 
-    run = run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
 
     assert run.status == "success", run.error_message
     assert token_requests(provider_server) == before + 1
@@ -127,7 +127,7 @@ def test_invalid_grant_marks_the_connection_as_needing_reconnection(integration,
 
 def test_a_failed_test_names_the_reconnection(integration):
     connection = expired(integration, refresh_token="revoked-refresh-token-8")
-    run = run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
     assert run.status == "error"
     assert "reconnected" in run.error_message and "invalid_grant" in run.error_message
 
@@ -145,8 +145,9 @@ def test_twenty_concurrent_refreshes_send_one_token_request(provider_server, all
 
     def refresh():
         try:
+            held = Connection.objects.select_related("integration").get(pk=connection.pk)  # the expired token
             barrier.wait()
-            refreshed = oauth_token_refresh(connection=Connection.objects.get(pk=connection.pk))
+            refreshed = oauth_token_refresh(connection=held)
             tokens.append(connection_credentials(connection=refreshed)["accessToken"])
         except Exception as exc:
             errors.append(repr(exc))

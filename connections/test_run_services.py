@@ -1,9 +1,10 @@
-"""Testing connections: the seed's test call, ``CheckRun`` records, queueing tests for the workers,
-re-testing over time, and the sweeper that leaves no run queued or running forever.
+"""Connection tests as ``CheckRun`` records: run now (inline, or many in threads), or queued for
+the workers and run there.
 
 A test is three steps, so that the slow middle one never holds a transaction or a lock:
 take the run up (``running``), call the provider (``perform_test_request``: network only, no
-database), then record the outcome on the run and on the connection.
+database), then record the outcome on the run and on the connection. The periodic jobs (re-tests,
+the sweeper) are in ``connections.test_run_schedule``; reads in ``connections.selectors``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from celery import signature
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
-from accounts.access import actor_label, acts_for_any_user
+from accounts.access import actor_label
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.oauth.tokens import (
@@ -32,7 +32,7 @@ from connections.oauth.tokens import (
 )
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import audit_record
-from core.errors import ApplicationError, NotFound, ServiceUnavailable, ValidationFailed
+from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
 from integrations.connectivity import CheckOutcome, perform_test_request
 
@@ -44,12 +44,8 @@ Trigger = CheckRun.Trigger
 # Faults of our own that may pass (a database restarting, SQLite busy): a task retries on these.
 # A provider's error is never one of them: it is the test's result.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
-SCHEDULE_ACTOR = "schedule"
-# A run still "running" this long after the task's hard time limit lost its worker.
-ABANDONED_GRACE = timedelta(seconds=60)
-# Runs the sweeper sends again per pass; the rest wait for the next pass.
-REQUEUE_BATCH = 1000
-HISTORY_LIMIT = 50
+# The name connections.tasks registers the worker's side under.
+EXECUTE_TEST_RUN_TASK = "connections.execute_test_run"
 
 
 def _label(actor: Any) -> str:
@@ -185,7 +181,7 @@ def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, runnin
 # --- Inline tests
 
 
-def run_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
+def test_run_create(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
     """Test ``connection`` now, in this process, and return the finished run.
 
     Bounded by the guarded client: OUTBOUND_DEADLINE per request (twice that when an OAuth token
@@ -197,7 +193,7 @@ def run_connection_test(*, connection: Connection, actor: Any, trigger: str = Tr
     return _record(run=run, outcome=_call_provider(connection))
 
 
-def run_connection_tests(
+def test_run_create_many(
     *,
     connections: Iterable[Connection],
     actor: Any,
@@ -225,7 +221,7 @@ def run_connection_tests(
 # --- Queued tests (run by connections.tasks on the workers)
 
 
-def queue_connection_tests(
+def test_run_enqueue_many(
     *, connections: Iterable[Connection], actor: Any, trigger: str, spread_seconds: float = 0
 ) -> list[CheckRun]:
     """Record a queued run per active connection and send each to the workers once committed.
@@ -238,22 +234,24 @@ def queue_connection_tests(
     with transaction.atomic():
         runs = _new_runs(connections=active, actor=actor, trigger=trigger, running=False)
         run_ids = [run.run_id for run in runs]
-        transaction.on_commit(lambda: _send(run_ids, spread_seconds=spread_seconds))
+        transaction.on_commit(lambda: test_run_send(run_ids=run_ids, spread_seconds=spread_seconds))
     return runs
 
 
-def queue_connection_test(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
+def test_run_enqueue(*, connection: Connection, actor: Any, trigger: str = Trigger.API) -> CheckRun:
     """Queue one test; ApplicationError (400) for an inactive connection."""
     _require_active(connection)
-    (run,) = queue_connection_tests(connections=[connection], actor=actor, trigger=trigger)
+    (run,) = test_run_enqueue_many(connections=[connection], actor=actor, trigger=trigger)
     return run
 
 
-def _send(run_ids: list[str], *, spread_seconds: float = 0) -> list[str]:
+def test_run_send(*, run_ids: list[str], spread_seconds: float = 0) -> list[str]:
     """Publish a task per run (only its id). Returns the ids sent; ServiceUnavailable if the
-    broker is down, the runs not sent staying queued."""
-    from connections.tasks import execute_test_run  # the tasks module imports this one
+    broker is down, the runs not sent staying queued.
 
+    The task is named, not imported: ``connections.tasks`` calls this module, never the reverse.
+    """
+    execute_test_run = signature(EXECUTE_TEST_RUN_TASK)
     step = spread_seconds / len(run_ids) if spread_seconds and run_ids else 0
     sent: list[str] = []
     try:
@@ -269,7 +267,7 @@ def _send(run_ids: list[str], *, spread_seconds: float = 0) -> list[str]:
     return sent
 
 
-def run_queued_test(*, run_id: str) -> CheckRun | None:
+def test_run_execute_queued(*, run_id: str) -> CheckRun | None:
     """The worker's side: take the run up, test, record. Idempotent: a run that is no longer
     queued (finished, or taken by another worker) is skipped and None returned.
 
@@ -300,92 +298,3 @@ def _release(run_id: str) -> None:
         )
     except TRANSIENT_ERRORS:
         logger.warning("test run %s: could not be put back in the queue; the sweeper will close it", run_id)
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    requeued: int
-    expired: int
-    abandoned: int
-
-
-def sweep_test_runs(*, now: datetime | None = None) -> SweepResult:
-    """Keep no run waiting forever (the beat runs this every minute):
-
-    - "running" past the task's hard time limit: its worker died; the run fails with a message
-      saying so (the connection's own status is left alone: this is our fault, not its).
-    - "queued" for CONNECTION_TEST_EXPIRE_MINUTES: no worker took it; the run fails.
-    - "queued" for CONNECTION_TEST_REQUEUE_MINUTES since last sent: its message was lost or never
-      sent (broker down); sent again. Duplicates are harmless: only one worker can take a run up.
-    """
-    now = now or timezone.now()
-    limit = settings.CELERY_TASK_TIME_LIMIT
-    lost_worker = (
-        f"The test did not finish: its worker stopped or passed the {limit} s time limit. Run it again."
-    )
-    abandoned = CheckRun.objects.filter(
-        status=Status.RUNNING, started_at__lt=now - timedelta(seconds=limit) - ABANDONED_GRACE
-    ).update(status=Status.ERROR, finished_at=now, message=lost_worker, error_message=lost_worker)
-
-    expire = settings.CONNECTION_TEST_EXPIRE_MINUTES
-    not_run = f"The test was not run: no worker took it up within {expire} minutes."
-    expired = CheckRun.objects.filter(
-        status=Status.QUEUED, queued_at__lt=now - timedelta(minutes=expire)
-    ).update(status=Status.ERROR, finished_at=now, message=not_run, error_message=not_run)
-
-    stale = list(
-        CheckRun.objects.filter(status=Status.QUEUED)
-        .alias(last_sent=Coalesce("requeued_at", "queued_at"))
-        .filter(last_sent__lt=now - timedelta(minutes=settings.CONNECTION_TEST_REQUEUE_MINUTES))
-        .order_by("queued_at")
-        .values_list("run_id", flat=True)[:REQUEUE_BATCH]
-    )
-    sent: list[str] = []
-    try:
-        sent = _send(stale)
-    except ServiceUnavailable:
-        logger.warning("sweeper: the task queue is unavailable; %d queued test run(s) wait", len(stale))
-    CheckRun.objects.filter(run_id__in=sent, status=Status.QUEUED).update(requeued_at=now)
-    if abandoned or expired or sent:
-        logger.info("sweeper: %d abandoned, %d expired, %d sent again", abandoned, expired, len(sent))
-    return SweepResult(requeued=len(sent), expired=expired, abandoned=abandoned)
-
-
-def retest_due_connections(*, now: datetime | None = None) -> list[CheckRun]:
-    """Queue tests of the active connections not tested for CONNECTION_RETEST_HOURS (the beat
-    runs this): the longest-untested first, at most CONNECTION_RETEST_BATCH_SIZE, their starts
-    spread over CONNECTION_RETEST_SPREAD_SECONDS. A connection with a test pending is left out."""
-    now = now or timezone.now()
-    pending = CheckRun.objects.filter(connection=OuterRef("pk"), status__in=[Status.QUEUED, Status.RUNNING])
-    due = (
-        Connection.objects.filter(status=Connection.Status.ACTIVE)
-        .alias(last_checked=Coalesce("last_test_date", "created_at"))
-        .filter(last_checked__lt=now - timedelta(hours=settings.CONNECTION_RETEST_HOURS))
-        .filter(~Exists(pending))
-        .order_by("last_checked", "pk")[: settings.CONNECTION_RETEST_BATCH_SIZE]
-    )
-    return queue_connection_tests(
-        connections=list(due),
-        actor=SCHEDULE_ACTOR,
-        trigger=Trigger.SCHEDULE,
-        spread_seconds=settings.CONNECTION_RETEST_SPREAD_SECONDS,
-    )
-
-
-# --- Reads
-
-
-def get_test_run_for_actor(*, actor: Any, run_id: str) -> CheckRun:
-    """The run, if ``actor`` may see its connection (same rules as connections)."""
-    run = CheckRun.objects.select_related("connection").filter(run_id=run_id).first()
-    if run is None or not (acts_for_any_user(actor) or run.connection.user_id == getattr(actor, "pk", None)):
-        raise NotFound("Test run not found")
-    return run
-
-
-def list_test_runs_for_connection(*, connection: Connection, limit: int = HISTORY_LIMIT) -> list[CheckRun]:
-    """The connection's newest ``limit`` runs, newest first, in one query."""
-    runs = list(connection.test_runs.order_by("-queued_at", "-id")[:limit])
-    for run in runs:
-        run.connection = connection
-    return runs

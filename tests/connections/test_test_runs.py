@@ -1,4 +1,4 @@
-"""connections.testing: tests run now and queued, their records, retries, the sweeper and the
+"""connections.test_run_services and test_run_schedule: tests run now and queued, their records, retries, the sweeper and the
 schedule — against the local provider over real sockets."""
 
 import logging
@@ -10,7 +10,7 @@ import pytest
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from connections import encryption, testing
+from connections import encryption, selectors, test_run_schedule, test_run_services
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.tasks import execute_test_run
 from core.errors import ApplicationError, NotFound
@@ -46,7 +46,7 @@ def minutes_later(minutes: float):
 def test_a_passing_test_is_recorded_on_the_run_and_the_connection(local, user, provider_server):
     connection = local_connection(local, user=user)
 
-    run = testing.run_connection_test(connection=connection, actor=user)
+    run = test_run_services.test_run_create(connection=connection, actor=user)
 
     assert run.status == Status.SUCCESS
     assert (run.status_code, run.message, run.error_message) == (200, "Connection successful", None)
@@ -66,7 +66,7 @@ def test_bad_credentials_fail_with_the_status_and_a_useful_message_without_the_s
     connection = local_connection(local, credentials={"token": WRONG_TOKEN})
     caplog.set_level(logging.DEBUG)
 
-    run = testing.run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
 
     assert (run.status, run.status_code) == (Status.ERROR, 401)
     assert run.error_message == run.message
@@ -85,7 +85,7 @@ def test_basic_auth_is_tested_on_its_own_test_request(local, provider_server):
         local, auth_method_id="basic", credentials={"username": USERNAME, "password": PASSWORD}
     )
 
-    run = testing.run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
 
     assert (run.status, run.endpoint) == (Status.SUCCESS, provider_server.url("/basic"))
 
@@ -94,7 +94,7 @@ def test_repeated_failures_make_the_connection_need_attention_until_a_success(lo
     settings.CONNECTION_ATTENTION_AFTER = 3
     connection = local_connection(local, credentials={"token": WRONG_TOKEN})
     for expected in (1, 2, 3):
-        testing.run_connection_test(connection=connection, actor="tests")
+        test_run_services.test_run_create(connection=connection, actor="tests")
         connection.refresh_from_db()
         assert connection.consecutive_failures == expected
         assert connection.needs_attention is (expected >= 3)
@@ -102,7 +102,7 @@ def test_repeated_failures_make_the_connection_need_attention_until_a_success(lo
     fixed = encryption.encrypt_json({"token": BEARER_TOKEN}, bound_to=connection.connection_id)
     Connection.objects.filter(pk=connection.pk).update(credentials_encrypted=fixed)
     connection.refresh_from_db()
-    testing.run_connection_test(connection=connection, actor="tests")
+    test_run_services.test_run_create(connection=connection, actor="tests")
     connection.refresh_from_db()
     assert (connection.consecutive_failures, connection.needs_attention) == (0, False)
 
@@ -111,9 +111,9 @@ def test_an_inactive_connection_is_not_tested(local):
     connection = local_connection(local, status=Connection.Status.INACTIVE)
 
     with pytest.raises(ApplicationError, match="Connection is inactive and cannot be tested"):
-        testing.run_connection_test(connection=connection, actor="tests")
+        test_run_services.test_run_create(connection=connection, actor="tests")
     with pytest.raises(ApplicationError):
-        testing.queue_connection_test(connection=connection, actor="tests")
+        test_run_services.test_run_enqueue(connection=connection, actor="tests")
     assert not CheckRun.objects.exists()
 
 
@@ -122,7 +122,7 @@ def test_unreadable_credentials_are_a_failed_test_not_a_crash(local):
     Connection.objects.filter(pk=connection.pk).update(credentials_encrypted="v1.gone.AAAA")
     connection.refresh_from_db()
 
-    run = testing.run_connection_test(connection=connection, actor="tests")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
 
     assert (run.status, run.status_code, run.endpoint) == (Status.ERROR, None, None)
     assert run.message == "The stored credentials could not be read: enter them again"
@@ -130,7 +130,7 @@ def test_unreadable_credentials_are_a_failed_test_not_a_crash(local):
 
 def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
     connection = local_connection(local)
-    newer = testing.run_connection_test(connection=connection, actor="tests")
+    newer = test_run_services.test_run_create(connection=connection, actor="tests")
     older = CheckRun.objects.create(
         connection=connection,
         status=Status.RUNNING,
@@ -138,9 +138,9 @@ def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
         requested_by="tests",
         trigger="api",
     )
-    bad = testing._outcome_without_call("late")
+    bad = test_run_services._outcome_without_call("late")
 
-    testing._record(run=older, outcome=bad)
+    test_run_services._record(run=older, outcome=bad)
 
     connection.refresh_from_db()
     assert (connection.last_test_status, connection.last_test_date) == ("success", newer.started_at)
@@ -153,7 +153,7 @@ def test_bulk_tests_run_their_provider_calls_at_once(provider_server, allow_loca
     finished = []
     started = time.monotonic()
 
-    runs = testing.run_connection_tests(
+    runs = test_run_services.test_run_create_many(
         connections=Connection.objects.filter(pk__in=[c.pk for c in connections]).select_related(
             "integration"
         ),
@@ -176,7 +176,7 @@ def test_bulk_tests_run_their_provider_calls_at_once(provider_server, allow_loca
 def test_queued_test_publishes_only_the_run_id_after_commit(local, queue, django_capture_on_commit_callbacks):
     connection = local_connection(local)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run = testing.queue_connection_test(connection=connection, actor="tests")
+        run = test_run_services.test_run_enqueue(connection=connection, actor="tests")
     assert published_messages() == [], "nothing is sent before the transaction commits"
     assert (run.status, run.attempts, run.started_at) == (Status.QUEUED, 0, None)
 
@@ -193,8 +193,8 @@ def test_a_queued_run_is_run_once(local, provider_server):
     connection = local_connection(local)
     run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")
 
-    finished = testing.run_queued_test(run_id=run.run_id)
-    again = testing.run_queued_test(run_id=run.run_id)
+    finished = test_run_services.test_run_execute_queued(run_id=run.run_id)
+    again = test_run_services.test_run_execute_queued(run_id=run.run_id)
 
     assert finished.status == Status.SUCCESS and again is None
     run.refresh_from_db()
@@ -214,7 +214,7 @@ def test_a_run_taken_by_another_worker_is_skipped(local, provider_server):
     )
     hits = len(provider_server.hits)
 
-    assert testing.run_queued_test(run_id=run.run_id) is None
+    assert test_run_services.test_run_execute_queued(run_id=run.run_id) is None
     assert len(provider_server.hits) == hits
     assert CheckRun.objects.get(pk=run.pk).status == Status.RUNNING
 
@@ -225,7 +225,7 @@ def test_a_connection_deactivated_after_queueing_is_not_called(local, provider_s
     Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.INACTIVE)
     hits = len(provider_server.hits)
 
-    finished = testing.run_queued_test(run_id=run.run_id)
+    finished = test_run_services.test_run_execute_queued(run_id=run.run_id)
 
     assert (finished.status, finished.message) == (
         Status.ERROR,
@@ -250,7 +250,7 @@ def test_the_task_is_late_acknowledged_time_limited_and_retries_a_bounded_number
 
 def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local):
     run = CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
-    record = testing._record
+    record = test_run_services._record
     faults = iter([OperationalError("database is locked")])
 
     def flaky_record(**kwargs):
@@ -259,7 +259,7 @@ def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local)
             raise fault
         return record(**kwargs)
 
-    with mock.patch.object(testing, "_record", side_effect=flaky_record):
+    with mock.patch.object(test_run_services, "_record", side_effect=flaky_record):
         result = execute_test_run.apply(args=[run.run_id])
 
     assert result.successful()
@@ -270,7 +270,9 @@ def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local)
 def test_a_lasting_database_fault_gives_up_after_the_retries_and_leaves_the_run_queued(local):
     run = CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
 
-    with mock.patch.object(testing, "_record", side_effect=OperationalError("server closed the connection")):
+    with mock.patch.object(
+        test_run_services, "_record", side_effect=OperationalError("server closed the connection")
+    ):
         result = execute_test_run.apply(args=[run.run_id])
 
     assert isinstance(result.result, OperationalError)
@@ -304,8 +306,8 @@ def test_the_sweeper_fails_runs_whose_worker_died(local, settings):
     )
     still_in_time = settings.CELERY_TASK_TIME_LIMIT / 60
 
-    assert testing.sweep_test_runs(now=minutes_later(still_in_time)).abandoned == 0
-    result = testing.sweep_test_runs(now=minutes_later(still_in_time + 1.1))
+    assert test_run_schedule.test_run_sweep(now=minutes_later(still_in_time)).abandoned == 0
+    result = test_run_schedule.test_run_sweep(now=minutes_later(still_in_time + 1.1))
 
     assert result.abandoned == 1
     stuck.refresh_from_db()
@@ -335,7 +337,7 @@ def test_the_sweeper_sends_old_queued_runs_again_and_expires_forgotten_ones(loca
         queued_at=timezone.now() - timedelta(minutes=61),
     )
 
-    result = testing.sweep_test_runs()
+    result = test_run_schedule.test_run_sweep()
 
     assert (result.requeued, result.expired, result.abandoned) == (1, 1, 0)
     assert [m.args for m in published_messages()] == [[lost.run_id]]
@@ -346,8 +348,8 @@ def test_the_sweeper_sends_old_queued_runs_again_and_expires_forgotten_ones(loca
     assert forgotten.message == "The test was not run: no worker took it up within 60 minutes."
     assert CheckRun.objects.get(pk=fresh.pk).requeued_at is None
     # Sent again once per CONNECTION_TEST_REQUEUE_MINUTES, not on every pass.
-    assert testing.sweep_test_runs().requeued == 0
-    assert testing.sweep_test_runs(now=minutes_later(10.5)).requeued == 2
+    assert test_run_schedule.test_run_sweep().requeued == 0
+    assert test_run_schedule.test_run_sweep(now=minutes_later(10.5)).requeued == 2
 
 
 # --- The schedule
@@ -374,7 +376,7 @@ def test_the_schedule_retests_stale_active_connections_spread_over_time(
 
     before = timezone.now()
     with django_capture_on_commit_callbacks(execute=True):
-        runs = testing.retest_due_connections()
+        runs = test_run_schedule.test_run_enqueue_due()
 
     assert len(runs) == 3
     assert {r.connection_id for r in runs} <= {c.pk for c in stale}
@@ -387,16 +389,16 @@ def test_the_schedule_retests_stale_active_connections_spread_over_time(
     )
     assert delays == [100, 200], "300 s spread over 3 runs: the first starts now"
     # The fourth stale one is next time; the pending ones are not queued twice.
-    assert len(testing.retest_due_connections()) == 1
-    assert testing.retest_due_connections() == []
+    assert len(test_run_schedule.test_run_enqueue_due()) == 1
+    assert test_run_schedule.test_run_enqueue_due() == []
 
 
 def test_history_is_newest_first_and_bounded(local):
     connection = local_connection(local)
     for _ in range(3):
-        testing.run_connection_test(connection=connection, actor="tests")
+        test_run_services.test_run_create(connection=connection, actor="tests")
 
-    runs = testing.list_test_runs_for_connection(connection=connection, limit=2)
+    runs = selectors.test_run_list_for_connection(connection=connection, limit=2)
 
     assert len(runs) == 2
     assert runs[0].queued_at >= runs[1].queued_at
@@ -406,8 +408,10 @@ def test_history_is_newest_first_and_bounded(local):
 
 
 def test_someone_elses_run_is_not_found(local, user, other_user):
-    run = testing.run_connection_test(connection=local_connection(local, user=other_user), actor="tests")
+    run = test_run_services.test_run_create(
+        connection=local_connection(local, user=other_user), actor="tests"
+    )
 
     with pytest.raises(NotFound, match="Test run not found"):
-        testing.get_test_run_for_actor(actor=user, run_id=run.run_id)
-    assert testing.get_test_run_for_actor(actor=other_user, run_id=run.run_id) == run
+        selectors.test_run_get_for_actor(actor=user, run_id=run.run_id)
+    assert selectors.test_run_get_for_actor(actor=other_user, run_id=run.run_id) == run

@@ -1,0 +1,63 @@
+"""Request id and request metrics: the two outermost middleware, kept cheap (every request pays them)."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+from django.conf import settings
+from django.core.signals import request_finished
+
+from core import request_context
+from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_META_HEADER = "HTTP_" + request_context.HEADER.upper().replace("-", "_")
+
+
+class RequestIdMiddleware:
+    """Bind the request id for the request's log lines and tasks, and answer it in ``X-Request-ID``.
+
+    The unit of work ends at ``request_finished``, not here: Django writes its "Not Found: …" line
+    after the middleware returned."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        request_finished.connect(_end_request, dispatch_uid="core.request_context.end")
+
+    def __call__(self, request):
+        request.request_id = request_context.accepted_request_id(request.META.get(_META_HEADER))
+        request_context.begin(request_id=request.request_id)
+        response = self.get_response(request)
+        response[request_context.HEADER] = request.request_id
+        return response
+
+
+def _end_request(**kwargs) -> None:
+    request_context.end()
+
+
+def route_label(request) -> str:
+    """The URL pattern that answered (``api/user-integrations/<str:connection_id>``), never the path:
+    paths carry ids. Static files and paths nothing matched get one label each."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.route or match.view_name or "unnamed"
+    if request.path.startswith(settings.STATIC_URL):
+        return "static"
+    return "unmatched"
+
+
+class MetricsMiddleware:
+    """Count every answered request by route pattern and status, and time it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = perf_counter()
+        response = self.get_response(request)
+        method = request.method if request.method in _METHODS else "other"
+        route = route_label(request)
+        HTTP_REQUEST_DURATION.labels(method, route).observe(perf_counter() - started)
+        HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
+        return response
