@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.middleware.RefuseUnstorableUrls",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -362,6 +363,8 @@ CONNECTION_ATTENTION_AFTER = env.int("CONNECTION_ATTENTION_AFTER", default=3)
 # the retest spread, or delayed scheduled runs would be sent twice.
 CONNECTION_TEST_REQUEUE_MINUTES = env.int("CONNECTION_TEST_REQUEUE_MINUTES", default=10)
 CONNECTION_TEST_EXPIRE_MINUTES = env.int("CONNECTION_TEST_EXPIRE_MINUTES", default=60)
+# How often the beat runs the sweeper.
+CONNECTION_SWEEP_EVERY_SECONDS = env.int("CONNECTION_SWEEP_EVERY_SECONDS", default=60)
 # Connections and test runs both have a "status": name their enums apart in the OpenAPI schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
@@ -398,5 +401,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "connections.retest_due",
         "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,
     },
-    "sweep-connection-tests": {"task": "connections.sweep_test_runs", "schedule": 60},
+    "sweep-connection-tests": {
+        "task": "connections.sweep_test_runs",
+        "schedule": CONNECTION_SWEEP_EVERY_SECONDS,
+    },
 }
+
+# --- The proxy (connections/proxy.py): host products calling providers through a connection.
+# Requests per connection, shared by every process through the cache: "<count>/<s|min|hour|day>".
+PROXY_RATE = env.str("PROXY_RATE", default="60/min")
+# Retries of a 429, a 5xx or a lost connection (idempotent methods, or with an Idempotency-Key).
+PROXY_MAX_RETRIES = env.int("PROXY_MAX_RETRIES", default=2)
+# Backoff before retry n (0-based): between half and all of PROXY_RETRY_BACKOFF * 2**n seconds.
+PROXY_RETRY_BACKOFF = env.float("PROXY_RETRY_BACKOFF", default=0.5)
+# A Retry-After longer than this is not waited for: the caller gets the 429 (or 503) to handle.
+PROXY_RETRY_MAX_WAIT = env.float("PROXY_RETRY_MAX_WAIT", default=10.0)
+PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)

@@ -9,7 +9,7 @@ from accounts.models import User
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
 from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm, OAuthAppAdminForm
-from connections.models import AuditEvent, CheckRun, Connection, OAuthApp
+from connections.models import AuditEvent, CheckRun, Connection, OAuthApp, ProxyCall
 from connections.oauth.clients import oauth_app_save, oauth_callback_url, oauth_environment_prefix
 from connections.services import connection_delete, connection_update
 from connections.test_run_services import test_run_enqueue_many
@@ -117,6 +117,67 @@ class CheckRunAdmin(admin.ModelAdmin):
         return False
 
 
+# --- Proxied calls: what host products did with a connection's credentials (read-only).
+
+PROXY_CALL_FIELDS = [
+    "created_at",
+    "connection",
+    "method",
+    "path",
+    "status_code",
+    "duration_ms",
+    "attempts",
+    "error",
+    "actor",
+    "feature_mapping_id",
+]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ProxyCall)
+class ProxyCallAdmin(ReadOnlyAdmin):
+    """Every call made through a connection (proxy and feature runs): never a body or a secret."""
+
+    list_display = PROXY_CALL_FIELDS[:8]
+    list_filter = ["method", "status_code", "connection__integration"]
+    search_fields = ["connection__connection_id", "path", "actor", "feature_mapping_id"]
+    list_select_related = ["connection"]
+    fields = readonly_fields = PROXY_CALL_FIELDS
+    date_hierarchy = "created_at"
+
+
+class RecentProxyCallsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        return super().get_queryset()[:RECENT_TEST_RUNS]
+
+
+class ProxyCallInline(admin.TabularInline):
+    model = ProxyCall
+    formset = RecentProxyCallsFormSet
+    fields = readonly_fields = ["created_at", "method", "path", "status_code", "duration_ms", "actor"]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = f"Recent proxied calls (newest {RECENT_TEST_RUNS})"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class NeedsAttentionFilter(admin.SimpleListFilter):
     title = "needs attention"
     parameter_name = "needs_attention"
@@ -154,7 +215,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ["user", "integration"]
     ordering = ["-created_at"]
     actions = ["deactivate", "test_selected"]
-    inlines = [CheckRunInline, AuditEventInline]
+    inlines = [CheckRunInline, ProxyCallInline, AuditEventInline]
     readonly_fields = [
         "connection_id",
         "user",

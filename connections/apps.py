@@ -19,4 +19,12 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
+        from connections.health import key_findings
+        from connections.metrics import rotation_metrics, test_run_metrics
+        from core import doctor
+        from core.metrics import register_scrape_collector
+
         checks.register(check_encryption_keys)
+        doctor.register("keys", key_findings)
+        register_scrape_collector("test_runs", test_run_metrics)
+        register_scrape_collector("rotation", rotation_metrics)

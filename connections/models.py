@@ -58,11 +58,29 @@ class Connection(models.Model):
     # The provider refused the grant (invalid_grant, a revoked app): only signing in again helps.
     needs_reconnect = models.BooleanField("needsReconnect", default=False)
     reconnect_reason = models.TextField(blank=True, default="")
+    # The account these credentials belong to at the provider, read by the integration's
+    # ``identity`` block after a successful test or sign-in. Not secret; shown to the user.
+    account_id = models.CharField("account.accountId", max_length=255, blank=True, default="", editable=False)
+    account_display_name = models.CharField(
+        "account.displayName", max_length=255, blank=True, default="", editable=False
+    )
+    account_email = models.CharField("account.email", max_length=254, blank=True, default="", editable=False)
+    account_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Imported tokens: a keyed hash of the imported access token (never the token), so importing
+    # the same token again finds this connection instead of creating a second one.
+    import_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "integration", "import_fingerprint"],
+                condition=~models.Q(import_fingerprint=""),
+                name="connection_import_once",
+            )
+        ]
         indexes = [
             models.Index(fields=["user", "status"], name="connection_user_status"),
             models.Index(fields=["user", "integration"], name="connection_user_integration"),
@@ -81,6 +99,17 @@ class Connection(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    @property
+    def account(self) -> dict | None:
+        """``{accountId, displayName, email}`` once the provider has told us, else None."""
+        if not self.account_id:
+            return None
+        return {
+            "accountId": self.account_id,
+            "displayName": self.account_display_name or None,
+            "email": self.account_email or None,
+        }
 
     @property
     def is_sign_in(self) -> bool:
@@ -162,6 +191,7 @@ class AuditEvent(models.Model):
         RECONNECT = "reconnect", "Reconnect"
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
         REVOKE = "revoke", "Revoke tokens"
+        IMPORT = "import", "Import"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="audit_events")
     action = models.CharField(max_length=16, choices=Action.choices)
@@ -194,6 +224,143 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["actor", "key"], name="idempotency_actor_key")]
+
+
+class ProxyCall(models.Model):
+    """One request a host product sent to a provider through a connection (the proxy, a feature
+    run). Holds the method, the path with query values masked, the outcome and who asked; never a
+    body, a header or a credential."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="proxy_calls")
+    method = models.CharField(max_length=8)
+    path = models.TextField(help_text="Relative to the connection's base URL; query values masked.")
+    status_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The provider's answer; empty when none came."
+    )
+    duration_ms = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Requests sent, retries included.")
+    error = models.TextField(blank=True, help_text="Why the call failed or was refused, if it did.")
+    actor = models.CharField(max_length=200, help_text="accounts.access.actor_label of the caller.")
+    feature_mapping_id = models.CharField(
+        max_length=64, blank=True, help_text="The feature mapping run, for feature runs."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["connection", "-created_at"], name="proxycall_connection_created")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status_code or self.error or '…'}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the host product that receives signed events (Standard Webhooks).
+
+    The signing secret is stored encrypted and shown once, when the endpoint is created.
+    """
+
+    class Event(models.TextChoices):
+        CONNECTION_CREATED = "connection.created"
+        CONNECTION_UPDATED = "connection.updated"
+        CONNECTION_DELETED = "connection.deleted"
+        CONNECTION_TEST_FAILED = "connection.test.failed"
+        CONNECTION_NEEDS_ATTENTION = "connection.needs_attention"
+        CONNECTION_RECONNECT_REQUIRED = "connection.reconnect_required"
+        CONNECTION_REFRESH_FAILED = "connection.refresh_failed"
+
+    url = models.URLField(max_length=500)
+    description = models.CharField(max_length=200, blank=True)
+    events = models.JSONField(default=list, help_text="Event types sent to this endpoint.")
+    secret_encrypted = models.TextField(editable=False)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.TextField(blank=True, editable=False)
+    # Deliveries that ended "failed" in a row; WEBHOOK_DISABLE_AFTER_FAILURES of them disable it.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def encryption_binding(self) -> str:
+        # The secret's ciphertext is bound to its row: it cannot be copied to another endpoint.
+        return f"webhook-endpoint:{self.pk}"
+
+
+def new_webhook_message_id() -> str:
+    return f"msg_{secrets.token_urlsafe(16)}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its payload (ids, names, statuses; never a credential) and the
+    attempts to deliver it. The ``message_id`` (``webhook-id``) stays the same across retries and
+    redeliveries, so receivers can drop duplicates."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    message_id = models.CharField(max_length=40, default=new_webhook_message_id, editable=False)
+    event_type = models.CharField(max_length=64)
+    payload = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhookdelivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} → {self.endpoint} ({self.status})"
+
+
+def new_connect_session_token() -> str:
+    # 256 random bits; only its SHA-256 digest is stored (connections/connect/services.py).
+    return f"cs_{secrets.token_urlsafe(32)}"
+
+
+class ConnectSession(models.Model):
+    """A host product's one-time link that lets one of its users through the wizard without a
+    password: exchanged once, by one browser, for a short session scoped to that user's wizard and
+    My Connections, restricted to ``integration_ids`` (empty: every active integration) or to
+    ``connection`` (reconnect or edit that one)."""
+
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    integration_ids = models.JSONField("integrationIds", default=list, blank=True)
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="connect_sessions"
+    )
+    return_url = models.CharField("returnUrl", max_length=2000, blank=True, default="")
+    created_by = models.CharField(max_length=200, help_text="accounts.access.actor_label of the creator.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    exchanged_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"connect session {self.pk} for {self.user_id}"
+
+    def is_open(self, now) -> bool:
+        return self.finished_at is None and now < self.expires_at
 
 
 class OAuthApp(models.Model):

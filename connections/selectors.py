@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.access import acts_for_any_user
 from accounts.models import User
 from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
-from connections.models import AuditEvent, CheckRun, Connection
-from core.errors import NotFound
+from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
+from core.errors import NotFound, ValidationFailed
+from integrations.documents import INTEGRATION_ID
+from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,15 @@ def connection_get_for_actor(*, actor, connection_id: str) -> Connection:
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):
+        raise NotFound("Connection not found")
+    return connection
+
+
+def connection_get_for_use(*, actor, connection_id: str) -> Connection:
+    """The connection, if ``actor`` may make calls with its credentials: an API key or its owner
+    (the same who may read them). Anyone else gets "not found"."""
+    connection = connection_get_for_actor(actor=actor, connection_id=connection_id)
+    if not connection_secrets_visible_to(actor=actor, connection=connection):
         raise NotFound("Connection not found")
     return connection
 
@@ -131,6 +142,57 @@ def connection_history(*, connection: Connection) -> QuerySet[AuditEvent]:
     return connection.audit_events.order_by("-created_at", "-id")
 
 
+# The seed's status map vocabulary (seed 004).
+CONNECTED, NOT_CONNECTED, INVALID = "connected", "not-connected", "invalid"
+MAX_STATUS_IDS = 200
+
+
+def _healthy() -> Q:
+    """An active connection that works as far as we know: its last test did not fail."""
+    return Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)
+
+
+def connection_status_map(*, user: User, integration_ids: list[str]) -> dict[str, str]:
+    """``{integrationId: "connected" | "invalid" | "not-connected"}`` for ``user``, in one query
+    whatever the number of ids. ``connected``: an active connection whose last test did not fail
+    (one is enough); ``invalid``: active ones, all failing; ``not-connected``: no active one.
+    ValidationFailed listing the ids that name no integration."""
+    if len(integration_ids) > MAX_STATUS_IDS:
+        raise ValidationFailed([f"integrationIds: at most {MAX_STATUS_IDS} ids per request"])
+    wellformed = [i for i in integration_ids if INTEGRATION_ID.match(i)]
+    active = Connection.objects.filter(user=user, integration=OuterRef("pk"), status=Connection.Status.ACTIVE)
+    rows = (
+        Integration.objects.filter(pk__in=wellformed)
+        .annotate(working=Exists(active.filter(_healthy())), present=Exists(active))
+        .values_list("pk", "working", "present")
+    )
+    found = {
+        pk: CONNECTED if working else INVALID if present else NOT_CONNECTED for pk, working, present in rows
+    }
+    unknown = [i for i in integration_ids if i not in found]
+    if unknown:
+        raise ValidationFailed(
+            [f"integrationIds: no integration '{i}'" for i in unknown],
+            message=f"Unknown integrationIds: {', '.join(unknown)}",
+        )
+    return {integration_id: found[integration_id] for integration_id in integration_ids}
+
+
+def connection_for_account(*, user: User, integration_id: str) -> Connection:
+    """The user's active connection to the integration whose account is best known: the one read
+    most recently, else the newest. NotFound when there is none (or no such integration)."""
+    connection = (
+        Connection.objects.filter(user=user, integration_id=integration_id, status=Connection.Status.ACTIVE)
+        .order_by(F("account_checked_at").desc(nulls_last=True), "-created_at", "-id")
+        .first()
+    )
+    if connection is None:
+        if not Integration.objects.filter(pk=integration_id).exists():
+            raise NotFound("Integration not found")
+        raise NotFound("No active connection to this integration", error=f"userId '{user.user_id}' has none")
+    return connection
+
+
 def test_run_get_for_actor(*, actor: Any, run_id: str) -> CheckRun:
     """The run, if ``actor`` may see its connection (same rules as connections)."""
     run = CheckRun.objects.select_related("connection").filter(run_id=run_id).first()
@@ -145,3 +207,11 @@ def test_run_list_for_connection(*, connection: Connection, limit: int = HISTORY
     for run in runs:
         run.connection = connection
     return runs
+
+
+def connection_proxy_calls(*, connection: Connection, limit: int = 50) -> list[ProxyCall]:
+    """The newest ``limit`` calls made through the connection, newest first."""
+    calls = list(connection.proxy_calls.order_by("-created_at", "-id")[:limit])
+    for call in calls:
+        call.connection = connection
+    return calls

@@ -24,8 +24,10 @@ from connections.credential_validation import (
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
+from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from integrations.documents import is_sign_in_method
+from integrations.identity import AccountIdentity
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,19 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     return event
+
+
+def identity_values(identity: AccountIdentity | None) -> dict[str, Any]:
+    """The connection's account fields for ``identity``; nothing when the provider did not say
+    (a test that could not read it keeps what an earlier one found)."""
+    if identity is None:
+        return {}
+    return {
+        "account_id": identity.account_id,
+        "account_display_name": identity.display_name,
+        "account_email": identity.email,
+        "account_checked_at": timezone.now(),
+    }
 
 
 def _integration_for_new_connection(integration_id: str) -> Integration:
@@ -381,4 +396,6 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
             # Same data, new wrapping: the version (the API's ETag) stays.
             Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
             rotated += 1
+    metrics.KEY_ROTATION_ROWS.labels("rotated").inc(rotated)
+    metrics.KEY_ROTATION_ROWS.labels("failed").inc(len(failed))
     return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)

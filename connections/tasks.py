@@ -9,10 +9,11 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 """
 
 from celery import shared_task
+from django.conf import settings
 
 from connections import test_run_schedule, test_run_services
 from connections.oauth import tokens
-from core.tasks import publish
+from core.tasks import once_per_period, publish
 
 # Tokens queued for refresh per beat tick; the rest wait for the next tick (soonest first).
 REFRESH_BATCH = 5000
@@ -36,16 +37,19 @@ def execute_test_run(run_id: str) -> None:
 
 
 @shared_task(name="connections.retest_due")
+@once_per_period(lambda: settings.CONNECTION_RETEST_EVERY_MINUTES * 60)
 def retest_due() -> None:
     test_run_schedule.test_run_enqueue_due()
 
 
 @shared_task(name="connections.sweep_test_runs")
+@once_per_period(lambda: settings.CONNECTION_SWEEP_EVERY_SECONDS)
 def sweep_test_runs() -> None:
     test_run_schedule.test_run_sweep()
 
 
 @shared_task(name="connections.oauth_refresh_due")
+@once_per_period(lambda: settings.OAUTH_REFRESH_EVERY_SECONDS)
 def oauth_refresh_due() -> None:
     """Beat: queue a refresh of every sign-in token expiring within the refresh window."""
     for pk in tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH):

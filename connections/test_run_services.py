@@ -31,7 +31,8 @@ from connections.oauth.tokens import (
     oauth_access_token_get,
 )
 from connections.selectors import connection_base_url, connection_credentials
-from connections.services import audit_record
+from connections.services import audit_record, identity_values
+from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
 from integrations.connectivity import CheckOutcome, perform_test_request
@@ -136,6 +137,7 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         return run
     for name, value in values.items():
         setattr(run, name, value)
+    _count(run=run, outcome=outcome)
     logger.info(
         "test run %s of %s: %s %s in %s ms",
         run.run_id,
@@ -145,6 +147,13 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         outcome.response_time_ms,
     )
     return run
+
+
+def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
+    integration = run.connection.integration_id
+    metrics.CONNECTION_TESTS.labels(integration, outcome.status, run.trigger).inc()
+    if outcome.response_time_ms is not None:
+        metrics.CONNECTION_TEST_DURATION.labels(integration).observe(outcome.response_time_ms / 1000)
 
 
 def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:
@@ -158,6 +167,7 @@ def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_a
         last_test_message=outcome.message,
         last_test_date=tested_at,
         consecutive_failures=Value(0) if outcome.succeeded else F("consecutive_failures") + 1,
+        **identity_values(outcome.identity),
     )
 
 

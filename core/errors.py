@@ -55,3 +55,14 @@ class PreconditionFailed(ApplicationError):
 class ServiceUnavailable(ApplicationError):
     status_code = 503
     default_message = "Service temporarily unavailable"
+
+
+class TooManyRequests(ApplicationError):
+    """A rate limit was reached; the response carries ``Retry-After: retry_after`` seconds."""
+
+    status_code = 429
+    default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int, error: str | None = None) -> None:
+        super().__init__(message, error=error)
+        self.retry_after = retry_after

@@ -1,13 +1,17 @@
-"""Request id and request metrics: the two outermost middleware, kept cheap (every request pays them)."""
+"""Request id and request metrics (the two outermost middleware, kept cheap: every request pays
+them), and the checks of a URL that hold for every route."""
 
 from __future__ import annotations
 
 from time import perf_counter
+from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.core.signals import request_finished
 
 from core import request_context
+from core.api.parsers import unstorable_text_problem
 from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -61,3 +65,22 @@ class MetricsMiddleware:
         HTTP_REQUEST_DURATION.labels(method, route).observe(perf_counter() - started)
         HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
         return response
+
+
+class RefuseUnstorableUrls:
+    """A NUL character in a URL's path or query string is a 400, before any view sees it.
+
+    No id, filter or page address legitimately holds one, and PostgreSQL cannot store or
+    compare it: let through, it would end in a 500 wherever the value reaches a query.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = unquote_plus(request.META.get("QUERY_STRING", ""), errors="replace")
+        for where, text in (("path", request.path), ("query string", query)):
+            problem = unstorable_text_problem(text)
+            if problem:
+                raise BadRequest(f"The URL's {where} is not valid: {problem}")
+        return self.get_response(request)

@@ -43,6 +43,23 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 USER_AGENT = "Connections/1.0"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded (lower case).
+HOP_BY_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Headers a caller may not set on a request made for it: credentials, and what the client computes.
+CALLER_REFUSED_HEADERS = HOP_BY_HOP_HEADERS | {"authorization", "cookie", "host", "content-length"}
 
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")

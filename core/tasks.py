@@ -1,11 +1,14 @@
-"""Queueing tasks safely, and the worker's own heartbeat task.
+"""Queueing tasks safely, periodic work that runs once per period, and the worker's ping task.
 
 Tasks take ids, never credentials: their arguments sit in the broker in plain text.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from collections.abc import Callable
 
 from celery import Task, shared_task
 from django.core.cache import cache
@@ -42,6 +45,37 @@ def enqueue_on_commit(task: Task, *args) -> None:
     rows are saved (nothing is lost) and the request still answers 503.
     """
     transaction.on_commit(lambda: publish(task, *args))
+
+
+def once_per_period(every_seconds: Callable[[], float]):
+    """Run the decorated periodic task at most once per period of ``every_seconds()`` seconds,
+    whatever the number of schedulers: the first worker to claim the period (an atomic ``add`` in
+    the shared cache) runs it, the others skip it. So a second ``celery beat``, or ``worker -B`` on
+    every machine by mistake, never doubles the periodic work. With the cache down it runs
+    (re-tests and the sweeper are safe to repeat; missing them is worse)."""
+
+    def decorate(work: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(work)
+        def run_once() -> None:
+            every = every_seconds()
+            period = int(time.time() // every)
+            name = f"{work.__module__}.{work.__name__}"
+            try:
+                claimed = cache.add(f"periodic:{name}:{period}", 1, timeout=int(every * 2) + 1)
+            except Exception as exc:
+                logger.warning(
+                    "periodic %s: cache unavailable (%s); running anyway", name, type(exc).__name__
+                )
+                claimed = True
+            if not claimed:
+                logger.info("periodic %s: period %d already run by another scheduler; skipped", name, period)
+                return
+            logger.info("periodic %s: running for period %d", name, period)
+            work()
+
+        return run_once
+
+    return decorate
 
 
 @shared_task(name="core.ping")

@@ -8,6 +8,7 @@ provider problem, and no message it returns contains a credential.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -19,8 +20,23 @@ from django.utils import timezone
 
 from core.outbound_http import OutboundError, OutboundResponse, outbound_request
 from core.redaction import MASK, scrub
-from integrations.auth_appliers import AuthApplyError, apply_credentials, provider_error_text, render_template
-from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host
+from integrations.auth_appliers import (
+    AppliedAuth,
+    AuthApplyError,
+    apply_credentials,
+    provider_error_text,
+    render_template,
+)
+from integrations.identity import AccountIdentity, identity_from_answer, identity_spec
+from integrations.url_templates import (
+    PLACEHOLDER,
+    UrlTemplateError,
+    host_matches,
+    resolve_template,
+    resolved_host,
+)
+
+logger = logging.getLogger(__name__)
 
 SUCCESS_MESSAGE = "Connection successful"
 
@@ -33,6 +49,8 @@ class CheckOutcome:
     endpoint: str  # the URL called, credential values masked
     message: str  # "Connection successful" or what went wrong
     timestamp: datetime
+    # The connected account, read after a successful test when the integration says how.
+    identity: AccountIdentity | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -49,6 +67,34 @@ def allowed_hosts_for(document: dict) -> list[str]:
         return document["allowedHosts"]
     host = resolved_host(document["baseUrl"])
     return [] if PLACEHOLDER.search(host) or not host else [host]
+
+
+def authenticate_request(
+    *,
+    document: dict,
+    apply_spec: dict,
+    url: str,
+    base_url: str,
+    credentials: dict,
+    configured_variables: dict,
+) -> AppliedAuth:
+    """Headers and query parameters that put a connection's credentials on a request to ``url``:
+    the one way connection tests and proxied requests authenticate.
+
+    Raises ``AuthApplyError``, also for a ``url`` outside the integration's hosts (checked
+    before any credential is applied, so none can go to another host).
+    """
+    host = resolved_host(url)
+    allowed = allowed_hosts_for(document)
+    if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
+        raise AuthApplyError(f"Blocked: {host or url} is not one of this integration's hosts")
+    return apply_credentials(
+        apply_spec=apply_spec,
+        credentials=credentials,
+        configured_variables=configured_variables,
+        base_url=base_url,
+        allowed_hosts=allowed,
+    )
 
 
 def _status_text(code: int, reason: str) -> str:
@@ -112,6 +158,8 @@ class _Call:
     body: object
     endpoint: str  # credential query values masked
     secrets: list[str]  # values the auth method added (tokens fetched, encoded headers)
+    auth_headers: dict[str, str]  # what the auth method put on the request, to reuse for identity
+    auth_params: dict[str, str]
 
 
 class _NotSent(Exception):
@@ -136,20 +184,13 @@ def _prepare_call(
     try:
         query = {name: render_template(value, values) for name, value in test.get("query", {}).items()}
         headers = {name: render_template(value, values) for name, value in test.get("headers", {}).items()}
-        host = resolved_host(url)
-        allowed = allowed_hosts_for(document)
-        if urlsplit(url).scheme not in ("http", "https") or not host_matches(host, allowed):
-            # Checked before any credential is applied, so none can go to another host.
-            raise _NotSent(
-                f"Blocked: {host or url} is not one of this integration's hosts",
-                endpoint=_endpoint(url, query),
-            )
-        applied = apply_credentials(
+        applied = authenticate_request(
+            document=document,
             apply_spec=method["apply"],
+            url=url,
+            base_url=base_url,
             credentials=credentials,
             configured_variables=configured_variables,
-            base_url=base_url,
-            allowed_hosts=allowed,
         )
     except AuthApplyError as exc:
         message = exc.message
@@ -167,7 +208,71 @@ def _prepare_call(
         endpoint=_endpoint(url, query | {name: MASK for name in applied.query}),
         # What goes on the wire too: a provider may quote a whole header back, re-encoded.
         secrets=[*applied.secrets, *applied.headers.values(), *applied.query.values()],
+        auth_headers=applied.headers,
+        auth_params=applied.query,
     )
+
+
+def _identity_url(request: dict, *, document: dict, base_url: str, variables: dict) -> str | None:
+    """Where the identity request goes, or None when it may not go there (then nothing is sent)."""
+    try:
+        url = (
+            resolve_template(request["url"], variables)
+            if "url" in request
+            else base_url.rstrip("/") + request["path"]
+        )
+    except UrlTemplateError:
+        return None
+    if urlsplit(url).scheme not in ("http", "https") or not host_matches(
+        resolved_host(url), allowed_hosts_for(document)
+    ):
+        return None
+    return url
+
+
+def _fetch_identity(
+    spec: dict,
+    *,
+    document: dict,
+    call: _Call,
+    answer: OutboundResponse,
+    base_url: str,
+    variables: dict,
+    values: dict,
+) -> AccountIdentity | None:
+    """The connected account, from the test's own answer or from the identity request sent with
+    the same credentials. None when it cannot be read; a test never fails because of it."""
+    request = spec.get("request")
+    if request is not None:
+        url = _identity_url(request, document=document, base_url=base_url, variables=variables)
+        if url is None:
+            logger.warning("identity request of %s refused: not one of its hosts", document.get("id"))
+            return None
+        try:
+            query = {name: render_template(value, values) for name, value in request.get("query", {}).items()}
+            headers = {
+                name: render_template(value, values) for name, value in request.get("headers", {}).items()
+            }
+            answer = outbound_request(
+                request["method"],
+                url,
+                headers=headers | call.auth_headers,
+                params=query | call.auth_params,
+                json=request.get("body") if request["method"] == "POST" else None,
+                truncate=True,
+            )
+        except (AuthApplyError, OutboundError) as exc:
+            logger.info(
+                "identity request of %s failed: %s", document.get("id"), scrub(str(exc), call.secrets)
+            )
+            return None
+    if not 200 <= answer.status_code < 300:
+        logger.info("identity request of %s answered %s", document.get("id"), answer.status_code)
+        return None
+    try:
+        return identity_from_answer(spec, answer.json())
+    except ValueError:
+        return None
 
 
 def _judge(response: OutboundResponse, test: dict) -> tuple[Literal["success", "error"], str]:
@@ -230,4 +335,17 @@ def perform_test_request(
     except OutboundError as exc:
         return trace.outcome("error", exc.message, endpoint=call.endpoint)
     status, message = _judge(response, test)
-    return trace.outcome(status, message, endpoint=call.endpoint, status_code=response.status_code)
+    outcome = trace.outcome(status, message, endpoint=call.endpoint, status_code=response.status_code)
+    spec = identity_spec(integration_document, method)
+    if outcome.succeeded and spec:
+        identity = _fetch_identity(
+            spec,
+            document=integration_document,
+            call=call,
+            answer=response,
+            base_url=base_url,
+            variables=configured_variables,
+            values={**configured_variables, **credentials},
+        )
+        outcome = replace(outcome, identity=identity)
+    return outcome

@@ -14,7 +14,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from integrations.url_templates import PLACEHOLDER, template_variables
+from integrations.custom_headers import custom_header_errors
+from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host, template_variables
 
 SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
 PROVIDERS_DIR = Path(__file__).resolve().parent / "providers"
@@ -145,12 +146,38 @@ def is_sign_in_method(auth_method: dict | None) -> bool:
     return bool(auth_method) and auth_method.get("apply", {}).get("type") == SIGN_IN_APPLY_TYPE
 
 
+def _identity_errors(document: dict) -> list[str]:
+    """An identity request's fixed host must be one credentials may go to; a host built from
+    {{variables}} is checked when it is called, as the baseUrl is."""
+    blocks = [("$.identity", document.get("identity"))] + [
+        (f"$.authMethods[{i}].identity", m.get("identity")) for i, m in enumerate(document["authMethods"])
+    ]
+    allowed = document.get("allowedHosts") or [resolved_host(document["baseUrl"])]
+    errors = []
+    for here, block in blocks:
+        url = ((block or {}).get("request") or {}).get("url")
+        if (
+            url
+            and not PLACEHOLDER.search(resolved_host(url))
+            and not host_matches(resolved_host(url), allowed)
+        ):
+            errors.append(f"{here}.request.url: host {resolved_host(url)} is not one of the allowedHosts")
+        if url:
+            known = {f["name"] for m in document["authMethods"] for f in m.get("additionalFields", [])}
+            errors += [
+                f"{here}.request.url: refers to unknown variable '{name}'"
+                for name in template_variables(url)
+                if name not in known
+            ]
+    return errors
+
+
 def document_errors(document) -> list[str]:
     """Every problem with ``document``, each prefixed with its JSON path; empty when valid."""
     errors = _schema_errors(document)
     if errors:
         return errors
-    return _semantic_errors(document)
+    return _semantic_errors(document) + _identity_errors(document) + custom_header_errors(document)
 
 
 def validate_document(document, *, source: str | None = None) -> dict:

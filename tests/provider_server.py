@@ -23,12 +23,23 @@ Endpoints (credentials are the module constants below):
 - ``GET /redirect-private`` 302 to the cloud metadata address
 - ``GET /redirect-loop``    302 to itself, forever
 - ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
-- ``GET /echo``             the request's method, path, headers and query as JSON
+- ``GET /echo``             the request's method, path, headers and query as JSON (any method;
+                            ``?status=N`` answers with status N, ``?type=T`` serves ``/bytes``-like
+                            bodies: ``text``, ``binary``, ``json``)
+- ``GET /flaky?key=K&fail=N&status=S&retry_after=R``
+                            answers S (default 503, with ``Retry-After: R`` if given) to the
+                            first N requests for key K, then 200
+- ``GET /expired-once?key=K`` 401 to the first request for key K (as for a token that just
+                            expired), then like ``/oauth/protected`` for any other token
+- ``GET /me``               the account behind ``Bearer BEARER_TOKEN`` (or a token issued by
+                            ``/oauth/token``): ``IDENTITY``, as GitHub's ``/user`` answers; 401 otherwise
+- ``GET /me/nested``        the same account nested as Zendesk does: ``{"user": {...}}``
 - ``GET /echo-auth?form=F`` 401 quoting the ``Authorization`` header back in form F: ``plain``,
                             ``percent``, ``base64``, ``base64url``, ``base64-nopad``, ``json``
 
 Rejections echo the presented credential back in the error body, as careless providers do, so
-tests can prove it is scrubbed from every message. Every request is recorded in ``hits``.
+tests can prove it is scrubbed from every message. Every request is recorded in ``hits``, and
+with its headers and body in ``requests`` (``Recorded``).
 """
 
 from __future__ import annotations
@@ -42,6 +53,7 @@ import ssl
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -53,6 +65,20 @@ CLIENT_ID = "client-id-5Gh6"
 CLIENT_SECRET = "client-secret-8Jk2Df4"
 REFRESH_TOKEN = "refresh-tok-1Bn7Vc3Xz"
 METADATA_URL = "http://169.254.169.254/latest/meta-data/"
+IDENTITY = {"id": 4217, "login": "ada", "name": "Ada Lovelace", "email": "ada@example.com", "plan": None}
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str  # with the query string
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    at: float  # time.monotonic()
+
+    @property
+    def query(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,10 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
         value = self.headers.get("Authorization", "")
         return value[7:] if value.lower().startswith("bearer ") else ""
 
-    def _form(self) -> dict[str, str]:
+    def _read_body(self) -> bytes:
+        # Read whole, so the body does not confuse the next request on this connection.
         length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode() if length else ""
-        return {k: v[0] for k, v in parse_qs(raw).items()}
+        return self.rfile.read(length) if length else b""
 
     def _echoed_authorization(self, query: dict[str, str]) -> str:
         value = self.headers.get("Authorization", "")
@@ -129,9 +155,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
-        self.server.record(self.command, self.path)
+        body = self._read_body() if self.command in ("GET", "HEAD") else self._body
+        self.server.record(self.command, self.path, headers=self.headers, body=body)
         path = urlsplit(self.path).path
         query = self._query()
+        if path == "/flaky":
+            if self.server.count(query.get("key", "")) <= int(query.get("fail", "1")):
+                retry_after = {"Retry-After": query["retry_after"]} if "retry_after" in query else {}
+                payload = json.dumps({"message": "Try again"}).encode()
+                return self._send(int(query.get("status", "503")), payload, headers=retry_after)
+            return self._ok()
+        if path == "/expired-once":
+            if self.server.count(query.get("key", "")) == 1:
+                return self._json(401, {"error": "invalid_token", "error_description": "The token expired"})
+            if self.server.token_valid(self._bearer()):
+                return self._ok()
+            return self._json(401, {"error": "invalid_token"})
         if path == "/basic":
             expected = "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
             if self.headers.get("Authorization") == expected:
@@ -158,6 +197,11 @@ class _Handler(BaseHTTPRequestHandler):
             if key == API_KEY:
                 return self._ok()
             return self._json(401, {"error_description": f"api_key {key} was revoked"})
+        if path in ("/me", "/me/nested"):
+            token = self._bearer()
+            if token != BEARER_TOKEN and not self.server.token_valid(token):
+                return self._json(401, {"message": "Requires authentication"})
+            return self._json(200, IDENTITY if path == "/me" else {"user": IDENTITY})
         if path == "/oauth/protected":
             if self.server.token_valid(self._bearer()):
                 return self._ok()
@@ -182,25 +226,30 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/echo-auth":
             return self._json(401, {"message": "bad credentials " + self._echoed_authorization(query)})
         if path == "/echo":
+            kind = query.get("type")
+            if kind == "text":
+                return self._send(200, "plain text é".encode(), "text/plain; charset=utf-8")
+            if kind == "binary":
+                return self._send(200, bytes(range(256)), "application/octet-stream")
             return self._json(
-                200,
+                int(query.get("status", "200")),
                 {
                     "method": self.command,
                     "path": urlsplit(self.path).path,
                     "headers": {k.lower(): v for k, v in self.headers.items()},
                     "query": query,
+                    "body": body.decode("utf-8", errors="replace"),
                 },
             )
         return self._json(404, {"message": "No such endpoint"})
 
     def do_POST(self):
         path = urlsplit(self.path).path
+        self._body = self._read_body()
         if path != "/oauth/token":
-            # Keep the body from confusing the next request on this connection.
-            self._form()
             return self.do_GET()
-        self.server.record(self.command, self.path)
-        form = self._form()
+        self.server.record(self.command, self.path, headers=self.headers, body=self._body)
+        form = {k: v[0] for k, v in parse_qs(self._body.decode()).items()}
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         authorization = self.headers.get("Authorization", "")
         if authorization.lower().startswith("basic "):
@@ -219,6 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.server.issue_token()
         return self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
 
+    do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_POST
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -229,15 +280,31 @@ class _Server(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self.hits: list[tuple[str, str]] = []
+        self.requests: list[Recorded] = []
+        self._counts: dict[str, int] = {}
 
     def handle_error(self, request, client_address):
         # Clients hanging up early (a size cap, a timeout) are expected here, not errors.
         if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             super().handle_error(request, client_address)
 
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, *, headers=None, body: bytes = b"") -> None:
+        entry = Recorded(
+            method=method,
+            path=path,
+            headers={k.lower(): v for k, v in (headers or {}).items()},
+            body=body,
+            at=time.monotonic(),
+        )
         with self._lock:
             self.hits.append((method, path))
+            self.requests.append(entry)
+
+    def count(self, key: str) -> int:
+        """How many requests have asked for ``key`` so far, this one included."""
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return self._counts[key]
 
     def issue_token(self) -> str:
         token = "issued-" + secrets.token_urlsafe(16)
@@ -276,6 +343,14 @@ class ProviderServer:
     @property
     def hits(self) -> list[tuple[str, str]]:
         return list(self._server.hits)
+
+    @property
+    def requests(self) -> list[Recorded]:
+        return list(self._server.requests)
+
+    def requests_to(self, path: str) -> list[Recorded]:
+        """Recorded requests whose path (without the query) is ``path``."""
+        return [r for r in self.requests if urlsplit(r.path).path == path]
 
     def start(self) -> ProviderServer:
         self._thread.start()

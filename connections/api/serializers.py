@@ -2,7 +2,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from connections.models import AuditEvent, CheckRun, Connection
+from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
+from connections.proxy import METHODS
 from connections.selectors import (
     HISTORY_LIMIT,
     connection_credentials,
@@ -170,6 +171,12 @@ class ConnectionCreatedOutput(serializers.ModelSerializer):
         ]
 
 
+class AccountOutput(serializers.Serializer):
+    accountId = serializers.CharField(help_text="The account's id at the provider")
+    displayName = serializers.CharField(allow_null=True)
+    email = serializers.CharField(allow_null=True)
+
+
 class ConnectionListItemOutput(ConnectionCreatedOutput):
     """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
     shows that actor the decrypted values if they may see them."""
@@ -187,6 +194,11 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         help_text="True after CONNECTION_ATTENTION_AFTER (default 3) failed tests in a row",
     )
     updatedAt = TimestampField(source="updated_at")
+    account = AccountOutput(
+        allow_null=True,
+        help_text="The connected account, read after a successful test or sign-in when the integration "
+        "says how (its identity block); null until then",
+    )
     integration = _IntegrationSummary()
     oauth = serializers.SerializerMethodField(
         help_text="Sign-in (OAuth 2.0 authorization code) connections only; null for the others"
@@ -202,6 +214,7 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "consecutiveFailures",
             "needsAttention",
             "oauth",
+            "account",
             "createdAt",
             "updatedAt",
             "integration",
@@ -232,6 +245,60 @@ class ConnectionUpdatedOutput(serializers.ModelSerializer):
     class Meta:
         model = Connection
         fields = ["connectionId", "connectionName", "updatedAt"]
+
+
+class ProxyInput(serializers.Serializer):
+    method = serializers.ChoiceField(
+        choices=METHODS, error_messages={"invalid_choice": f"method must be one of {', '.join(METHODS)}"}
+    )
+    path = serializers.CharField(
+        max_length=2000,
+        trim_whitespace=False,
+        help_text="Relative to the connection's base URL (/contacts?limit=5); absolute URLs, //host, @, "
+        "backslashes and dot segments (also encoded) are refused",
+    )
+    query = _object_field(
+        "query", required=False, default=dict, help_text="Query parameters; a list value repeats the name"
+    )
+    headers = _object_field(
+        "headers",
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="Forwarded, except hop-by-hop headers, Authorization, Cookie, Host and Content-Length",
+    )
+    body = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="JSON is sent as JSON; a string is sent as it is (set its Content-Type in headers)",
+    )
+
+
+class ProxyResultOutput(serializers.Serializer):
+    """The provider's answer. ``success``: it answered 2xx or 3xx."""
+
+    success = serializers.BooleanField()
+    status = serializers.IntegerField(help_text="The provider's HTTP status")
+    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
+    headers = serializers.DictField(child=serializers.CharField())
+    contentType = serializers.CharField()
+    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
+    body = serializers.JSONField(allow_null=True)
+
+
+class ProxyCallOutput(serializers.ModelSerializer):
+    """One proxied call: never a body, a header or a query value."""
+
+    statusCode = serializers.IntegerField(source="status_code", allow_null=True)
+    durationMs = serializers.IntegerField(source="duration_ms")
+    featureMappingId = serializers.CharField(source="feature_mapping_id")
+    createdAt = TimestampField(source="created_at")
+
+    class Meta:
+        model = ProxyCall
+        fields = ["method", "path", "statusCode", "durationMs", "attempts", "error", "actor"]
+        fields += ["featureMappingId", "createdAt"]
 
 
 class AuditEventOutput(serializers.ModelSerializer):
@@ -371,7 +438,11 @@ ConnectionDeletedEnvelope = envelope(
 )
 
 
-ConnectionHistoryEnvelope = envelope("ConnectionHistoryEnvelope", history=AuditEventOutput(many=True))
+ConnectionHistoryEnvelope = envelope(
+    "ConnectionHistoryEnvelope",
+    history=AuditEventOutput(many=True),
+    proxyCalls=ProxyCallOutput(many=True, help_text="The newest calls made through the connection"),
+)
 
 
 CheckResultEnvelope = envelope(
@@ -392,3 +463,21 @@ CheckRunEnvelope = envelope("CheckRunEnvelope", testRun=CheckRunOutput())
 
 
 CheckRunListEnvelope = envelope("CheckRunListEnvelope", testRuns=CheckRunOutput(many=True))
+
+
+StatusMapEnvelope = envelope(
+    "StatusMapEnvelope",
+    integrationId=serializers.ChoiceField(
+        choices=["connected", "not-connected", "invalid"],
+        help_text="One key per integration id asked (this name stands for each of them)",
+    ),
+)
+
+
+AccountEnvelope = envelope(
+    "AccountEnvelope",
+    email=serializers.CharField(allow_null=True),
+    displayName=serializers.CharField(allow_null=True),
+    accountId=serializers.CharField(allow_null=True),
+    connectionId=serializers.CharField(help_text="The active connection the account was read from"),
+)

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from connections.api.views import ConnectionTestViewSet, ConnectionViewSet, OAuthAppViewSet, OAuthViewSet
+from connections.api.views import (
+    ConnectionProxyViewSet,
+    ConnectionTestViewSet,
+    ConnectionViewSet,
+    OAuthAppViewSet,
+    OAuthViewSet,
+    UserConnectionsViewSet,
+)
 
 urlpatterns = [
     path("user-integrations/oauth/start", OAuthViewSet.as_view({"post": "start"}), name="api-oauth-start"),
@@ -30,6 +37,11 @@ urlpatterns = [
         name="api-connection-history",
     ),
     path(
+        "user-integrations/<str:connection_id>/proxy",
+        ConnectionProxyViewSet.as_view({"post": "proxy"}),
+        name="api-connection-proxy",
+    ),
+    path(
         "user-integrations/<str:connection_id>/test",
         ConnectionTestViewSet.as_view({"post": "test"}),
         name="api-connection-test",
@@ -38,6 +50,16 @@ urlpatterns = [
         "user-integrations/<str:connection_id>/tests",
         ConnectionTestViewSet.as_view({"get": "history"}),
         name="api-connection-tests",
+    ),
+    path(
+        "users/<str:user_id>/connections/status",
+        UserConnectionsViewSet.as_view({"get": "status"}),
+        name="api-user-connection-status",
+    ),
+    path(
+        "integrations/<str:integration_id>/account",
+        UserConnectionsViewSet.as_view({"get": "account"}),
+        name="api-integration-account",
     ),
     path(
         "connection-tests/<str:run_id>",

@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 
 from accounts.access import IsApiKeyOrOperator, acts_for_any_user, user_for_request
-from connections import selectors, services, test_run_services
+from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.models import CheckRun
 from connections.oauth.clients import (
@@ -16,6 +16,7 @@ from connections.oauth.clients import (
     sign_in_method_or_error,
 )
 from connections.oauth.flow import oauth_flow_start
+from connections.selectors import MAX_STATUS_IDS
 from core.api.envelope import ok
 from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
@@ -24,6 +25,21 @@ from integrations.selectors import integration_get
 
 CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
+
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Forwarded to the provider; lets a POST or PATCH be retried after a 429 or 5xx.",
+)
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key.strip()) <= 255:
+        raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
+    return key.strip() if key else None
 
 
 def _with_etag(response, connection):
@@ -52,9 +68,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     def connect(self, request):
         data = validate_input(s.ConnectInput, request.data, user_id_required=acts_for_any_user(request.user))
         user = user_for_request(request.user, data.get("userId"))
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key.strip()) <= 255:
-            raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
+        key = idempotency_key(request)
         create = partial(
             services.connection_create,
             actor=request.user,
@@ -70,7 +84,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         else:
             connection = services.connection_create_idempotent(
                 actor=request.user,
-                idempotency_key=key.strip(),
+                idempotency_key=key,
                 request_fingerprint=services.idempotency_fingerprint(request.data),
                 create=create,
             )
@@ -185,7 +199,45 @@ class ConnectionViewSet(viewsets.ViewSet):
     def history(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         events = selectors.connection_history(connection=connection)
-        return ok(history=s.AuditEventOutput(events, many=True).data)
+        calls = selectors.connection_proxy_calls(connection=connection)
+        return ok(
+            history=s.AuditEventOutput(events, many=True).data,
+            proxyCalls=s.ProxyCallOutput(calls, many=True).data,
+        )
+
+
+class ConnectionProxyViewSet(viewsets.ViewSet):
+    """Calls to the provider with the connection's credentials, for API keys and the owner."""
+
+    @extend_schema(
+        operation_id="connections_proxy",
+        description=(
+            "Sends one request to the connection's base URL with its credentials applied (as its test "
+            "request would be) and the integration's custom headers, and answers the provider's status, "
+            "headers and body (JSON parsed, text as text, anything else base64). `success` is false for a "
+            "4xx or 5xx answer, which still comes with HTTP 200; errors of the proxy itself use the "
+            "envelope: 400 for a path outside the base URL or an unsendable header, 409 for an inactive "
+            "connection or one needing reconnection, 429 with Retry-After past PROXY_RATE per connection, "
+            "502/504 when the provider cannot be reached. 429 and 5xx answers are retried (PROXY_MAX_RETRIES) "
+            "for GET, HEAD, OPTIONS, PUT and DELETE, or any method sent with an Idempotency-Key."
+        ),
+        parameters=[CONNECTION_ID, IDEMPOTENCY_KEY],
+        request=s.ProxyInput,
+        responses=s.ProxyResultOutput,
+    )
+    def proxy(self, request, connection_id: str):
+        connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
+        data = validate_input(s.ProxyInput, request.data)
+        call = proxy.ProxyRequest(
+            method=data["method"],
+            path=data["path"],
+            query=data["query"],
+            headers=data["headers"],
+            body=data["body"],
+            idempotency_key=idempotency_key(request),
+        )
+        response = proxy.connection_proxy(connection=connection, actor=request.user, request=call)
+        return Response(proxy.proxy_result(response))
 
 
 ASYNC = OpenApiParameter(
@@ -337,3 +389,63 @@ class OAuthAppViewSet(viewsets.ViewSet):
             client_secret=data.get("clientSecret"),
         )
         return ok(message="OAuth app saved", oauthApp=self._output(request, integration, auth_method_id))
+
+
+USER_ID = OpenApiParameter("user_id", location=OpenApiParameter.PATH, description="userId")
+
+
+class UserConnectionsViewSet(viewsets.ViewSet):
+    """What a host product asks about one user's connections (seed 004): the status map, and
+    the connected account of an integration. Same access rules as connections."""
+
+    @extend_schema(
+        operation_id="connections_status_map",
+        description=(
+            "`{integrationId: status}` for every id asked, with `success: true` beside them. `connected`: an "
+            "active connection whose last test did not fail; `invalid`: active connections, all failing "
+            "(test again or reconnect); `not-connected`: no active connection. One database query whatever the "
+            "number of ids; ids that name no integration answer 400 listing them."
+        ),
+        parameters=[
+            USER_ID,
+            OpenApiParameter(
+                "integrationIds", required=True, description=f"Comma-separated, at most {MAX_STATUS_IDS}"
+            ),
+        ],
+        responses=s.StatusMapEnvelope,
+    )
+    def status(self, request, user_id: str):
+        user = user_for_request(request.user, user_id)
+        raw = request.query_params.get("integrationIds", "")
+        integration_ids = list(dict.fromkeys(i.strip() for i in raw.split(",") if i.strip()))
+        if not integration_ids:
+            raise ValidationFailed(["integrationIds is required: comma-separated integration ids"])
+        statuses = selectors.connection_status_map(user=user, integration_ids=integration_ids)
+        return ok(**statuses)
+
+    @extend_schema(
+        operation_id="integrations_account",
+        description=(
+            "The account the user's active connection to this integration belongs to at the provider, as "
+            "read after its last successful test or sign-in (the integration's identity block). Fields are "
+            "null until it has been read. 404 when the user has no active connection to it."
+        ),
+        parameters=[
+            OpenApiParameter("integration_id", location=OpenApiParameter.PATH, description="integrationId"),
+            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+        ],
+        responses=s.AccountEnvelope,
+    )
+    def account(self, request, integration_id: str):
+        user_id = request.query_params.get("userId")
+        if acts_for_any_user(request.user) and not user_id:
+            raise ApplicationError("userId query parameter is required")
+        user = user_for_request(request.user, user_id)
+        connection = selectors.connection_for_account(user=user, integration_id=integration_id)
+        account = connection.account or {"accountId": None, "displayName": None, "email": None}
+        return ok(
+            email=account["email"],
+            displayName=account["displayName"],
+            accountId=account["accountId"],
+            connectionId=connection.connection_id,
+        )

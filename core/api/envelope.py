@@ -10,22 +10,40 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import SuspiciousOperation
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import ApplicationError
+from core.api.parsers import RequestBodyTooLarge
+from core.errors import ApplicationError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
+
+class ServerError(exceptions.APIException):
+    """What any unexpected error becomes: its text (which may hold secrets) is never shown."""
+
+    status_code = 500
+    default_detail = "Internal server error"
+
+
+class BadRequest(exceptions.APIException):
+    """A request Django refused before any view ran (a host not in ALLOWED_HOSTS, …)."""
+
+    status_code = 400
+    default_detail = "Bad request"
+
+
 _MESSAGES: dict[type[exceptions.APIException], str] = {
+    BadRequest: "Bad request",
     exceptions.NotAuthenticated: "Authentication required",
     exceptions.AuthenticationFailed: "Authentication failed",
     exceptions.PermissionDenied: "Permission denied",
@@ -95,20 +113,6 @@ def validation_messages(detail: Any, path: str = "") -> list[str]:
     return [f"{path}: {text}"]
 
 
-class ServerError(exceptions.APIException):
-    """What any unexpected error becomes: its text (which may hold secrets) is never shown."""
-
-    status_code = 500
-    default_detail = "Internal server error"
-
-
-class BadRequest(exceptions.APIException):
-    """A request Django refused before any view ran (a host not in ALLOWED_HOSTS, …)."""
-
-    status_code = 400
-    default_detail = "Bad request"
-
-
 def _as_api_exception(exc: Exception, where: str) -> exceptions.APIException:
     if isinstance(exc, exceptions.APIException):
         return exc
@@ -116,6 +120,14 @@ def _as_api_exception(exc: Exception, where: str) -> exceptions.APIException:
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return RequestBodyTooLarge()
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return BadRequest(
+            f"Too many query or form parameters (more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS})"
+        )
+    if type(exc) is DjangoBadRequest:
+        return BadRequest(str(exc) or None)  # raised by our own checks, with a message for the caller
     if isinstance(exc, (SuspiciousOperation, DjangoBadRequest)):
         return BadRequest()
     logger.error("Unhandled error in %s", where, exc_info=exc)
@@ -127,7 +139,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     error, expected or not, in the envelope. Django's own error handlers call it for /api/ paths."""
     set_rollback()
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, error=exc.error, errors=exc.errors), status=exc.status_code)
+        retry_after = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+        body = error_body(exc.message, error=exc.error, errors=exc.errors)
+        return Response(body, status=exc.status_code, headers=retry_after)
     view = context.get("view")
     exc = _as_api_exception(exc, type(view).__name__ if view else "API view")
     headers: dict[str, str] = {}
@@ -144,7 +158,17 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         )
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else None
         body = error_body(message, error=detail if detail and detail != message else None)
+    if not _renders_json(context):
+        # A view with its own renderers (the OpenAPI document, Swagger UI) still errs in JSON.
+        return JsonResponse(body, status=exc.status_code, headers=headers)
     return Response(body, status=exc.status_code, headers=headers)
+
+
+def _renders_json(context: dict) -> bool:
+    renderer = getattr(context.get("request"), "accepted_renderer", None)
+    if renderer is None:
+        renderer = (getattr(context.get("view"), "renderer_classes", None) or [JSONRenderer])[0]
+    return renderer.media_type in ("application/json", "text/html") and renderer.format in ("json", "api")
 
 
 def is_api_request(request) -> bool:

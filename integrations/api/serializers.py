@@ -81,6 +81,12 @@ class IntegrationDocumentInput(serializers.Serializer):
         help_text="API root; {{variables}} come from a connection's configuredVariables"
     )
     allowedHosts = serializers.ListField(child=serializers.CharField(), required=False)
+    headers = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Sent with every proxied request; values may use ${user.email}, ${user.name}, "
+        "${user.userId} and ${connection.<configured variable>}",
+    )
     testRequest = serializers.DictField()
     authMethods = AuthMethodSerializer(many=True)
 
@@ -116,6 +122,7 @@ class IntegrationOutput(IntegrationListItemOutput):
     allowedHosts = serializers.ListField(
         child=serializers.CharField(), source="document.allowedHosts", required=False
     )
+    headers = serializers.DictField(child=serializers.CharField(), source="document.headers", required=False)
     testRequest = serializers.DictField(source="document.testRequest")
     authMethods = AuthMethodSerializer(many=True, source="auth_methods")
     createdAt = TimestampField(source="created_at")

@@ -44,6 +44,7 @@ LIST_ITEM_KEYS = {
     "consecutiveFailures",
     "needsAttention",
     "oauth",
+    "account",
     "createdAt",
     "updatedAt",
     "integration",
