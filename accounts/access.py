@@ -28,6 +28,14 @@ def user_for_request(actor, user_id: str | None) -> User | None:
     return actor
 
 
+def user_or_user_id_for_request(actor, user_id: str | None) -> User | str | None:
+    """As ``user_for_request``, but a key's or operator's user comes back as its userId, for a
+    caller that loads the user within its own query (and answers "User not found" itself)."""
+    if acts_for_any_user(actor):
+        return user_id
+    return user_for_request(actor, user_id)
+
+
 def actor_label(actor) -> str:
     """How audit records name whoever made a request."""
     if getattr(actor, "is_api_key", False):

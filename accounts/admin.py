@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from accounts.api_keys import api_key_create, api_key_revoke
+from accounts.api_keys import api_key_create, api_key_forget, api_key_revoke
 from accounts.models import ApiKey, User
 
 
@@ -49,6 +49,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.pk, obj.prefix, obj.created_at = api_key.pk, api_key.prefix, api_key.created_at
         obj._state.adding = False
         messages.warning(request, f"New API key (shown once, copy it now): {raw_key}")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        api_key_forget(api_key=obj)
+
+    def delete_queryset(self, request, queryset):
+        keys = list(queryset)
+        super().delete_queryset(request, queryset)
+        for api_key in keys:
+            api_key_forget(api_key=api_key)
 
     @admin.action(description="Revoke selected API keys")
     def revoke_selected(self, request, queryset):

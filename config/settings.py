@@ -144,8 +144,11 @@ AUTH_USER_MODEL = "accounts.User"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage makes it an empty cache (logged), never a failed request.
+            "BACKEND": "core.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
+            # Fail within a second when Redis is down instead of holding the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             # Lets several deployments (or test runs) share one Redis database without meeting.
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         }
@@ -187,6 +190,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, 2_621_440)
 
+# A proven API key is trusted this long without a query; revoking it ends that at once.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",
@@ -195,7 +201,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "core.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.WriteRateThrottle"],

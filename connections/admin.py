@@ -1,7 +1,12 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
@@ -9,6 +14,7 @@ from accounts.models import User
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
 from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm, OAuthAppAdminForm
+from connections.health import FAILING_WINDOW, IntegrationHealth, integration_health_list
 from connections.models import AuditEvent, CheckRun, Connection, OAuthApp, ProxyCall
 from connections.oauth.clients import oauth_app_save, oauth_callback_url, oauth_environment_prefix
 from connections.services import connection_delete, connection_update
@@ -194,6 +200,26 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _health_links(row: IntegrationHealth, since) -> dict[str, str]:
+    connections = reverse("admin:connections_connection_changelist")
+    runs = reverse("admin:connections_checkrun_changelist")
+    of_integration = {"integration__id__exact": row.integration_id}
+    return {
+        "all": f"{connections}?{urlencode(of_integration)}",
+        "active": f"{connections}?{urlencode({**of_integration, 'status__exact': 'active'})}",
+        "inactive": f"{connections}?{urlencode({**of_integration, 'status__exact': 'inactive'})}",
+        "attention": f"{connections}?{urlencode({**of_integration, 'needs_attention': 'yes'})}",
+        "failed_runs": f"{runs}?"
+        + urlencode(
+            {
+                "connection__integration__id__exact": row.integration_id,
+                "status__exact": "error",
+                "finished_at__gte": since.isoformat(timespec="seconds"),
+            }
+        ),
+    }
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     """Connections are created by their users (API or wizard); operators inspect, fix and
@@ -216,6 +242,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     actions = ["deactivate", "test_selected"]
     inlines = [CheckRunInline, ProxyCallInline, AuditEventInline]
+    change_list_template = "admin/connections/connection/change_list.html"
     readonly_fields = [
         "connection_id",
         "user",
@@ -298,6 +325,31 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # soft delete only: the "Deactivate" action
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A connection deleted permanently is kept for its history only: nothing left to edit.
+        if obj is not None and obj.deleted_permanently:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def get_urls(self):
+        health = path("health/", self.admin_site.admin_view(self.health_view), name="connections_health")
+        return [health, *super().get_urls()]
+
+    def health_view(self, request):
+        """Per integration: connections by status, failing tests, samples, links to the lists."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        since = timezone.now() - FAILING_WINDOW
+        rows = [(row, _health_links(row, since)) for row in integration_health_list()]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Health by integration",
+            "opts": self.model._meta,
+            "rows": rows,
+            "attention_after": settings.CONNECTION_ATTENTION_AFTER,
+        }
+        return TemplateResponse(request, "admin/connections/health.html", context)
 
     def save_model(self, request, obj, form, change):
         # Through the service: row lock, merge, validation, re-encryption and the audit record.

@@ -1,16 +1,23 @@
-"""``manage.py doctor``'s checks of encryption keys and stored credentials (registered by the app
-config): every row on a key that is still configured, how many wait for rotation, and a sample
-that really decrypts."""
+"""How the stored connections are doing, for operators: ``manage.py doctor``'s checks of keys and
+stored credentials (every row on a key still configured, how many wait for rotation, a sample that
+really decrypts) and the admin's health view per integration."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Count, Q
+from django.utils import timezone
 
 from connections import encryption
-from connections.models import Connection
+from connections.models import CheckRun, Connection
 from core.doctor import Finding, Level
+from core.log_format import mask_secrets
+from integrations.models import Integration
 
 SAMPLE = 10  # the newest and the oldest rows each
 
@@ -70,3 +77,83 @@ def _sample_findings() -> Iterable[Finding]:
         )
     else:
         yield Finding("credentials", Level.OK, f"{len(sample)} sampled, all decrypted")
+
+
+# --- The operator's health view (admin: Connections › Health by integration)
+
+SAMPLES_PER_INTEGRATION = 3
+# The newest failed runs read to pick samples from: bounds the page's cost whatever the failures.
+SAMPLE_SCAN = 300
+SAMPLE_CHARS = 300
+FAILING_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class ErrorSample:
+    connection_id: str
+    finished_at: datetime
+    status_code: int | None
+    message: str
+
+
+@dataclass
+class IntegrationHealth:
+    integration_id: str
+    display_name: str
+    active: int = 0
+    inactive: int = 0
+    needs_attention: int = 0
+    reconnect_required: int = 0
+    failed_runs: int = 0
+    failing_connections: int = 0
+    samples: list[ErrorSample] = field(default_factory=list)
+
+
+def integration_health_list(*, now: datetime | None = None) -> list[IntegrationHealth]:
+    """Per integration with connections or recent failures: connections by status, needing
+    attention, tests failed in the last 24 h, and a few recent error messages. Four queries."""
+    since = (now or timezone.now()) - FAILING_WINDOW
+    rows: dict[str, IntegrationHealth] = {}
+
+    def health_of(integration_id: str) -> IntegrationHealth:
+        return rows.setdefault(integration_id, IntegrationHealth(integration_id, integration_id))
+
+    for counted in Connection.objects.values("integration_id").annotate(
+        active=Count("id", filter=Q(status=Connection.Status.ACTIVE)),
+        inactive=Count("id", filter=Q(status=Connection.Status.INACTIVE)),
+        needs_attention=Count("id", filter=Q(consecutive_failures__gte=settings.CONNECTION_ATTENTION_AFTER)),
+    ):
+        row = health_of(counted.pop("integration_id"))
+        for name, value in counted.items():
+            setattr(row, name, value)
+    failed = CheckRun.objects.filter(status=CheckRun.Status.ERROR, finished_at__gte=since)
+    for counted in failed.values("connection__integration_id").annotate(
+        runs=Count("id"), connections=Count("connection_id", distinct=True)
+    ):
+        row = health_of(counted["connection__integration_id"])
+        row.failed_runs, row.failing_connections = counted["runs"], counted["connections"]
+    _add_samples(health_of, failed)
+    for integration_id, name in Integration.objects.filter(id__in=list(rows)).values_list(
+        "id", "display_name"
+    ):
+        rows[integration_id].display_name = name
+    return sorted(
+        rows.values(), key=lambda row: (-row.failing_connections, -row.needs_attention, row.display_name)
+    )
+
+
+def _add_samples(health_of, failed) -> None:
+    newest = failed.order_by("-finished_at").values_list(
+        "connection__integration_id",
+        "connection__connection_id",
+        "finished_at",
+        "status_code",
+        "error_message",
+    )[:SAMPLE_SCAN]
+    for integration_id, connection_id, finished_at, status_code, message in newest:
+        samples = health_of(integration_id).samples
+        if len(samples) < SAMPLES_PER_INTEGRATION:
+            # Stored messages are scrubbed when written (core.redaction); credential-shaped text
+            # is masked again here in case an older row predates that.
+            text = mask_secrets(message or "")[:SAMPLE_CHARS]
+            samples.append(ErrorSample(connection_id, finished_at, status_code, text))

@@ -43,6 +43,8 @@ class Connection(models.Model):
     last_test_date = models.DateTimeField(null=True, blank=True)
     # Tests failed in a row since the last success (connections/test_run_services.py keeps it).
     consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    # Set by a permanent delete: credentials and values are erased, the row stays for its history.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)
     # --- Sign-in (OAuth 2.0 authorization code) connections: what the tokens are worth, in the
@@ -99,6 +101,10 @@ class Connection(models.Model):
     @property
     def etag(self) -> str:
         return f'"{self.version}"'
+
+    @property
+    def deleted_permanently(self) -> bool:
+        return self.deleted_at is not None
 
     @property
     def account(self) -> dict | None:
@@ -192,6 +198,7 @@ class AuditEvent(models.Model):
         NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
         REVOKE = "revoke", "Revoke tokens"
         IMPORT = "import", "Import"
+        DELETE_PERMANENTLY = "erase", "Delete permanently"
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="audit_events")
     action = models.CharField(max_length=16, choices=Action.choices)

@@ -236,6 +236,8 @@ class UpdatePlan:
 def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -> UpdatePlan:
     """Merge ``changes`` into the connection's current state and validate the result; writes
     nothing (the admin form uses it to show errors before saving). ValidationFailed on problems."""
+    if current.deleted_permanently:
+        raise NotFound("Connection not found")
     integration = current.integration
     changed: list[str] = []
     updates: dict[str, Any] = {}
@@ -345,6 +347,8 @@ def _set_status(*, connection: Connection, actor: Any, status: str, action: str)
             .select_related("integration")
             .get(pk=connection.pk)
         )
+        if current.deleted_permanently:
+            raise NotFound("Connection not found")
         if current.status == status:
             return current
         if status == Connection.Status.ACTIVE:
@@ -359,6 +363,45 @@ def connection_delete(*, connection: Connection, actor: Any) -> Connection:
     return _set_status(
         connection=connection, actor=actor, status=Connection.Status.INACTIVE, action=Action.DELETE
     )
+
+
+def connection_delete_permanently(*, connection: Connection, actor: Any) -> Connection:
+    """Erase the credentials and every stored value; keep the history without values.
+
+    The row stays as a tombstone (inactive, ``deleted_at`` set) so its audit trail and test
+    outcomes still belong to something; selectors treat it as gone and it cannot come back.
+    Anything that needs the credentials (revoking a token at the provider) runs before this.
+    """
+    with transaction.atomic():
+        current = Connection.objects.select_for_update(of=("self",)).get(pk=connection.pk)
+        if current.deleted_at is not None:
+            raise NotFound("Connection not found")
+        _save_versioned(
+            current,
+            {
+                "status": Connection.Status.INACTIVE,
+                "credentials_encrypted": "",
+                "configured_variables": {},
+                "last_test_message": None,
+                "consecutive_failures": 0,
+                "account_id": "",
+                "account_display_name": "",
+                "account_email": "",
+                "import_fingerprint": "",
+                "deleted_at": timezone.now(),
+            },
+        )
+        # Outcomes stay (status, code, timing, who and when); the text that may quote values goes.
+        current.test_runs.update(message=None, error_message=None, endpoint=None)
+        IdempotencyRecord.objects.filter(connection=current).delete()
+        current.connect_sessions.all().delete()  # no link may reopen it
+        audit_record(
+            connection=current,
+            action=Action.DELETE_PERMANENTLY,
+            actor=actor,
+            fields=["credentials", "configuredVariables", "status"],
+        )
+    return current
 
 
 def connection_reactivate(*, connection: Connection, actor: Any) -> Connection:
@@ -381,7 +424,7 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
     with transaction.atomic():
         rows = list(
             Connection.objects.select_for_update(of=("self",))
-            .filter(pk__gt=after_pk)
+            .filter(pk__gt=after_pk, deleted_at__isnull=True)
             .exclude(credentials_encrypted__startswith=encryption.current_token_prefix())
             .order_by("pk")[:batch_size]
         )

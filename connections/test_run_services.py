@@ -10,6 +10,7 @@ the sweeper) are in ``connections.test_run_schedule``; reads in ``connections.se
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
@@ -111,6 +112,14 @@ def _call_provider(connection: Connection) -> CheckOutcome:
         return _outcome_without_call(
             f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
         )
+    except Exception as exc:
+        # A bug of ours must end this run with a verdict, not leave it "running" or stop the
+        # other tests of a batch. The text may quote a credential: only the type is kept.
+        where = "".join(traceback.format_tb(exc.__traceback__))  # code lines, no values
+        logger.error("test of %s: unexpected %s at\n%s", connection.connection_id, type(exc).__name__, where)
+        return _outcome_without_call(
+            f"The test could not be completed (internal error: {type(exc).__name__})"
+        )
 
 
 def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True) -> CheckRun:
@@ -157,10 +166,11 @@ def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
 
 
 def _record_on_connection(*, connection_pk: int, outcome: CheckOutcome, tested_at: datetime) -> None:
-    # A run that started before the one already recorded (concurrent tests) does not overwrite it.
+    # A run that started before the one already recorded (concurrent tests) does not overwrite it,
+    # and a run that finishes after a permanent delete leaves the erased connection alone.
     # Test results are not the user's data: the version (the ETag) stays, so a test between a
     # read and a conditional update does not make the update fail.
-    Connection.objects.filter(pk=connection_pk).filter(
+    Connection.objects.filter(pk=connection_pk, deleted_at__isnull=True).filter(
         Q(last_test_date__isnull=True) | Q(last_test_date__lte=tested_at)
     ).update(
         last_test_status=outcome.status,

@@ -7,8 +7,11 @@ connection at step 3 and reviews the stored (masked) connection at step 4.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +27,7 @@ from connections.services import (
     ConnectionChanges,
     connection_create,
     connection_delete,
+    connection_delete_permanently,
     connection_reactivate,
     connection_update,
 )
@@ -34,6 +38,8 @@ from integrations.models import Integration
 from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
+# Connection cards on one page of My Connections.
+PAGE_SIZE = 50
 
 
 # --- Shared pieces --------------------------------------------------------------------------
@@ -309,37 +315,57 @@ def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
 
 @login_required
 def my_connections(request: HttpRequest) -> HttpResponse:
+    """Newest first, PAGE_SIZE cards a page; "Older connections" follows the cursor."""
     status = request.GET.get("status", "")
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
-    page = connection_list_for_user(
-        user=request.user, status=status or None, integration_id=integration_id or None, q=query
-    )
-    connections = list(reversed(page.items))  # newest first
-    for connection in connections:
+    try:
+        page = connection_list_for_user(
+            user=request.user,
+            status=status or None,
+            integration_id=integration_id or None,
+            q=query,
+            limit=PAGE_SIZE,
+            cursor=request.GET.get("cursor") or None,
+            newest_first=True,
+        )
+    except ValidationFailed as exc:  # a cursor edited by hand
+        raise Http404(exc.errors[0]) from exc
+    for connection in page.items:
         connection.test_result = _test_result(connection)
+    filters = {"status": status, "integration": integration_id, "q": query}
+    kept = {name: value for name, value in filters.items() if value}
     return render(
         request,
         "connections/my_connections.html",
         {
-            "connections": connections,
+            "connections": page.items,
             "stats": page.stats,
-            "filters": {"status": status, "integration": integration_id, "q": query},
-            "filtered": bool(status or integration_id or query),
-            "integration_choices": Integration.objects.filter(connections__user=request.user).distinct(),
+            "total": page.total,
+            "filters": filters,
+            "filtered": bool(kept),
+            "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
+            "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
+            "integration_choices": Integration.objects.filter(
+                Exists(Connection.objects.filter(user=request.user, integration=OuterRef("pk")))
+            ),
         },
     )
 
 
 @login_required
 def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Deactivate (reversible) or, with ``action=permanent``, delete for good."""
     connection = _owned_connection(request, connection_id)
     if request.method == "POST":
-        connection_delete(connection=connection, actor=request.user)
-        messages.success(
-            request, f"“{connection.connection_name}” was deleted. You can reactivate it at any time."
-        )
+        name = connection.connection_name
+        if request.POST.get("action") == "permanent":
+            connection_delete_permanently(connection=connection, actor=request.user)
+            messages.success(request, f"“{name}” was deleted permanently; its saved credentials were erased.")
+        else:
+            connection_delete(connection=connection, actor=request.user)
+            messages.success(request, f"“{name}” was deactivated. You can reactivate it at any time.")
         return redirect("my-connections")
     return render(request, "connections/confirm_delete.html", {"connection": connection})
 

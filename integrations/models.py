@@ -35,3 +35,14 @@ class Integration(models.Model):
 
     def auth_method(self, auth_method_id: str) -> dict | None:
         return next((m for m in self.auth_methods if m.get("id") == auth_method_id), None)
+
+
+class CatalogRevision(models.Model):
+    """One row counting changes to the catalog. Processes keep the catalog in memory
+    (``integrations.catalog``) and compare this number, read within their own queries, to know
+    when to load it again, so a change made by any process is seen by all at once."""
+
+    number = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"catalog revision {self.number}"

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from core.errors import Conflict, ValidationFailed
+from integrations.catalog import catalog_changed
 from integrations.documents import DOCUMENT_FILE_NAME, PROVIDERS_DIR, document_errors, load_document_file
 from integrations.models import Integration
 
@@ -45,6 +46,7 @@ def integration_create(*, document: dict) -> Integration:
             integration.save(force_insert=True)
     except IntegrityError as exc:  # a concurrent create won the race
         raise Conflict("Integration already exists") from exc
+    catalog_changed()
     return integration
 
 
@@ -56,6 +58,7 @@ def integration_update(*, integration: Integration, document: dict) -> Integrati
         raise ValidationFailed([f"$.id: must stay '{integration.pk}'; create a new integration for a new id"])
     _copy_columns(integration, document)
     integration.save()
+    catalog_changed()
     return integration
 
 
@@ -81,6 +84,7 @@ def integration_delete(*, integration: Integration) -> bool:
         integration_deactivate(integration=integration)
         return False
     integration.delete()
+    catalog_changed()
     return True
 
 
@@ -89,6 +93,7 @@ def integration_deactivate(*, integration: Integration) -> Integration:
     if integration.status != Integration.Status.INACTIVE:
         _copy_columns(integration, {**integration.document, "status": Integration.Status.INACTIVE})
         integration.save()
+        catalog_changed()
     return integration
 
 
@@ -126,4 +131,6 @@ def integration_sync_from_files(*, directory: Path = PROVIDERS_DIR) -> SyncRepor
         _copy_columns(integration, document)
         integration.save()
         report.updated.append(integration.pk)
+    if report.created or report.updated:
+        catalog_changed()
     return report

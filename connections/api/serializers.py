@@ -6,6 +6,7 @@ from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from connections.proxy import METHODS
 from connections.selectors import (
     HISTORY_LIMIT,
+    MAX_PAGE_SIZE,
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
@@ -99,8 +100,13 @@ class MyConnectionsQuery(serializers.Serializer):
     userId = serializers.CharField(max_length=64, required=False)
     status = StatusField(choices=Connection.Status.choices)
     integrationId = serializers.CharField(max_length=64, required=False)
-    limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
+    cursor = serializers.CharField(max_length=200, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
+
+
+class ConnectionDeleteQuery(serializers.Serializer):
+    permanent = serializers.BooleanField(required=False, default=False)
 
 
 # --- Output
@@ -416,8 +422,13 @@ class _Stats(serializers.Serializer):
 MyConnectionsEnvelope = envelope(
     "MyConnectionsEnvelope",
     connections=ConnectionListItemOutput(many=True),
-    total=serializers.IntegerField(help_text="Connections matching the filters (before limit/offset)"),
+    total=serializers.IntegerField(help_text="Connections matching the filters (on every page)"),
     stats=_Stats(help_text="All the user's connections, whatever the filters"),
+    nextCursor=serializers.CharField(
+        required=False,
+        allow_null=True,
+        help_text="Send as cursor for the next page; null or absent on the last page",
+    ),
 )
 
 

@@ -5,9 +5,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from accounts.access import IsApiKeyOrOperator, acts_for_any_user, user_for_request
+from accounts.access import (
+    IsApiKeyOrOperator,
+    acts_for_any_user,
+    user_for_request,
+    user_or_user_id_for_request,
+)
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
+from connections.api.representations import connection_detail, connection_list_item
 from connections.models import CheckRun
 from connections.oauth.clients import (
     oauth_app_save,
@@ -16,7 +22,7 @@ from connections.oauth.clients import (
     sign_in_method_or_error,
 )
 from connections.oauth.flow import oauth_flow_start
-from connections.selectors import MAX_STATUS_IDS
+from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
 from core.api.envelope import ok
 from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
@@ -100,16 +106,21 @@ class ConnectionViewSet(viewsets.ViewSet):
         description=(
             "A user's connections, oldest first; password and secret fields masked. `userId` is required "
             "for API keys and operators and implied for a signed-in end user. `total` counts the connections "
-            "matching the filters (before `limit`/`offset`). `stats` covers all the user's connections "
-            "whatever the filters: `active`, `inactive`, `total`, and `recent` = created in the last 7 days."
+            "matching the filters (on every page). `stats` covers all the user's connections whatever the "
+            "filters: `active`, `inactive`, `total`, and `recent` = created in the last 7 days.\n\n"
+            f"Pages: at most `limit` items (default and most {MAX_PAGE_SIZE}). When more follow, "
+            "`nextCursor` says where: send it back as `cursor` for the next page. With `limit` or `cursor` "
+            "the answer always has `nextCursor` (null on the last page); without them it has it only "
+            f"when the user has more than {MAX_PAGE_SIZE} matching connections."
         ),
         parameters=[
             OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
             OpenApiParameter("status", enum=["active", "inactive"], required=False),
             OpenApiParameter("integrationId", required=False),
             OpenApiParameter(
-                "limit", int, required=False, description="At most this many items (1–1000); default all"
+                "limit", int, required=False, description=f"At most this many items (1–{MAX_PAGE_SIZE})"
             ),
+            OpenApiParameter("cursor", required=False, description="A nextCursor from the previous page"),
             OpenApiParameter("offset", int, required=False, description="Skip this many items; default 0"),
         ],
         responses=s.MyConnectionsEnvelope,
@@ -118,16 +129,22 @@ class ConnectionViewSet(viewsets.ViewSet):
         if acts_for_any_user(request.user) and not request.query_params.get("userId"):
             raise ApplicationError("userId query parameter is required")
         query = validate_input(s.MyConnectionsQuery, request.query_params)
-        user = user_for_request(request.user, query.get("userId"))
         page = selectors.connection_list_for_user(
-            user=user,
+            user=user_or_user_id_for_request(request.user, query.get("userId")),
             status=query.get("status"),
             integration_id=query.get("integrationId"),
             limit=query.get("limit"),
             offset=query["offset"],
+            cursor=query.get("cursor"),
         )
-        items = s.ConnectionListItemOutput(page.items, many=True).data
-        return ok(connections=items, total=page.total, stats=asdict(page.stats))
+        body = ok(
+            connections=[connection_list_item(item) for item in page.items],
+            total=page.total,
+            stats=asdict(page.stats),
+        )
+        if page.next_cursor or "limit" in query or "cursor" in query:
+            body.data["nextCursor"] = page.next_cursor
+        return body
 
     @extend_schema(
         operation_id="connections_retrieve",
@@ -137,8 +154,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
-        data = s.ConnectionDetailOutput(connection, context={"reveal_secrets_to": request.user}).data
-        return _with_etag(ok(connection=data), connection)
+        return _with_etag(ok(connection=connection_detail(connection, actor=request.user)), connection)
 
     @extend_schema(
         operation_id="connections_update",
@@ -181,23 +197,44 @@ class ConnectionViewSet(viewsets.ViewSet):
 
     @extend_schema(
         operation_id="connections_delete",
-        description="Soft delete: the connection becomes inactive and keeps its history; PUT status active restores it.",
-        parameters=[CONNECTION_ID],
+        description=(
+            "Soft delete: the connection becomes inactive and keeps its history; PUT status active restores it.\n\n"
+            "`?permanent=true` deletes it for good: the credentials and configured variables are erased, "
+            "the audit trail and test outcomes are kept without values (`GET …/history` still answers), "
+            "and every other call answers 404 from then on. It cannot be undone."
+        ),
+        parameters=[
+            CONNECTION_ID,
+            OpenApiParameter(
+                "permanent",
+                bool,
+                required=False,
+                description="true: erase the credentials and values for good (default false: soft delete)",
+            ),
+        ],
         responses=s.ConnectionDeletedEnvelope,
     )
     def destroy(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        if validate_input(s.ConnectionDeleteQuery, request.query_params)["permanent"]:
+            services.connection_delete_permanently(connection=connection, actor=request.user)
+            return ok(message="Connection deleted permanently", connectionId=connection.connection_id)
         services.connection_delete(connection=connection, actor=request.user)
         return ok(message="Connection deleted successfully", connectionId=connection.connection_id)
 
     @extend_schema(
         operation_id="connections_history",
-        description="Audit trail, newest first: who (user or API key), what (field names, never values), when.",
+        description=(
+            "Audit trail, newest first: who (user or API key), what (field names, never values), when. "
+            "Kept after a permanent delete."
+        ),
         parameters=[CONNECTION_ID],
         responses=s.ConnectionHistoryEnvelope,
     )
     def history(self, request, connection_id: str):
-        connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
+        connection = selectors.connection_get_for_actor(
+            actor=request.user, connection_id=connection_id, include_deleted=True
+        )
         events = selectors.connection_history(connection=connection)
         calls = selectors.connection_proxy_calls(connection=connection)
         return ok(

@@ -1,6 +1,7 @@
 """Integrations built from the real provider files (plus one local test document), and connections
 whose credentials are encrypted with the real encryption module."""
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import integrations
 from connections import encryption
 from connections.models import Connection, new_connection_id
 from connections.oauth.tokens import oauth_columns
+from integrations.catalog import catalog_changed
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
 from tests.accounts.factories import UserFactory
@@ -134,6 +136,7 @@ def integration_from_document(document: dict, **overrides) -> Integration:
         **overrides,
     }
     integration, _ = Integration.objects.update_or_create(id=document["id"], defaults=values)
+    catalog_changed()  # as the catalog's services do
     return integration
 
 
@@ -181,9 +184,10 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
 # provider_server and allow_local_provider fixtures; the bench uses it too).
 
 
-def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
+def local_provider_document(origin: str, *, slow_ms: int = 200, together: int | None = None) -> dict:
     """The connectivity suite's provider (bearer, basic, API keys, OAuth) plus a bearer method
-    ``slow`` whose test request is answered in ``slow_ms``."""
+    ``slow`` whose test request is answered in ``slow_ms``, or, with ``together``, once that many
+    of its test requests are in at once (an error if they were not, within ``slow_ms``)."""
     document = connectivity_provider_document(origin)
     slow = {
         "id": "slow",
@@ -193,6 +197,9 @@ def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
         "apply": {"type": "bearer", "field": "token"},
         "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
     }
+    if together:
+        group = {"together": str(together), "group": uuid.uuid4().hex}
+        slow["testRequest"]["query"] |= group
     return validate_document({**document, "authMethods": [*document["authMethods"], slow]})
 
 

@@ -62,6 +62,10 @@ def form_data(connection, **overrides) -> dict:
         "test_runs-INITIAL_FORMS": "0",
         "test_runs-MIN_NUM_FORMS": "0",
         "test_runs-MAX_NUM_FORMS": "0",
+        "proxy_calls-TOTAL_FORMS": "0",
+        "proxy_calls-INITIAL_FORMS": "0",
+        "proxy_calls-MIN_NUM_FORMS": "0",
+        "proxy_calls-MAX_NUM_FORMS": "0",
     }
     return {**data, **overrides}
 

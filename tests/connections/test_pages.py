@@ -10,6 +10,7 @@ from django.urls import reverse
 from connections.forms import ConnectionForm
 from connections.models import AuditEvent, Connection
 from connections.selectors import connection_credentials
+from connections.views import PAGE_SIZE
 from tests.accounts.factories import UserFactory
 from tests.connections.factories import ACME_DOCUMENT, ConnectionFactory, acme, hubspot, salesforce
 
@@ -364,8 +365,9 @@ def test_my_connections_shows_stats_and_a_card_per_connection(
     ConnectionFactory(user=UserFactory(), connection_name="Someone else's")
     for _ in range(10):
         ConnectionFactory(user=user)
-    # Session, user, connections, stats, integration choices: not one per connection.
-    with django_assert_max_num_queries(8):
+    client.get(url)  # the catalog is loaded once per process
+    # Session, user, the page with its stats, integration choices: not one per connection.
+    with django_assert_max_num_queries(4):
         response = client.get(url)
     page = html(response)
     # Active, inactive, total, recent (all were created just now).
@@ -374,6 +376,52 @@ def test_my_connections_shows_stats_and_a_card_per_connection(
     assert "Someone else" not in page
     assert "Invalid credentials" in page and "Reactivate" in page
     assert 'class="clamp-2"' in page
+
+
+def test_my_connections_pages_newest_first_with_exact_stats(client, user, django_assert_max_num_queries):
+    integration = salesforce()
+    Connection.objects.bulk_create(
+        ConnectionFactory.build(user=user, integration=integration, connection_name=f"Conn {n:02d}")
+        for n in range(PAGE_SIZE + 5)
+    )
+    first = html(client.get("/my-connections/"))
+    older = re.search(r'href="\?cursor=([^"]+)" rel="next"', first)
+
+    assert first.count('class="card connection-card') == PAGE_SIZE
+    assert f"Conn {PAGE_SIZE + 4:02d}" in first and "Conn 00" not in first
+    assert re.findall(r'stat-value">(\d+)', first) == [
+        str(PAGE_SIZE + 5),
+        "0",
+        str(PAGE_SIZE + 5),
+        str(PAGE_SIZE + 5),
+    ]
+    with django_assert_max_num_queries(4):
+        second = html(client.get(f"/my-connections/?cursor={older.group(1)}"))
+    assert second.count('class="card connection-card') == 5
+    assert "Conn 00" in second and 'rel="next"' not in second
+    assert "← Newest" in second
+    assert client.get("/my-connections/?cursor=broken").status_code == 404
+
+
+def test_my_connections_search_runs_in_the_database_over_every_page(client, user):
+    integration = salesforce()
+    Connection.objects.bulk_create(
+        ConnectionFactory.build(user=user, integration=integration, connection_name=f"Bulk {n}")
+        for n in range(PAGE_SIZE + 1)
+    )
+    ConnectionFactory(
+        user=user,
+        integration=hubspot(),
+        connection_name="Marketing",
+        auth_method_id="api-key",
+        credentials={"apiKey": "k"},
+        configured_variables={},
+    )
+    # The oldest, far beyond the first page; found by name.
+    Connection.objects.filter(connection_name="Bulk 0").update(connection_name="Needle in the stack")
+
+    assert html(client.get("/my-connections/?q=needle")).count('class="card connection-card') == 1
+    assert "Marketing" in html(client.get("/my-connections/?q=hubspot"))
 
 
 def test_my_connections_filters(client, user):
@@ -394,10 +442,29 @@ def test_delete_asks_first_then_deactivates(client, user):
     connection = acme_connection(user)
     url = reverse("connection-delete", args=[connection.connection_id])
     assert "Delete “Acme production”?" in html(client.get(url))
-    response = client.post(url, follow=True)
+    response = client.post(url, {"action": "deactivate"}, follow=True)
     connection.refresh_from_db()
     assert connection.status == "inactive"
-    assert "was deleted" in html(response) and 'class="toast toast-success"' in html(response)
+    assert "was deactivated" in html(response) and 'class="toast toast-success"' in html(response)
+
+
+def test_delete_permanently_erases_the_credentials_and_leaves_the_list(client, user):
+    connection = acme_connection(user)
+    url = reverse("connection-delete", args=[connection.connection_id])
+    page = html(client.get(url))
+    assert 'value="deactivate"' in page and 'value="permanent"' in page and "cannot be undone" in page
+
+    response = client.post(url, {"action": "permanent"}, follow=True)
+
+    connection.refresh_from_db()
+    assert connection.deleted_at is not None and connection.credentials_encrypted == ""
+    page = html(response)
+    assert "was deleted permanently" in page and "Acme production</h2>" not in page
+    assert client.get(url).status_code == 404
+    # An inactive connection offers only the permanent delete.
+    inactive = acme_connection(user, status="inactive")
+    page = html(client.get(reverse("connection-delete", args=[inactive.connection_id])))
+    assert 'value="deactivate"' not in page and 'value="permanent"' in page
 
 
 def test_reactivate_brings_a_connection_back(client, user):

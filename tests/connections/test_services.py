@@ -4,7 +4,8 @@ import pytest
 from django.db import connection as db_connection
 from django.db import connections as db_connections
 
-from connections.models import AuditEvent, Connection
+from connections import test_run_services
+from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import (
     ConnectionChanges,
@@ -12,8 +13,10 @@ from connections.services import (
     connection_create,
     connection_create_idempotent,
     connection_delete,
+    connection_delete_permanently,
     connection_reactivate,
     connection_update,
+    connections_reencrypt_batch,
 )
 from core.errors import ApplicationError, ValidationFailed
 from tests.connections.factories import SEED_CREDENTIALS, ConnectionFactory, acme, salesforce
@@ -235,3 +238,23 @@ def test_concurrent_retries_with_one_idempotency_key_create_one_connection(user)
 
     assert len(set(results)) == 1, results
     assert Connection.objects.count() == 1
+
+
+def test_permanent_delete_cannot_be_undone_and_leaves_nothing_to_test_or_rotate(user, admin_client):
+    connection = ConnectionFactory(user=user)
+    queued = CheckRun.objects.create(connection=connection, requested_by="schedule", trigger="schedule")
+    connection_delete_permanently(connection=connection, actor=user)
+
+    with pytest.raises(ApplicationError, match="Connection not found"):
+        connection_reactivate(connection=connection, actor=user)
+    with pytest.raises(ApplicationError, match="Connection not found"):
+        connection_update(connection=connection, actor=user, changes=ConnectionChanges(status="active"))
+    with pytest.raises(ApplicationError, match="inactive"):
+        test_run_services.test_run_create(connection=Connection.objects.get(pk=connection.pk), actor=user)
+    run = test_run_services.test_run_execute_queued(run_id=queued.run_id)  # a test queued before the delete
+    assert (run.status, run.message) == ("error", "The connection was deactivated before the test ran")
+    connection.refresh_from_db()
+    assert connection.last_test_status is None  # the tombstone gets no result
+    assert connections_reencrypt_batch(after_pk=0, batch_size=10).last_pk is None
+    page = admin_client.get(f"/admin/connections/connection/{connection.pk}/change/")
+    assert page.status_code == 200 and b'name="connection_name"' not in page.content

@@ -353,7 +353,10 @@ def test_my_connections_filters_and_pages(key_client, user_123):
     page = key_client.get(f"{url}&limit=2&offset=1").json()
     assert [c["connectionId"] for c in page["connections"]] == [sf[1].connection_id, sf[2].connection_id]
     assert page["total"] == 4
-    assert set(page) == {"success", "connections", "total", "stats"}
+    assert set(page) == {"success", "connections", "total", "stats", "nextCursor"}
+    rest = key_client.get(f"{url}&limit=2&cursor={page['nextCursor']}").json()
+    assert [c["connectionId"] for c in rest["connections"]] == [hs.connection_id]
+    assert rest["nextCursor"] is None
 
 
 @pytest.mark.parametrize(
@@ -372,7 +375,7 @@ def test_my_connections_rejects_bad_filters(key_client, user_123, query, error):
 
 
 def test_my_connections_runs_a_constant_number_of_queries(key_client, django_assert_max_num_queries):
-    """5 or 500 connections: the same handful of queries (auth, stats, one page, its integrations)."""
+    """5 or 500 connections: the same single query."""
     integration = salesforce()
     few, many = UserFactory(), UserFactory()
     for owner, count in ((few, 5), (many, 500)):
@@ -380,9 +383,11 @@ def test_my_connections_runs_a_constant_number_of_queries(key_client, django_ass
             ConnectionFactory.build(user=owner, integration=integration) for _ in range(count)
         )
 
-    with django_assert_max_num_queries(6) as few_queries:
+    # The first request proves the API key and loads the catalog (once per process); then the
+    # user, the stats and the page come in one query.
+    with django_assert_max_num_queries(4):
         small = key_client.get(f"/api/user-integrations/my-connections?userId={few.user_id}")
-    with django_assert_max_num_queries(len(few_queries.captured_queries)):
+    with django_assert_max_num_queries(1):
         large = key_client.get(f"/api/user-integrations/my-connections?userId={many.user_id}")
 
     assert small.json()["total"] == 5
@@ -619,6 +624,59 @@ def test_delete_as_in_the_seed(key_client, seed_connection):
         ]
         == "inactive"
     )
+
+
+def test_permanent_delete_erases_credentials_and_keeps_history_without_values(
+    key_client, seed_connection, user_123
+):
+    url = f"/api/user-integrations/{seed_connection.connection_id}"
+    seed_connection.test_runs.create(  # a finished test whose text quotes values
+        status="success",
+        message="Authenticated as dana@example.com",
+        endpoint="https://mycompany.salesforce.com/services/data",
+        requested_by="schedule",
+        trigger="schedule",
+    )
+    secret = SEED_CREDENTIALS["clientSecret"]
+
+    response = key_client.delete(f"{url}?permanent=true")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "message": "Connection deleted permanently",
+        "connectionId": seed_connection.connection_id,
+    }
+    row = Connection.objects.get(pk=seed_connection.pk)
+    assert row.credentials_encrypted == "" and row.configured_variables == {}
+    assert row.status == "inactive" and row.deleted_at is not None and row.account is None
+    assert all(not (r.message or r.endpoint or r.error_message) for r in row.test_runs.all())
+    # Gone everywhere, for good: no read, update, test, reactivation or second delete.
+    assert key_client.get(url).status_code == 404
+    assert key_client.put(url, {"status": "active"}, format="json").status_code == 404
+    assert key_client.post(f"{url}/test").status_code == 404
+    assert row.test_runs.get().status == "success"
+    assert key_client.delete(f"{url}?permanent=true").status_code == 404
+    listing = key_client.get("/api/user-integrations/my-connections", {"userId": "user_123"}).json()
+    assert listing["connections"] == [] and listing["stats"]["total"] == 0
+    # The history outlives it, naming fields, never values.
+    history = key_client.get(f"{url}/history").json()["history"]
+    assert [h["action"] for h in history][:1] == ["erase"]
+    assert history[0]["fields"] == ["configuredVariables", "credentials", "status"]
+    assert secret not in str(history)
+
+
+def test_plain_delete_stays_soft_and_permanent_must_be_a_boolean(key_client, seed_connection):
+    url = f"/api/user-integrations/{seed_connection.connection_id}"
+    assert key_client.delete(f"{url}?permanent=false").json()["message"] == "Connection deleted successfully"
+    seed_connection.refresh_from_db()
+    assert seed_connection.deleted_at is None and seed_connection.credentials_encrypted
+
+    response = key_client.delete(f"{url}?permanent=maybe")
+    assert response.status_code == 400
+    assert response.json()["success"] is False and "permanent" in str(response.json()["errors"])
+    # A soft-deleted connection can still be deleted for good.
+    assert key_client.delete(f"{url}?permanent=true").status_code == 200
 
 
 def test_delete_unknown_connection_is_404(key_client):

@@ -110,9 +110,9 @@ def test_delete_and_reactivate(page, screenshot):
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
     card.get_by_role("link", name=re.compile("^Delete")).click()
-    dialog.get_by_role("button", name="Delete connection").click()
+    dialog.get_by_role("button", name="Deactivate").click()
 
-    expect(page.locator(".toast-success")).to_contain_text("was deleted")
+    expect(page.locator(".toast-success")).to_contain_text("was deactivated")
     expect(card).to_contain_text("Inactive")
     connection.refresh_from_db()
     assert connection.status == Connection.Status.INACTIVE
@@ -123,6 +123,13 @@ def test_delete_and_reactivate(page, screenshot):
     expect(card).to_contain_text("Active")
     connection.refresh_from_db()
     assert connection.status == Connection.Status.ACTIVE
+
+    card.get_by_role("link", name=re.compile("^Delete")).click()
+    dialog.get_by_role("button", name="Delete permanently").click()
+    expect(page.locator(".toast-success")).to_contain_text("was deleted permanently")
+    expect(card).to_have_count(0)
+    connection.refresh_from_db()
+    assert connection.deleted_at is not None and connection.credentials_encrypted == ""
 
 
 def test_empty_state_leads_to_the_wizard(page, screenshot):

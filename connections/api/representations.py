@@ -1,0 +1,68 @@
+"""Connections as the API answers them, built by plain functions: the list of a thousand
+connections and the detail are hot paths, and a serializer class costs several times more per
+item. The serializer classes in ``serializers.py`` describe the same shapes for the OpenAPI schema
+and for the rare answers; ``tests/connections/api/test_representations.py`` keeps the two equal.
+
+To add a field, add it here and to the matching serializer class, in the same place.
+"""
+
+from __future__ import annotations
+
+from connections.models import Connection
+from connections.selectors import (
+    connection_credentials,
+    connection_credentials_masked,
+    connection_secrets_visible_to,
+)
+from core.api.fields import iso_timestamp
+
+
+def _integration_summary(connection: Connection) -> dict:
+    integration = connection.integration
+    return {
+        "displayName": integration.display_name,
+        "category": integration.category,
+        "iconUrl": integration.icon_url,
+    }
+
+
+def _item(connection: Connection, *, decrypted: dict, integration: dict) -> dict:
+    return {
+        "connectionId": connection.connection_id,
+        "userId": connection.user.user_id,
+        "integrationId": connection.integration_id,
+        "integrationName": connection.integration.display_name,
+        "connectionName": connection.connection_name,
+        "authMethodId": connection.auth_method_id,
+        "authMethodLabel": connection.auth_method_label,
+        "status": connection.status,
+        "configuredVariables": connection.configured_variables,
+        "credentials": {"encrypted": connection.credentials_encrypted, "decrypted": decrypted},
+        "lastTestStatus": connection.last_test_status,
+        "lastTestMessage": connection.last_test_message,
+        "lastTestDate": iso_timestamp(connection.last_test_date),
+        "consecutiveFailures": connection.consecutive_failures,
+        "needsAttention": connection.needs_attention,
+        "account": connection.account,
+        "createdAt": iso_timestamp(connection.created_at),
+        "updatedAt": iso_timestamp(connection.updated_at),
+        "integration": integration,
+    }
+
+
+def connection_list_item(connection: Connection) -> dict:
+    """An item of my-connections: secrets masked (ConnectionListItemOutput)."""
+    return _item(
+        connection,
+        decrypted=connection_credentials_masked(connection=connection),
+        integration=_integration_summary(connection),
+    )
+
+
+def connection_detail(connection: Connection, *, actor) -> dict:
+    """The detail (ConnectionDetailOutput): decrypted for whoever may see the secrets, else masked."""
+    decrypted = connection_credentials(connection=connection)
+    if not connection_secrets_visible_to(actor=actor, connection=connection):
+        decrypted = connection_credentials_masked(connection=connection, credentials=decrypted)
+    integration = {**_integration_summary(connection), "description": connection.integration.description}
+    return _item(connection, decrypted=decrypted, integration=integration)
