@@ -388,6 +388,9 @@ def connection_delete_permanently(*, connection: Connection, actor: Any) -> Conn
                 "account_display_name": "",
                 "account_email": "",
                 "import_fingerprint": "",
+                "oauth_scopes": [],
+                "oauth_expires_at": None,
+                "oauth_has_refresh_token": False,
                 "deleted_at": timezone.now(),
             },
         )

@@ -22,12 +22,12 @@ from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm
 from connections.models import Connection
 from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
 from connections.oauth.flow import oauth_flow_finish, oauth_flow_start, return_url_with_result
+from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
 from connections.services import (
     ConnectionChanges,
     connection_create,
     connection_delete,
-    connection_delete_permanently,
     connection_reactivate,
     connection_update,
 )
@@ -361,7 +361,7 @@ def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResp
     if request.method == "POST":
         name = connection.connection_name
         if request.POST.get("action") == "permanent":
-            connection_delete_permanently(connection=connection, actor=request.user)
+            connection_delete_permanently_and_revoke(connection=connection, actor=request.user)
             messages.success(request, f"“{name}” was deleted permanently; its saved credentials were erased.")
         else:
             connection_delete(connection=connection, actor=request.user)

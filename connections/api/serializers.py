@@ -2,6 +2,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from connections.api.representations import oauth_state
 from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from connections.proxy import METHODS
 from connections.selectors import (
@@ -12,7 +13,7 @@ from connections.selectors import (
     connection_secrets_visible_to,
 )
 from core.api.envelope import envelope
-from core.api.fields import StatusField, TimestampField, iso_timestamp
+from core.api.fields import StatusField, TimestampField
 
 # --- Input
 
@@ -132,19 +133,6 @@ class _OAuthState(serializers.Serializer):
     )
 
 
-def oauth_state(connection: Connection) -> dict | None:
-    """The ``oauth`` block of a sign-in connection (None for others); from columns, never decrypting."""
-    if not connection.is_sign_in:
-        return None
-    return {
-        "scopes": connection.oauth_scopes,
-        "expiresAt": iso_timestamp(connection.oauth_expires_at),
-        "hasRefreshToken": connection.oauth_has_refresh_token,
-        "needsReconnect": connection.needs_reconnect,
-        "reconnectReason": connection.reconnect_reason or None,
-    }
-
-
 class _Credentials(serializers.Serializer):
     encrypted = serializers.CharField(
         help_text="The stored token: v1.<key id>.<nonce and AES-256-GCM ciphertext>"
@@ -219,8 +207,8 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "lastTestDate",
             "consecutiveFailures",
             "needsAttention",
-            "oauth",
             "account",
+            "oauth",
             "createdAt",
             "updatedAt",
             "integration",

@@ -22,6 +22,7 @@ from connections.oauth.clients import (
     sign_in_method_or_error,
 )
 from connections.oauth.flow import oauth_flow_start
+from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
 from core.api.envelope import ok
 from core.api.fields import iso_timestamp
@@ -217,7 +218,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     def destroy(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if validate_input(s.ConnectionDeleteQuery, request.query_params)["permanent"]:
-            services.connection_delete_permanently(connection=connection, actor=request.user)
+            connection_delete_permanently_and_revoke(connection=connection, actor=request.user)
             return ok(message="Connection deleted permanently", connectionId=connection.connection_id)
         services.connection_delete(connection=connection, actor=request.user)
         return ok(message="Connection deleted successfully", connectionId=connection.connection_id)

@@ -6,126 +6,171 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0006_connection_deleted_at'),
-        ('integrations', '0002_catalog_revision'),
+        ("connections", "0006_connection_deleted_at"),
+        ("integrations", "0002_catalog_revision"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OAuthApp',
+            name="OAuthApp",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('auth_method_id', models.CharField(max_length=64, verbose_name='authMethodId')),
-                ('client_id', models.CharField(max_length=500, verbose_name='client ID')),
-                ('client_secret_encrypted', models.TextField(blank=True, default='', editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("auth_method_id", models.CharField(max_length=64, verbose_name="authMethodId")),
+                ("client_id", models.CharField(max_length=500, verbose_name="client ID")),
+                ("client_secret_encrypted", models.TextField(blank=True, default="", editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': 'OAuth app',
+                "verbose_name": "OAuth app",
             },
         ),
         migrations.CreateModel(
-            name='OAuthFlow',
+            name="OAuthFlow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state_hash', models.CharField(max_length=64, unique=True)),
-                ('auth_method_id', models.CharField(max_length=64)),
-                ('connection_name', models.CharField(blank=True, default='', max_length=200)),
-                ('configured_variables', models.JSONField(blank=True, default=dict)),
-                ('redirect_uri', models.CharField(max_length=500)),
-                ('return_url', models.CharField(blank=True, default='', max_length=2000)),
-                ('code_verifier_encrypted', models.TextField(blank=True, default='')),
-                ('actor', models.CharField(max_length=200)),
-                ('requires_session', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("state_hash", models.CharField(max_length=64, unique=True)),
+                ("auth_method_id", models.CharField(max_length=64)),
+                ("connection_name", models.CharField(blank=True, default="", max_length=200)),
+                ("configured_variables", models.JSONField(blank=True, default=dict)),
+                ("redirect_uri", models.CharField(max_length=500)),
+                ("return_url", models.CharField(blank=True, default="", max_length=2000)),
+                ("code_verifier_encrypted", models.TextField(blank=True, default="")),
+                ("actor", models.CharField(max_length=200)),
+                ("requires_session", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'OAuth sign-in in progress',
-                'verbose_name_plural': 'OAuth sign-ins in progress',
+                "verbose_name": "OAuth sign-in in progress",
+                "verbose_name_plural": "OAuth sign-ins in progress",
             },
         ),
         migrations.AddField(
-            model_name='auditevent',
-            name='detail',
-            field=models.TextField(blank=True, default='', help_text="An outcome worth keeping (a provider's reason), never a secret."),
+            model_name="auditevent",
+            name="detail",
+            field=models.TextField(
+                blank=True,
+                default="",
+                help_text="An outcome worth keeping (a provider's reason), never a secret.",
+            ),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='needs_reconnect',
-            field=models.BooleanField(default=False, verbose_name='needsReconnect'),
+            model_name="connection",
+            name="needs_reconnect",
+            field=models.BooleanField(default=False, verbose_name="needsReconnect"),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_expires_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='oauth.expiresAt'),
+            model_name="connection",
+            name="oauth_expires_at",
+            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name="oauth.expiresAt"),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_has_refresh_token',
-            field=models.BooleanField(default=False, editable=False, verbose_name='oauth.hasRefreshToken'),
+            model_name="connection",
+            name="oauth_has_refresh_token",
+            field=models.BooleanField(default=False, editable=False, verbose_name="oauth.hasRefreshToken"),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_refresh_claim',
-            field=models.CharField(blank=True, default='', editable=False, max_length=32),
+            model_name="connection",
+            name="oauth_refresh_claim",
+            field=models.CharField(blank=True, default="", editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_refresh_claimed_until',
+            model_name="connection",
+            name="oauth_refresh_claimed_until",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_refreshed_at',
+            model_name="connection",
+            name="oauth_refreshed_at",
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='oauth_scopes',
-            field=models.JSONField(blank=True, default=list, editable=False, verbose_name='oauth.scopes'),
+            model_name="connection",
+            name="oauth_scopes",
+            field=models.JSONField(blank=True, default=list, editable=False, verbose_name="oauth.scopes"),
         ),
         migrations.AddField(
-            model_name='connection',
-            name='reconnect_reason',
-            field=models.TextField(blank=True, default=''),
+            model_name="connection",
+            name="reconnect_reason",
+            field=models.TextField(blank=True, default=""),
         ),
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('reactivate', 'Reactivate'), ('test', 'Test'), ('reconnect', 'Reconnect'), ('needs_reconnect', 'Needs reconnection'), ('revoke', 'Revoke tokens'), ('import', 'Import'), ('erase', 'Delete permanently')], max_length=16),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("create", "Create"),
+                    ("update", "Update"),
+                    ("delete", "Delete"),
+                    ("reactivate", "Reactivate"),
+                    ("test", "Test"),
+                    ("reconnect", "Reconnect"),
+                    ("needs_reconnect", "Needs reconnection"),
+                    ("revoke", "Revoke tokens"),
+                    ("import", "Import"),
+                    ("erase", "Delete permanently"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='connection',
-            index=models.Index(condition=models.Q(('needs_reconnect', False), ('oauth_has_refresh_token', True)), fields=['oauth_expires_at'], name='connection_oauth_due'),
+            model_name="connection",
+            index=models.Index(
+                condition=models.Q(("needs_reconnect", False), ("oauth_has_refresh_token", True)),
+                fields=["oauth_expires_at"],
+                name="connection_oauth_due",
+            ),
         ),
         migrations.AddField(
-            model_name='oauthapp',
-            name='integration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.integration'),
+            model_name="oauthapp",
+            name="integration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="integrations.integration"
+            ),
         ),
         migrations.AddField(
-            model_name='oauthflow',
-            name='connection',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='connections.connection'),
+            model_name="oauthflow",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="connections.connection",
+            ),
         ),
         migrations.AddField(
-            model_name='oauthflow',
-            name='integration',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.integration'),
+            model_name="oauthflow",
+            name="integration",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="integrations.integration"
+            ),
         ),
         migrations.AddField(
-            model_name='oauthflow',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="oauthflow",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='oauthapp',
-            constraint=models.UniqueConstraint(fields=('integration', 'auth_method_id'), name='oauthapp_integration_method'),
+            model_name="oauthapp",
+            constraint=models.UniqueConstraint(
+                fields=("integration", "auth_method_id"), name="oauthapp_integration_method"
+            ),
         ),
     ]

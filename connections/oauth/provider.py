@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from django.utils import timezone
 
 from connections.oauth.clients import OAuthClient
-from core.outbound_http import OutboundError, host_in_allowlist, outbound_request
+from core.outbound_http import OutboundError, host_in_allowlist, outbound_request, url_port
 from integrations.auth_appliers import MAX_PROVIDER_TEXT, basic_authorization, provider_error_text
 from integrations.connectivity import scrub
 from integrations.url_templates import (
@@ -83,6 +83,14 @@ def pkce_pair() -> tuple[str, str]:
 # --- URLs
 
 
+def _secure_or_allowlisted(url: str) -> bool:
+    """https, or plain http to a host (and port) in OUTBOUND_ALLOWLIST: local development and tests."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and host_in_allowlist(resolved_host(url), url_port(parts))
+
+
 def endpoint_url(spec: dict, key: str, *, variables: dict, allowed_hosts: list[str]) -> str:
     """``spec[key]`` resolved with the connection's variables, on one of ``allowed_hosts``, https
     (or http to an allowlisted host). OAuthProviderError otherwise."""
@@ -91,8 +99,8 @@ def endpoint_url(spec: dict, key: str, *, variables: dict, allowed_hosts: list[s
         url = resolve_template(template, variables) if PLACEHOLDER.search(template) else template
     except UrlTemplateError as exc:
         raise OAuthProviderError(str(exc)) from None
-    scheme, host = urlsplit(url).scheme, resolved_host(url)
-    if scheme != "https" and not (scheme == "http" and host_in_allowlist(host)):
+    host = resolved_host(url)
+    if not _secure_or_allowlisted(url):
         raise OAuthProviderError(f"The OAuth {key} must be an https URL")
     if not host_matches(host, allowed_hosts):
         raise OAuthProviderError(
@@ -110,8 +118,7 @@ def authorization_url(
         base = resolve_template(spec["authorizeUrl"], variables)
     except UrlTemplateError as exc:
         raise OAuthProviderError(str(exc)) from None
-    scheme = urlsplit(base).scheme
-    if scheme != "https" and not (scheme == "http" and host_in_allowlist(resolved_host(base))):
+    if not _secure_or_allowlisted(base):
         raise OAuthProviderError("The OAuth authorizeUrl must be an https URL")
     params = {
         "response_type": "code",

@@ -14,7 +14,7 @@ from connections.models import AuditEvent, Connection
 from connections.oauth.clients import oauth_client_get
 from connections.oauth.provider import revoke
 from connections.selectors import connection_credentials
-from connections.services import audit_record
+from connections.services import audit_record, connection_delete_permanently
 from integrations.connectivity import allowed_hosts_for
 from integrations.documents import is_sign_in_method
 
@@ -60,3 +60,11 @@ def oauth_tokens_revoke(*, connection: Connection, actor: Any) -> str | None:
     )
     logger.info("connection %s: revocation: %s", connection.connection_id, detail)
     return detail
+
+
+def connection_delete_permanently_and_revoke(*, connection: Connection, actor: Any) -> Connection:
+    """Permanent delete, with a sign-in connection's tokens first revoked at the provider (while
+    they can still be read). The revocation is best effort: the delete happens whatever it answers."""
+    if connection.deleted_at is None and connection.is_sign_in:
+        oauth_tokens_revoke(connection=connection, actor=actor)  # records failures, never raises them
+    return connection_delete_permanently(connection=connection, actor=actor)
