@@ -7,6 +7,7 @@ generates development values once into var/dev-secrets.json (git-ignored).
 
 import base64
 import json
+import re
 import secrets
 import sys
 import warnings
@@ -106,6 +107,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
+    # Innermost: a browser that came in through a connect link stays inside it (and its pages
+    # may be framed by CONNECT_FRAME_ANCESTORS); see connections/connect/middleware.py.
+    "connections.connect.middleware.ConnectSessionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -236,8 +240,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
+# "None" (with https) only to let a host product on another site frame the connect pages.
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -398,3 +403,23 @@ PROXY_RETRY_BACKOFF = env.float("PROXY_RETRY_BACKOFF", default=0.5)
 # A Retry-After longer than this is not waited for: the caller gets the 429 (or 503) to handle.
 PROXY_RETRY_MAX_WAIT = env.float("PROXY_RETRY_MAX_WAIT", default=10.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
+
+# --- Connect sessions (connections/connect/): a host product's one-time links into the wizard.
+CONNECT_SESSION_MINUTES = env.int("CONNECT_SESSION_MINUTES", default=30)
+# Where a connect session may send the browser back: origins, or origins with a path prefix.
+CONNECT_RETURN_URL_ALLOWLIST = env.list("CONNECT_RETURN_URL_ALLOWLIST", default=[])
+# Origins that may frame the connect pages (CSP frame-ancestors); empty: none may.
+CONNECT_FRAME_ANCESTORS = env.list("CONNECT_FRAME_ANCESTORS", default=[])
+# The public origin the links point at, when the API is called through another address.
+CONNECT_BASE_URL = env.str("CONNECT_BASE_URL", default="")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\*\.[A-Za-z0-9.-]+(:\d{1,5})?$")
+for _entry in CONNECT_FRAME_ANCESTORS:
+    if not _ORIGIN.match(_entry) and _entry != "'self'":
+        raise ImproperlyConfigured(
+            f"CONNECT_FRAME_ANCESTORS: {_entry!r} is not an origin such as https://app.example.com"
+        )
+for _entry in CONNECT_RETURN_URL_ALLOWLIST:
+    if not re.match(r"^https?://[^/\s]+", _entry):
+        raise ImproperlyConfigured(
+            f"CONNECT_RETURN_URL_ALLOWLIST: {_entry!r} is not a URL such as https://app.example.com/settings"
+        )

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from connections.connect.services import connect_session_connections
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
@@ -148,6 +149,9 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
     integrations = integration_list(category=category or None, q=query)
+    connect_session = getattr(request, "connect_session", None)
+    if connect_session is not None and connect_session.integration_ids:
+        integrations = integrations.filter(pk__in=connect_session.integration_ids)
     return render(
         request,
         "connections/wizard/choose_integration.html",
@@ -312,6 +316,8 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
+    connect_session = getattr(request, "connect_session", None)
+    within = connect_session_connections(connect_session) if connect_session else Q()
     try:
         page = connection_list_for_user(
             user=request.user,
@@ -321,6 +327,7 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             limit=PAGE_SIZE,
             cursor=request.GET.get("cursor") or None,
             newest_first=True,
+            within=within,
         )
     except ValidationFailed as exc:  # a cursor edited by hand
         raise Http404(exc.errors[0]) from exc
@@ -340,7 +347,7 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
             "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
             "integration_choices": Integration.objects.filter(
-                Exists(Connection.objects.filter(user=request.user, integration=OuterRef("pk")))
+                Exists(Connection.objects.filter(within, user=request.user, integration=OuterRef("pk")))
             ),
         },
     )
