@@ -342,6 +342,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The queue the app's tasks go to and its workers consume (several deployments can share a Redis).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
+# The queue tasks are sent to unless told otherwise, also by workers (a webhook's retry).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -401,6 +403,24 @@ PROXY_RETRY_BACKOFF = env.float("PROXY_RETRY_BACKOFF", default=0.5)
 PROXY_RETRY_MAX_WAIT = env.float("PROXY_RETRY_MAX_WAIT", default=10.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 
+# --- Webhooks to the host product (connections/webhooks.py). Seconds to wait after each failed
+# attempt before the next (the Standard Webhooks schedule: about 28 hours from the first attempt
+# to the last); then the delivery is marked failed.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(s)
+    for s in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# Retries due sooner than this are queued with a countdown; later ones wait for the sweeper (a
+# countdown past the broker's visibility timeout would be handed out twice).
+WEBHOOK_QUEUED_RETRY_MAX_SECONDS = env.float("WEBHOOK_QUEUED_RETRY_MAX_SECONDS", default=300)
+# This many deliveries in a row failing every attempt disable the endpoint.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "connections.sweep_webhook_deliveries",
+    "schedule": 60,
+}
 # --- Connect sessions (connections/connect/): a host product's one-time links into the wizard.
 CONNECT_SESSION_MINUTES = env.int("CONNECT_SESSION_MINUTES", default=30)
 # Where a connect session may send the browser back: origins, or origins with a path prefix.

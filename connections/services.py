@@ -24,6 +24,7 @@ from connections.credential_validation import (
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
+from connections.webhooks import AUDIT_EVENTS, webhook_event_emit
 from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from integrations.identity import AccountIdentity
@@ -47,6 +48,8 @@ def audit_record(
     logger.info(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
+    if action in AUDIT_EVENTS:
+        webhook_event_emit(event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields))
     return event
 
 
