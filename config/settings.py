@@ -271,6 +271,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Logs (core/log_format.py): one line per record on stderr, with the request id (and the task on
 # workers), secrets masked. LOG_FORMAT=json for log shippers; plain is easier to read in a terminal.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# One line per web request (logger connections.access); off when a proxy logs them already.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
