@@ -271,6 +271,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Logs (core/log_format.py): one line per record on stderr, with the request id (and the task on
 # workers), secrets masked. LOG_FORMAT=json for log shippers; plain is easier to read in a terminal.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# One line per web request (logger connections.access); off when a proxy logs them already.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 # The DEBUG error page never shows credentials (core/debug.py).
@@ -404,6 +406,24 @@ PROXY_RETRY_BACKOFF = env.float("PROXY_RETRY_BACKOFF", default=0.5)
 PROXY_RETRY_MAX_WAIT = env.float("PROXY_RETRY_MAX_WAIT", default=10.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
 
+# --- Webhooks to the host product (connections/webhooks.py). Seconds to wait after each failed
+# attempt before the next (the Standard Webhooks schedule: about 28 hours from the first attempt
+# to the last); then the delivery is marked failed.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(s)
+    for s in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# Retries due sooner than this are queued with a countdown; later ones wait for the sweeper (a
+# countdown past the broker's visibility timeout would be handed out twice).
+WEBHOOK_QUEUED_RETRY_MAX_SECONDS = env.float("WEBHOOK_QUEUED_RETRY_MAX_SECONDS", default=300)
+# This many deliveries in a row failing every attempt disable the endpoint.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "connections.sweep_webhook_deliveries",
+    "schedule": 60,
+}
 # --- Connect sessions (connections/connect/): a host product's one-time links into the wizard.
 CONNECT_SESSION_MINUTES = env.int("CONNECT_SESSION_MINUTES", default=30)
 # Where a connect session may send the browser back: origins, or origins with a path prefix.

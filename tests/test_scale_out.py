@@ -106,8 +106,9 @@ class Cluster:
         self.webs = [
             Service(
                 f"web-{port}",
-                [GUNICORN, "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4"],
-                self.env,
+                # The Procfile's web command, on loopback and two processes each.
+                [GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi", "-b", f"127.0.0.1:{port}"],
+                {**self.env, "WEB_CONCURRENCY": "2", "WEB_THREADS": "4"},
                 folder,
             )
             for port in self.ports

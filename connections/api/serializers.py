@@ -214,18 +214,6 @@ class ProxyInput(serializers.Serializer):
     )
 
 
-class ProxyResultOutput(serializers.Serializer):
-    """The provider's answer. ``success``: it answered 2xx or 3xx."""
-
-    success = serializers.BooleanField()
-    status = serializers.IntegerField(help_text="The provider's HTTP status")
-    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
-    headers = serializers.DictField(child=serializers.CharField())
-    contentType = serializers.CharField()
-    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
-    body = serializers.JSONField(allow_null=True)
-
-
 class ProxyCallOutput(serializers.ModelSerializer):
     """One proxied call: never a body, a header or a query value."""
 

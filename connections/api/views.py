@@ -19,6 +19,7 @@ from core.api.envelope import ok
 from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
+from integrations.api.serializers import ProviderAnswerOutput
 
 CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
@@ -251,7 +252,7 @@ class ConnectionProxyViewSet(viewsets.ViewSet):
         ),
         parameters=[CONNECTION_ID, IDEMPOTENCY_KEY],
         request=s.ProxyInput,
-        responses=s.ProxyResultOutput,
+        responses=ProviderAnswerOutput,
     )
     def proxy(self, request, connection_id: str):
         connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
