@@ -33,6 +33,7 @@ from connections.oauth.tokens import (
 )
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import audit_record, identity_values
+from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
@@ -140,6 +141,10 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         recorded = CheckRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
         if recorded and on_connection:
             _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
+            if not outcome.succeeded:
+                webhook_events_for_test_failure(
+                    connection_pk=run.connection_id, reason=outcome.message, run_id=run.run_id
+                )
     if not recorded:
         logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
         run.refresh_from_db()
