@@ -260,6 +260,11 @@ def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -
             updates["auth_method_id"] = method_id
             updates["auth_method_label"] = changes.auth_method_label or method["label"]
             changed += ["authMethodId", "authMethodLabel"]
+        if changed_variables or changed_credentials or method_changed:
+            # The last test proved other settings: it says nothing about these ones.
+            updates.update(
+                last_test_status=None, last_test_message=None, last_test_date=None, consecutive_failures=0
+            )
     if changes.auth_method_label is not None and changes.auth_method_label != current.auth_method_label:
         updates["auth_method_label"] = changes.auth_method_label
         changed.append("authMethodLabel")

@@ -33,7 +33,7 @@ from connections.services import (
 from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
-from integrations.models import Integration
+from integrations.models import Integration, category_label
 from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
@@ -105,6 +105,11 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
     if integration is None:
         raise Http404("Integration not found")
     method_id = request.GET.get("authMethod", "")
+    only_method = len(integration.auth_methods) == 1
+    if not method_id and only_method:  # nothing to choose: step 2 is skipped
+        return redirect(
+            f"{request.path}?{urlencode({'integration': integration.pk, 'authMethod': integration.auth_methods[0]['id']})}"
+        )
     if not method_id:
         return _choose_auth_method(request, integration)
     auth_method = integration.auth_method(method_id)
@@ -130,7 +135,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("connection-review", connection_id=connection.connection_id)
     start = request.path
-    method_step = f"{start}?integration={integration.pk}"
+    method_step = None if only_method else f"{start}?integration={integration.pk}"
     return render(
         request,
         "connections/wizard/configure.html",
@@ -140,7 +145,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
             "auth_method": auth_method,
             "form": form,
             "error_count": _error_count(form),
-            "back_url": method_step,
+            "back_url": method_step or start,
         },
     )
 
@@ -158,10 +163,13 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": integration_list()
-            .order_by("category")
-            .values_list("category", flat=True)
-            .distinct(),
+            "categories": [
+                (value, category_label(value))
+                for value in integration_list()
+                .order_by("category")
+                .values_list("category", flat=True)
+                .distinct()
+            ],
             "query": query,
             "category": category,
         },
@@ -309,6 +317,11 @@ def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
 # --- My Connections -------------------------------------------------------------------------
 
 
+def _fix_url(connection: Connection) -> str:
+    """Where "Reconnect / Fix" leads for a failing connection: its details, to correct them."""
+    return reverse("connection-edit", args=[connection.connection_id])
+
+
 @login_required
 def my_connections(request: HttpRequest) -> HttpResponse:
     """Newest first, PAGE_SIZE cards a page; "Older connections" follows the cursor."""
@@ -333,6 +346,7 @@ def my_connections(request: HttpRequest) -> HttpResponse:
         raise Http404(exc.errors[0]) from exc
     for connection in page.items:
         connection.test_result = _test_result(connection)
+        connection.fix_url = _fix_url(connection)
     filters = {"status": status, "integration": integration_id, "q": query}
     kept = {name: value for name, value in filters.items() if value}
     return render(
@@ -347,7 +361,11 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
             "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
             "integration_choices": Integration.objects.filter(
-                Exists(Connection.objects.filter(within, user=request.user, integration=OuterRef("pk")))
+                Exists(
+                    Connection.objects.filter(
+                        within, user=request.user, integration=OuterRef("pk"), deleted_at__isnull=True
+                    )
+                )
             ),
         },
     )
