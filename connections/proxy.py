@@ -398,10 +398,11 @@ def connection_proxy(
 
 
 def _count(connection: Connection, record: ProxyCall, elapsed: float) -> None:
-    status_class = f"{record.status_code // 100}xx" if record.status_code else "error"
     method = record.method if record.method in METHODS else "other"  # labels stay a short list
     metrics.PROXY_REQUESTS.labels(
-        integration=connection.integration_id, method=method, status_class=status_class
+        integration=connection.integration_id,
+        method=method,
+        status_class=metrics.status_class(record.status_code),
     ).inc()
     metrics.PROXY_REQUEST_DURATION.labels(integration=connection.integration_id).observe(elapsed)
 
