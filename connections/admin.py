@@ -37,6 +37,8 @@ from connections.webhooks import (
     webhook_endpoint_validate,
 )
 from core.errors import ServiceUnavailable, ValidationFailed
+from core.heartbeats import heartbeats_recent
+from core.models import ProcessHeartbeat
 
 
 class AuditEventInline(admin.TabularInline):
@@ -365,6 +367,8 @@ class ConnectionAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "rows": rows,
             "attention_after": settings.CONNECTION_ATTENTION_AFTER,
+            "workers": len(heartbeats_recent(kind=ProcessHeartbeat.Kind.WORKER)),
+            "beats": len(heartbeats_recent(kind=ProcessHeartbeat.Kind.BEAT)),
         }
         return TemplateResponse(request, "admin/connections/health.html", context)
 
