@@ -22,6 +22,8 @@ What it does:
    - ``my_connections``: ``GET /api/user-integrations/my-connections?userId=…`` (all connections,
      each decrypted and masked);
    - ``detail``: ``GET /api/user-integrations/<connectionId>`` (decrypted credentials);
+   - ``status_map``: ``GET /api/users/<userId>/connections/status?integrationIds=…`` with every
+     integration of the catalog (seed 004's "is this user connected to X?", one SQL query);
    - ``bare``: ``GET /bench/bare``, a plain Django view returning a constant small JSON through
      the same middleware (``bench/urls.py``).
 
@@ -74,7 +76,7 @@ from bench import WORKER_HEADER  # noqa: E402
 
 SETTINGS = "bench.settings"
 HOST = "127.0.0.1"
-ENDPOINTS = ("my_connections", "detail", "bare")
+ENDPOINTS = ("my_connections", "detail", "status_map", "bare")
 SEED_CREDENTIALS = {"clientId": "3MVG9-bench-client", "clientSecret": "bench-client-secret-0123456789"}
 SEED_VARIABLES = {"instance_url": "https://mycompany.salesforce.com"}
 
@@ -89,11 +91,14 @@ class Seeded:
     user_pk: int
     user_id: str
     connection_id: str
+    integration_ids: tuple[str, ...]
 
     def paths(self) -> dict[str, str]:
         return {
             "my_connections": "/api/user-integrations/my-connections?" + urlencode({"userId": self.user_id}),
             "detail": f"/api/user-integrations/{self.connection_id}",
+            "status_map": f"/api/users/{self.user_id}/connections/status?"
+            + urlencode({"integrationIds": ",".join(self.integration_ids)}),
             "bare": "/bench/bare",
         }
 
@@ -104,6 +109,7 @@ def seed(*, connections: int) -> Seeded:
     from accounts.services import user_create
     from connections.services import connection_create
     from integrations.documents import PROVIDERS_DIR
+    from integrations.models import Integration
     from integrations.services import integration_sync_from_files
 
     integration_sync_from_files(directory=PROVIDERS_DIR)  # the bundled catalog, as bin/app loads it
@@ -129,6 +135,7 @@ def seed(*, connections: int) -> Seeded:
         user_pk=user.pk,
         user_id=user.user_id,
         connection_id=created[0].connection_id,
+        integration_ids=tuple(Integration.objects.order_by("pk").values_list("pk", flat=True)),
     )
 
 
@@ -400,6 +407,8 @@ def check_responses(*, port: int, paths: dict[str, str], headers: dict, connecti
                 )
             if name == "detail" and payload["connection"]["credentials"]["decrypted"] != SEED_CREDENTIALS:
                 raise SystemExit("detail did not return the decrypted credentials")
+            if name == "status_map" and payload.get("salesforce") != "connected":
+                raise SystemExit(f"status_map did not say salesforce is connected: {payload}")
     finally:
         connection.close()
 
@@ -434,7 +443,8 @@ def measure(*, server: Server, seeded: Seeded, options: argparse.Namespace) -> d
         one_slice(name, options.warmup)
     tallies = {name: Tally() for name in ENDPOINTS}
     for number in range(options.rounds):
-        order = ENDPOINTS[number % 3 :] + ENDPOINTS[: number % 3]
+        shift = number % len(ENDPOINTS)
+        order = ENDPOINTS[shift:] + ENDPOINTS[:shift]
         for name in order:
             piece, server_cpu, client_cpu = one_slice(name, options.seconds)
             tallies[name].add(piece, server_cpu=server_cpu, client_cpu=client_cpu)
@@ -461,7 +471,7 @@ def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: i
             f"{queries[name]:>9}{tally.requests:>10}"
         )
     print()
-    for name in ("my_connections", "detail"):
+    for name in ("my_connections", "detail", "status_map"):
         ratio = tallies[name].rps / bare.rps
         print(
             f"{name} / bare: {ratio:.3f} of the bare view's requests/second (bare is {1 / ratio:.1f}x faster)"
@@ -472,6 +482,7 @@ def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: i
         + " ".join(f"{name}_rps={tallies[name].rps:.1f}" for name in ENDPOINTS)
         + f" my_connections_ratio={tallies['my_connections'].rps / bare.rps:.4f}"
         + f" detail_ratio={tallies['detail'].rps / bare.rps:.4f}"
+        + f" status_map_ratio={tallies['status_map'].rps / bare.rps:.4f}"
     )
     print(
         "RESULT "

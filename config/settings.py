@@ -7,6 +7,7 @@ generates development values once into var/dev-secrets.json (git-ignored).
 
 import base64
 import json
+import os
 import re
 import secrets
 import sys
@@ -106,7 +107,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     # Innermost: a browser that came in through a connect link stays inside it (and its pages
     # may be framed by CONNECT_FRAME_ANCESTORS); see connections/connect/middleware.py.
     "connections.connect.middleware.ConnectSessionMiddleware",
@@ -275,6 +276,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+# The DEBUG error page never shows credentials (core/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.CredentialHidingReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -344,8 +348,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The queue the app's tasks go to and its workers consume (several deployments can share a Redis).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
-# The queue tasks are sent to unless told otherwise, also by workers (a webhook's retry).
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -383,7 +385,33 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
     "CheckRunStatusEnum": "connections.models.CheckRun.Status",
 }
+# --- Sign-in connections (OAuth 2.0 authorization code, connections/oauth/).
+# The address users reach this app at; the OAuth callback is PUBLIC_URL + /oauth/callback, the
+# URL operators register at each provider. Empty: taken from the request (fine for local use).
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Where a host product may send its users back after signing in (origins or URL prefixes).
+OAUTH_RETURN_URL_ALLOWLIST = env.list("OAUTH_RETURN_URL_ALLOWLIST", default=[])
+# Access tokens are refreshed before use when they expire within this many seconds.
+OAUTH_REFRESH_MARGIN = env.int("OAUTH_REFRESH_MARGIN", default=300)
+# Celery beat looks for tokens to refresh this often (seconds); see CELERY_BEAT_SCHEDULE.
+OAUTH_REFRESH_EVERY_SECONDS = env.int("OAUTH_REFRESH_EVERY_SECONDS", default=60)
+# The bundled catalog's OAuth apps from the environment: OAUTH_<INTEGRATION>_CLIENT_ID and
+# OAUTH_<INTEGRATION>_CLIENT_SECRET, the integration id upper-cased with '-' as '_'
+# (OAUTH_GOOGLE_SHEETS_CLIENT_ID). An app saved in admin or through the API wins.
+OAUTH_CLIENTS = {
+    match.group(1): {
+        "clientId": os.environ[name],
+        "clientSecret": os.environ.get(f"OAUTH_{match.group(1)}_CLIENT_SECRET", ""),
+    }
+    for name in sorted(os.environ)
+    if (match := re.fullmatch(r"OAUTH_([A-Z0-9_]+)_CLIENT_ID", name)) and os.environ[name].strip()
+}
+
 CELERY_BEAT_SCHEDULE = {
+    "refresh-oauth-tokens": {
+        "task": "connections.oauth_refresh_due",
+        "schedule": OAUTH_REFRESH_EVERY_SECONDS,
+    },
     "retest-connections": {
         "task": "connections.retest_due",
         "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,
