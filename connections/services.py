@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, TextField, Value, When
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -399,26 +400,41 @@ class ReencryptedBatch:
 
 def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> ReencryptedBatch:
     """Re-encrypt, with the newest key, the next ``batch_size`` connections (by pk) still on an
-    older key. One transaction with the rows locked, so a concurrent update waits rather than
-    being overwritten; rows already on the newest key are never touched (safe to re-run)."""
+    older key, in one transaction and one UPDATE. The rows are locked, so a concurrent update
+    waits rather than being overwritten; and each row is written only if its token is still the
+    one read (databases without row locks). Rows already on the newest key are never touched,
+    so it is safe to interrupt and re-run."""
     with transaction.atomic():
         rows = list(
             Connection.objects.select_for_update(of=("self",))
-            .filter(pk__gt=after_pk, deleted_at__isnull=True)
+            .filter(pk__gt=after_pk)
             .exclude(credentials_encrypted__startswith=encryption.current_token_prefix())
-            .order_by("pk")[:batch_size]
+            .order_by("pk")
+            .values_list("pk", "connection_id", "credentials_encrypted")[:batch_size]
         )
-        rotated, failed = 0, []
-        for row in rows:
+        read, written, failed = {}, {}, []
+        for pk, connection_id, token in rows:
             try:
-                credentials = connection_credentials(connection=row)
+                credentials = encryption.decrypt_json(token, bound_to=connection_id)
             except CredentialsUnreadable:
-                failed.append(row.connection_id)
+                failed.append(connection_id)
                 continue
-            token = encryption.encrypt_json(credentials, bound_to=row.connection_id)
-            # Same data, new wrapping: the version (the API's ETag) stays.
-            Connection.objects.filter(pk=row.pk).update(credentials_encrypted=token)
-            rotated += 1
+            read[pk], written[pk] = token, encryption.encrypt_json(credentials, bound_to=connection_id)
+        rotated = _replace_tokens(read=read, written=written) if written else 0
     metrics.KEY_ROTATION_ROWS.labels("rotated").inc(rotated)
     metrics.KEY_ROTATION_ROWS.labels("failed").inc(len(failed))
-    return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1].pk if rows else None)
+    return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=rows[-1][0] if rows else None)
+
+
+def _replace_tokens(*, read: dict[int, str], written: dict[int, str]) -> int:
+    """One UPDATE: each row gets its new token if it still holds the one read. Same data, new
+    wrapping: the version (the API's ETag) stays."""
+
+    def by_pk(tokens: dict[int, str]) -> Case:
+        return Case(
+            *(When(pk=pk, then=Value(token)) for pk, token in tokens.items()), output_field=TextField()
+        )
+
+    return Connection.objects.filter(pk__in=list(written), credentials_encrypted=by_pk(read)).update(
+        credentials_encrypted=by_pk(written)
+    )
