@@ -14,9 +14,14 @@ os.environ.setdefault(
 )
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("API_WRITE_THROTTLE_RATE", "100000/min")
-# --- Connection tests: tasks published by tests go to a throwaway folder, not the dev queue.
-if "CELERY_FILESYSTEM_DIR" not in os.environ:
+# --- Connection tests: tasks published by tests go to a throwaway folder, not the dev queue; one
+# per process of a parallel run (pytest-xdist workers inherit the controller's environment, and a
+# test counts what was published). Processes a test starts keep their test's folder.
+if "CELERY_FILESYSTEM_DIR" not in os.environ or os.environ.get(
+    "CELERY_FILESYSTEM_DIR_OF", os.environ.get("PYTEST_XDIST_WORKER", "")
+) != os.environ.get("PYTEST_XDIST_WORKER", ""):
     os.environ["CELERY_FILESYSTEM_DIR"] = tempfile.mkdtemp(prefix="connections-celery-")
+    os.environ["CELERY_FILESYSTEM_DIR_OF"] = os.environ.get("PYTEST_XDIST_WORKER", "")
     atexit.register(shutil.rmtree, os.environ["CELERY_FILESYSTEM_DIR"], ignore_errors=True)
 
 from config.settings import *  # noqa: F403
@@ -31,6 +36,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
 # --- Connection tests: a Celery worker is a separate process, so on SQLite the test database is
-# a file it can open (in memory it would be private to the test process).
+# a file it can open (in memory it would be private to the test process); one per process, and
+# pytest-django adds the xdist worker's name (test_…_gw0) on PostgreSQL as on SQLite.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405

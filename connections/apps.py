@@ -21,10 +21,13 @@ class ConnectionsConfig(AppConfig):
     def ready(self) -> None:
         from connections.health import key_findings
         from connections.metrics import rotation_metrics, test_run_metrics
+        from connections.proxy import ProxyGateway
         from core import doctor
         from core.metrics import register_scrape_collector
+        from integrations.connection_gateway import connection_gateway_install
 
         checks.register(check_encryption_keys)
         doctor.register("keys", key_findings)
         register_scrape_collector("test_runs", test_run_metrics)
         register_scrape_collector("rotation", rotation_metrics)
+        connection_gateway_install(ProxyGateway())

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 
 from core.errors import ValidationFailed
-from core.outbound_http import host_in_allowlist
+from core.outbound_http import host_in_allowlist, url_port
 from integrations.documents import is_secret_field
 from integrations.models import Integration
 from integrations.url_templates import (
@@ -172,10 +172,15 @@ def resolve_base_url(integration: Integration, variables: dict) -> str:
         raise ValidationFailed([str(exc)]) from None
     names = template_variables(template)
     subject = f"{VARIABLES}.{names[0]}" if len(names) == 1 else VARIABLES
-    scheme, host = urlsplit(url).scheme, resolved_host(url)
-    if not host:
+    parts = urlsplit(url)
+    scheme, host = parts.scheme, resolved_host(url)
+    try:
+        port = url_port(parts)
+    except ValueError:
+        port = None
+    if not host or port is None:
         raise ValidationFailed([f"{subject} must make the baseUrl a valid URL"])
-    if scheme != "https" and not (scheme == "http" and host_in_allowlist(host)):
+    if scheme != "https" and not (scheme == "http" and host_in_allowlist(host, port)):
         raise ValidationFailed([f"{subject} must make the baseUrl an https URL"])
     allowed = integration.document.get("allowedHosts") or [resolved_host(template)]
     if not host_matches(host, allowed):

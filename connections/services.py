@@ -25,6 +25,7 @@ from connections.credential_validation import (
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, Connection, IdempotencyRecord
 from connections.selectors import connection_credentials
+from connections.webhooks import AUDIT_EVENTS, webhook_event_emit
 from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from integrations.identity import AccountIdentity
@@ -48,6 +49,8 @@ def audit_record(
     logger.info(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
+    if action in AUDIT_EVENTS:
+        webhook_event_emit(event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields))
     return event
 
 
@@ -258,6 +261,11 @@ def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -
             updates["auth_method_id"] = method_id
             updates["auth_method_label"] = changes.auth_method_label or method["label"]
             changed += ["authMethodId", "authMethodLabel"]
+        if changed_variables or changed_credentials or method_changed:
+            # The last test proved other settings: it says nothing about these ones.
+            updates.update(
+                last_test_status=None, last_test_message=None, last_test_date=None, consecutive_failures=0
+            )
     if changes.auth_method_label is not None and changes.auth_method_label != current.auth_method_label:
         updates["auth_method_label"] = changes.auth_method_label
         changed.append("authMethodLabel")

@@ -11,7 +11,7 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 from celery import shared_task
 from django.conf import settings
 
-from connections import test_run_schedule, test_run_services
+from connections import test_run_schedule, test_run_services, webhooks
 from core.tasks import once_per_period
 
 
@@ -42,3 +42,22 @@ def retest_due() -> None:
 @once_per_period(lambda: settings.CONNECTION_SWEEP_EVERY_SECONDS)
 def sweep_test_runs() -> None:
     test_run_schedule.test_run_sweep()
+
+
+@shared_task(
+    name=webhooks.DELIVER_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Only our own transient faults; a receiver's failure is retried on WEBHOOK_RETRY_SCHEDULE.
+    autoretry_for=test_run_services.TRANSIENT_ERRORS,
+    max_retries=3,
+    retry_backoff=2,
+    retry_jitter=True,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="connections.sweep_webhook_deliveries")
+def sweep_webhook_deliveries() -> None:
+    webhooks.webhook_deliveries_sweep()

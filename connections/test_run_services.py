@@ -10,6 +10,7 @@ the sweeper) are in ``connections.test_run_schedule``; reads in ``connections.se
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
@@ -27,6 +28,7 @@ from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, CheckRun, Connection
 from connections.selectors import connection_base_url, connection_credentials
 from connections.services import audit_record, identity_values
+from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
@@ -94,6 +96,14 @@ def _call_provider(connection: Connection) -> CheckOutcome:
         return _outcome_without_call(
             f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
         )
+    except Exception as exc:
+        # A bug of ours must end this run with a verdict, not leave it "running" or stop the
+        # other tests of a batch. The text may quote a credential: only the type is kept.
+        where = "".join(traceback.format_tb(exc.__traceback__))  # code lines, no values
+        logger.error("test of %s: unexpected %s at\n%s", connection.connection_id, type(exc).__name__, where)
+        return _outcome_without_call(
+            f"The test could not be completed (internal error: {type(exc).__name__})"
+        )
 
 
 def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True) -> CheckRun:
@@ -114,6 +124,10 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         recorded = CheckRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
         if recorded and on_connection:
             _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
+            if not outcome.succeeded:
+                webhook_events_for_test_failure(
+                    connection_pk=run.connection_id, reason=outcome.message, run_id=run.run_id
+                )
     if not recorded:
         logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
         run.refresh_from_db()

@@ -11,13 +11,14 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from connections.connect.services import connect_session_connections
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import Connection
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
@@ -32,7 +33,7 @@ from connections.services import (
 from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field
-from integrations.models import Integration
+from integrations.models import Integration, category_label
 from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
@@ -104,6 +105,11 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
     if integration is None:
         raise Http404("Integration not found")
     method_id = request.GET.get("authMethod", "")
+    only_method = len(integration.auth_methods) == 1
+    if not method_id and only_method:  # nothing to choose: step 2 is skipped
+        return redirect(
+            f"{request.path}?{urlencode({'integration': integration.pk, 'authMethod': integration.auth_methods[0]['id']})}"
+        )
     if not method_id:
         return _choose_auth_method(request, integration)
     auth_method = integration.auth_method(method_id)
@@ -129,7 +135,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("connection-review", connection_id=connection.connection_id)
     start = request.path
-    method_step = f"{start}?integration={integration.pk}"
+    method_step = None if only_method else f"{start}?integration={integration.pk}"
     return render(
         request,
         "connections/wizard/configure.html",
@@ -139,7 +145,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
             "auth_method": auth_method,
             "form": form,
             "error_count": _error_count(form),
-            "back_url": method_step,
+            "back_url": method_step or start,
         },
     )
 
@@ -148,16 +154,22 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
     integrations = integration_list(category=category or None, q=query)
+    connect_session = getattr(request, "connect_session", None)
+    if connect_session is not None and connect_session.integration_ids:
+        integrations = integrations.filter(pk__in=connect_session.integration_ids)
     return render(
         request,
         "connections/wizard/choose_integration.html",
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": integration_list()
-            .order_by("category")
-            .values_list("category", flat=True)
-            .distinct(),
+            "categories": [
+                (value, category_label(value))
+                for value in integration_list()
+                .order_by("category")
+                .values_list("category", flat=True)
+                .distinct()
+            ],
             "query": query,
             "category": category,
         },
@@ -305,6 +317,11 @@ def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
 # --- My Connections -------------------------------------------------------------------------
 
 
+def _fix_url(connection: Connection) -> str:
+    """Where "Reconnect / Fix" leads for a failing connection: its details, to correct them."""
+    return reverse("connection-edit", args=[connection.connection_id])
+
+
 @login_required
 def my_connections(request: HttpRequest) -> HttpResponse:
     """Newest first, PAGE_SIZE cards a page; "Older connections" follows the cursor."""
@@ -312,6 +329,8 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
+    connect_session = getattr(request, "connect_session", None)
+    within = connect_session_connections(connect_session) if connect_session else Q()
     try:
         page = connection_list_for_user(
             user=request.user,
@@ -321,11 +340,13 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             limit=PAGE_SIZE,
             cursor=request.GET.get("cursor") or None,
             newest_first=True,
+            within=within,
         )
     except ValidationFailed as exc:  # a cursor edited by hand
         raise Http404(exc.errors[0]) from exc
     for connection in page.items:
         connection.test_result = _test_result(connection)
+        connection.fix_url = _fix_url(connection)
     filters = {"status": status, "integration": integration_id, "q": query}
     kept = {name: value for name, value in filters.items() if value}
     return render(
@@ -340,7 +361,11 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
             "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
             "integration_choices": Integration.objects.filter(
-                Exists(Connection.objects.filter(user=request.user, integration=OuterRef("pk")))
+                Exists(
+                    Connection.objects.filter(
+                        within, user=request.user, integration=OuterRef("pk"), deleted_at__isnull=True
+                    )
+                )
             ),
         },
     )

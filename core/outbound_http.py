@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import json as jsonlib
+import logging
 import re
 import socket
 import ssl
@@ -29,7 +30,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 import urllib3.exceptions
@@ -39,6 +40,8 @@ from requests_hardened.ip_filter import InvalidIPAddress
 from requests_hardened.ip_filter_adapter import IPFilterAdapter
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = "Connections/1.0"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
@@ -99,6 +102,10 @@ class OutboundBlocked(OutboundError):
     """The target is refused by policy; no request was sent."""
 
 
+class OutboundInvalidUrl(OutboundBlocked):
+    """A URL (the one asked for, or a redirect's ``Location``) that cannot be parsed."""
+
+
 class OutboundDnsError(OutboundError):
     pass
 
@@ -130,26 +137,48 @@ class OutboundResponseTooLarge(OutboundError):
 # --- Policy ---------------------------------------------------------------------------------------
 
 
-def host_in_allowlist(host: str) -> bool:
-    """True for hosts in OUTBOUND_ALLOWLIST: exact names or addresses, or ``*.example.com``.
+def _allowlist_entry(entry: str) -> tuple[str, int | None]:
+    """``host`` or ``host:port`` (``[v6]:port``) as (host, port); a bare host allows every port."""
+    entry = entry.strip().lower()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif entry.count(":") == 1:
+        host, port = entry.split(":")
+    else:
+        host, port = entry, ""  # a name, an IPv4 address or a bare IPv6 address
+    return host.rstrip("."), (int(port) if port.isdigit() else None)
+
+
+def host_in_allowlist(host: str, port: int | None) -> bool:
+    """True when OUTBOUND_ALLOWLIST lets ``host`` be reached on ``port``. Entries are exact names or
+    addresses, or ``*.example.com``, each with an optional ``:port`` (``127.0.0.1:8765``,
+    ``[::1]:8443``); without one, every port of that host is allowed.
 
     Allowlisted hosts may resolve to private addresses and may be reached over plain http
     (an on-premise service, a local test provider).
     """
     host = host.lower().strip("[]").rstrip(".")
     for entry in settings.OUTBOUND_ALLOWLIST:
-        entry = entry.lower().strip().strip("[]").rstrip(".")
-        if entry == host or (entry.startswith("*.") and host.endswith(entry[1:])):
+        allowed_host, allowed_port = _allowlist_entry(entry)
+        if allowed_port is not None and allowed_port != port:
+            continue
+        if allowed_host == host or (allowed_host.startswith("*.") and host.endswith(allowed_host[1:])):
             return True
     return False
 
 
-def _allowlisted(host: str) -> bool:
+def url_port(parts: SplitResult) -> int | None:
+    """The port a URL reaches: the one written, or its scheme's default."""
+    return parts.port or DEFAULT_PORTS.get(parts.scheme)
+
+
+def _allowlisted(host: str, port: int | None) -> bool:
     """The host as written, or the address an odd spelling stands for (``127.1`` → ``127.0.0.1``)."""
-    if host_in_allowlist(host):
+    if host_in_allowlist(host, port):
         return True
     literal = ip_literal(host)
-    return literal is not None and host_in_allowlist(str(literal))
+    return literal is not None and host_in_allowlist(str(literal), port)
 
 
 def ip_literal(host: str) -> IPAddress | None:
@@ -215,7 +244,38 @@ def address_block_reason(address: IPAddress) -> str | None:
 def _blocked(host: str, address: IPAddress, reason: str) -> OutboundBlocked:
     if ip_literal(host) is not None:
         return OutboundBlocked(f"Blocked: {host} is a private address ({reason})")
-    return OutboundBlocked(f"Blocked: {host} resolves to a private address ({address}, {reason})")
+    # Never which address a name resolved to: that would map internal names for whoever asks.
+    logger.info("outbound: %s refused, it resolves to %s (%s)", host, address, reason)
+    return OutboundBlocked(f"Blocked: {host} refused: not a public address")
+
+
+def parse_outbound_url(url: str, *, what: str = "The URL") -> SplitResult:
+    """``url`` split, with its host and port readable; ``OutboundInvalidUrl`` when it is not a URL
+    (a port out of range or not a number, a stray space or control character, a broken IPv6 host).
+
+    Every URL the client is handed, first request and every redirect, is parsed here first, so a
+    malformed one is a refusal with a clear message and never an exception from deeper down.
+    """
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        raise OutboundInvalidUrl(f"{what} is not a valid URL (it contains a control character)")
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - raises ValueError for a malformed host
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise OutboundInvalidUrl(f"{what} is not a valid URL ({_url_problem(exc)})") from None
+    if any(ch.isspace() or ch == "\\" for ch in parts.netloc):
+        raise OutboundInvalidUrl(f"{what} is not a valid URL (a space or backslash in its host)")
+    return parts
+
+
+def _url_problem(exc: ValueError) -> str:
+    text = str(exc)
+    if "Port" in text or "port" in text:
+        return "its port is not a number from 1 to 65535"
+    if "IPv6" in text:
+        return "its IPv6 address is malformed"
+    return "it cannot be parsed"
 
 
 def check_outbound_url(url: str) -> None:
@@ -223,19 +283,15 @@ def check_outbound_url(url: str) -> None:
 
     Host names are judged again after resolution, at connection time.
     """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError:
-        raise OutboundBlocked("Blocked: not a valid URL") from None
+    parts = parse_outbound_url(url)
+    host = parts.hostname or ""
     if parts.scheme not in ("http", "https"):
         raise OutboundBlocked(f"Blocked: only http and https URLs are allowed, not {parts.scheme or 'none'}")
     if not host:
         raise OutboundBlocked("Blocked: the URL has no host")
     if parts.username is not None or parts.password is not None:
         raise OutboundBlocked("Blocked: URLs with user names or passwords in them are not allowed")
-    if _allowlisted(host):
+    if _allowlisted(host, url_port(parts)):
         return
     literal = ip_literal(host)
     if literal is not None:
@@ -268,8 +324,9 @@ class GuardedAdapter(IPFilterAdapter):
     """requests-hardened's pinning adapter, with our stricter address rules and the allowlist."""
 
     def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host = urlsplit(request.url).hostname or ""
-        if _allowlisted(host):
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        if _allowlisted(host, url_port(parts)):
             # Any address is acceptable, so there is nothing to pin.
             return HTTPAdapter.build_connection_pool_key_attributes(self, request, verify, cert)
         try:
@@ -303,8 +360,18 @@ class OutboundResponse:
         return jsonlib.loads(self.content)
 
 
+class _HandFollowedSession(requests.Session):
+    """Redirects are followed by ``outbound_request``, each Location parsed inside the guard.
+
+    requests would otherwise parse the Location itself even with ``allow_redirects=False`` (to
+    offer ``response.next``), and a malformed one would raise from there, outside every guard."""
+
+    def get_redirect_target(self, resp):
+        return None
+
+
 def _session() -> requests.Session:
-    session = requests.Session()
+    session = _HandFollowedSession()
     # No proxies or .netrc credentials from the environment: nothing may add to what we send.
     session.trust_env = False
     session.mount("http://", GuardedAdapter(is_https_proto=False))
@@ -392,7 +459,13 @@ class _Hop:
     json: Any
 
     def redirected(self, response: requests.Response, location: str) -> _Hop:
-        next_url = urljoin(response.url, location)
+        host = urlsplit(response.url).hostname
+        what = f"The redirect from {host} (its Location header)"
+        try:
+            next_url = urljoin(response.url, location)
+        except ValueError as exc:
+            raise OutboundInvalidUrl(f"{what} is not a valid URL ({_url_problem(exc)})") from None
+        parse_outbound_url(next_url, what=what)
         method, data, json = self.method, self.data, self.json
         if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
             method = "GET" if method != "HEAD" else method

@@ -13,6 +13,17 @@ from tests.accounts.factories import OperatorFactory, UserFactory
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(config, items):
+    """In a parallel run (``bin/test``: pytest-xdist with ``--dist loadgroup``) the browser tests
+    share one worker and run one after another (one Chromium, one live server at a time), and so
+    do the tests that start Celery workers; everything else is spread over all workers."""
+    for item in items:
+        for group in ("browser", "worker"):
+            if item.get_closest_marker(group):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     # Throttle counters and API keys live in the cache, the catalog in memory: one test's must

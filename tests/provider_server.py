@@ -17,13 +17,17 @@ Endpoints (credentials are the module constants below):
 - ``POST /oauth/token``     OAuth 2.0 token endpoint: ``client_credentials`` and ``refresh_token``
                             grants, client authentication in the body or with HTTP basic
 - ``GET /oauth/protected``  accepts a token issued by ``/oauth/token``
-- ``GET /slow?ms=200``      answers after ``ms`` milliseconds (also ``/slow/bearer?ms=…`` with auth)
+- ``GET /slow?ms=200``      answers after ``ms`` milliseconds (also ``/slow/bearer?ms=…`` with auth);
+                            with ``&together=N&group=G`` it answers once N requests of group G are
+                            in at once instead (504 if they were not, within ``ms``): proof of
+                            concurrency that does not depend on the machine's speed
 - ``GET /status/<code>``    answers with that status
 - ``GET /redirect?to=<url>`` 302 to ``to`` (a path on this server or any URL)
 - ``GET /redirect-private`` 302 to the cloud metadata address
 - ``GET /redirect-loop``    302 to itself, forever
 - ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
-- ``GET /echo``             the request's method, path, headers and query as JSON (any method;
+- ``GET /echo``             the request's method, path, headers and query as JSON (any method,
+                            also under ``/echo/…``;
                             ``?status=N`` answers with status N, ``?type=T`` serves ``/bytes``-like
                             bodies: ``text``, ``binary``, ``json``)
 - ``GET /flaky?key=K&fail=N&status=S&retry_after=R``
@@ -39,7 +43,8 @@ Endpoints (credentials are the module constants below):
 
 Rejections echo the presented credential back in the error body, as careless providers do, so
 tests can prove it is scrubbed from every message. Every request is recorded in ``hits``, and
-with its headers and body in ``requests`` (``Recorded``).
+with its headers and body in ``requests`` (``Recorded``); in ``answered`` once its whole answer
+was sent (a client that gave up first is not).
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+        self.server.record_answer(self.command, self.path)
 
     def _chunked(self, size: int) -> None:
         """A body with no Content-Length, so only counting what arrives can cap it."""
@@ -113,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                 size -= len(part)
             self.wfile.write(b"0\r\n\r\n")
+            self.server.record_answer(self.command, self.path)
         except OSError:
             self.close_connection = True  # the client stopped reading, as it should
 
@@ -146,6 +153,18 @@ class _Handler(BaseHTTPRequestHandler):
             "json": json.dumps({"authorization": value}),
         }[query.get("form", "plain")]
 
+    def _wait(self, query: dict[str, str]) -> bool:
+        """``ms`` milliseconds, or until ``together`` requests of ``group`` are in (False if not)."""
+        seconds = int(query.get("ms", "200")) / 1000
+        if "together" not in query:
+            time.sleep(seconds)
+            return True
+        try:
+            self.server.barrier(query.get("group", ""), int(query["together"])).wait(timeout=seconds)
+        except threading.BrokenBarrierError:
+            return False
+        return True
+
     def _ok(self) -> None:
         self._json(200, {"ok": True, "path": urlsplit(self.path).path})
 
@@ -177,8 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._ok()
             return self._json(401, {"message": "Bad username or password"})
         if path in ("/bearer", "/slow/bearer"):
-            if path.startswith("/slow"):
-                time.sleep(int(query.get("ms", "200")) / 1000)
+            if path.startswith("/slow") and not self._wait(query):
+                return self._json(504, {"message": "The requests did not arrive together"})
             token = self._bearer()
             if token == BEARER_TOKEN:
                 return self._ok()
@@ -207,7 +226,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._ok()
             return self._json(401, {"error": "invalid_token"})
         if path == "/slow":
-            time.sleep(int(query.get("ms", "200")) / 1000)
+            if not self._wait(query):
+                return self._json(504, {"message": "The requests did not arrive together"})
             return self._ok()
         if path.startswith("/status/"):
             status = int(path.rsplit("/", 1)[1])
@@ -225,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"x" * size, "text/plain")
         if path == "/echo-auth":
             return self._json(401, {"message": "bad credentials " + self._echoed_authorization(query)})
-        if path == "/echo":
+        if path == "/echo" or path.startswith("/echo/"):
             kind = query.get("type")
             if kind == "text":
                 return self._send(200, "plain text é".encode(), "text/plain; charset=utf-8")
@@ -282,6 +302,8 @@ class _Server(ThreadingHTTPServer):
         self.hits: list[tuple[str, str]] = []
         self.requests: list[Recorded] = []
         self._counts: dict[str, int] = {}
+        self.answered: list[tuple[str, str]] = []
+        self._barriers: dict[str, threading.Barrier] = {}
 
     def handle_error(self, request, client_address):
         # Clients hanging up early (a size cap, a timeout) are expected here, not errors.
@@ -305,6 +327,14 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
             return self._counts[key]
+
+    def record_answer(self, method: str, path: str) -> None:
+        with self._lock:
+            self.answered.append((method, path))
+
+    def barrier(self, group: str, parties: int) -> threading.Barrier:
+        with self._lock:
+            return self._barriers.setdefault(group, threading.Barrier(parties))
 
     def issue_token(self) -> str:
         token = "issued-" + secrets.token_urlsafe(16)
@@ -351,6 +381,10 @@ class ProviderServer:
     def requests_to(self, path: str) -> list[Recorded]:
         """Recorded requests whose path (without the query) is ``path``."""
         return [r for r in self.requests if urlsplit(r.path).path == path]
+
+    @property
+    def answered(self) -> list[tuple[str, str]]:
+        return list(self._server.answered)
 
     def start(self) -> ProviderServer:
         self._thread.start()

@@ -214,18 +214,6 @@ class ProxyInput(serializers.Serializer):
     )
 
 
-class ProxyResultOutput(serializers.Serializer):
-    """The provider's answer. ``success``: it answered 2xx or 3xx."""
-
-    success = serializers.BooleanField()
-    status = serializers.IntegerField(help_text="The provider's HTTP status")
-    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
-    headers = serializers.DictField(child=serializers.CharField())
-    contentType = serializers.CharField()
-    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
-    body = serializers.JSONField(allow_null=True)
-
-
 class ProxyCallOutput(serializers.ModelSerializer):
     """One proxied call: never a body, a header or a query value."""
 
@@ -402,4 +390,28 @@ AccountEnvelope = envelope(
     displayName=serializers.CharField(allow_null=True),
     accountId=serializers.CharField(allow_null=True),
     connectionId=serializers.CharField(help_text="The active connection the account was read from"),
+)
+
+
+class ConnectSessionInput(serializers.Serializer):
+    userId = serializers.CharField(max_length=64)
+    integrationIds = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=200,
+        help_text="Only these integrations; left out: every active one",
+    )
+    connectionId = serializers.CharField(
+        max_length=40, required=False, help_text="Edit or reconnect this one connection of the user's"
+    )
+    returnUrl = serializers.CharField(
+        max_length=2000, required=False, help_text="Must match CONNECT_RETURN_URL_ALLOWLIST"
+    )
+
+
+ConnectSessionEnvelope = envelope(
+    "ConnectSessionEnvelope",
+    token=serializers.CharField(help_text="One-time; only its digest is stored"),
+    url=serializers.CharField(help_text="Open it in the user's browser (a new tab, a popup or a frame)"),
+    expiresAt=serializers.CharField(help_text="30 minutes from now (CONNECT_SESSION_MINUTES)"),
 )

@@ -4,6 +4,7 @@ from connections.api.views import (
     ConnectionProxyViewSet,
     ConnectionTestViewSet,
     ConnectionViewSet,
+    ConnectSessionViewSet,
     UserConnectionsViewSet,
 )
 
@@ -43,6 +44,7 @@ urlpatterns = [
         ConnectionTestViewSet.as_view({"get": "history"}),
         name="api-connection-tests",
     ),
+    path("connect-sessions", ConnectSessionViewSet.as_view({"post": "create"}), name="api-connect-sessions"),
     path(
         "users/<str:user_id>/connections/status",
         UserConnectionsViewSet.as_view({"get": "status"}),

@@ -1,19 +1,25 @@
 from dataclasses import asdict
 from functools import partial
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from accounts.access import acts_for_any_user, user_for_request, user_or_user_id_for_request
+from accounts.access import IsApiKey, acts_for_any_user, user_for_request, user_or_user_id_for_request
+from accounts.selectors import user_get
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.api.representations import connection_detail, connection_list_item
+from connections.connect.services import connect_session_create
 from connections.models import CheckRun
 from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
 from core.api.envelope import ok
+from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
+from integrations.api.serializers import ProviderAnswerOutput
 
 CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
@@ -246,7 +252,7 @@ class ConnectionProxyViewSet(viewsets.ViewSet):
         ),
         parameters=[CONNECTION_ID, IDEMPOTENCY_KEY],
         request=s.ProxyInput,
-        responses=s.ProxyResultOutput,
+        responses=ProviderAnswerOutput,
     )
     def proxy(self, request, connection_id: str):
         connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
@@ -392,4 +398,40 @@ class UserConnectionsViewSet(viewsets.ViewSet):
             displayName=account["displayName"],
             accountId=account["accountId"],
             connectionId=connection.connection_id,
+        )
+
+
+class ConnectSessionViewSet(viewsets.ViewSet):
+    """A host product sends one of its users through the wizard without a second login."""
+
+    permission_classes = [IsApiKey]
+
+    @extend_schema(
+        operation_id="connect_sessions_create",
+        description=(
+            "A one-time link (`url`) into the wizard as `userId`, no password asked: the first browser to open "
+            "it gets a session that reaches only that user's wizard and My Connections, restricted to "
+            "`integrationIds` (or the one `connectionId`, to edit or reconnect it), until `expiresAt` (30 "
+            "minutes). On finish the browser goes to `returnUrl` with `connectionId` and `status` "
+            "(`connected`, `invalid`, or `cancelled` without connectionId)."
+        ),
+        request=s.ConnectSessionInput,
+        responses={201: s.ConnectSessionEnvelope},
+    )
+    def create(self, request):
+        data = validate_input(s.ConnectSessionInput, request.data)
+        connect_session, token = connect_session_create(
+            actor=request.user,
+            user=user_get(user_id=data["userId"]),
+            integration_ids=data.get("integrationIds"),
+            connection_id=data.get("connectionId"),
+            return_url=data.get("returnUrl", ""),
+        )
+        path = reverse("connect-start", args=[token])
+        base = settings.CONNECT_BASE_URL.rstrip("/")
+        return ok(
+            201,
+            token=token,
+            url=base + path if base else request.build_absolute_uri(path),
+            expiresAt=iso_timestamp(connect_session.expires_at),
         )

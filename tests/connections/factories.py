@@ -1,6 +1,7 @@
 """Integrations built from the real provider files (plus one local test document), and connections
 whose credentials are encrypted with the real encryption module."""
 
+import uuid
 from pathlib import Path
 
 import factory
@@ -180,9 +181,10 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
 # provider_server and allow_local_provider fixtures; the bench uses it too).
 
 
-def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
+def local_provider_document(origin: str, *, slow_ms: int = 200, together: int | None = None) -> dict:
     """The connectivity suite's provider (bearer, basic, API keys, OAuth) plus a bearer method
-    ``slow`` whose test request is answered in ``slow_ms``."""
+    ``slow`` whose test request is answered in ``slow_ms``, or, with ``together``, once that many
+    of its test requests are in at once (an error if they were not, within ``slow_ms``)."""
     document = connectivity_provider_document(origin)
     slow = {
         "id": "slow",
@@ -192,6 +194,9 @@ def local_provider_document(origin: str, *, slow_ms: int = 200) -> dict:
         "apply": {"type": "bearer", "field": "token"},
         "testRequest": {"method": "GET", "path": "/slow/bearer", "query": {"ms": str(slow_ms)}},
     }
+    if together:
+        group = {"together": str(together), "group": uuid.uuid4().hex}
+        slow["testRequest"]["query"] |= group
     return validate_document({**document, "authMethods": [*document["authMethods"], slow]})
 
 

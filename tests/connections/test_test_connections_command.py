@@ -9,7 +9,13 @@ from django.core.management import CommandError, call_command
 
 from connections.management.commands.test_connections import progress_bar
 from connections.models import CheckRun, Connection
-from tests.connections.factories import ConnectionFactory, local_connection, local_provider
+from tests.connections.factories import (
+    ConnectionFactory,
+    integration_from_document,
+    local_connection,
+    local_provider,
+    local_provider_document,
+)
 from tests.connections.task_queue import REDIS_URL, RealWorker, broker, drop_redis_queue
 from tests.provider_server import BEARER_TOKEN
 
@@ -113,3 +119,29 @@ def test_async_runs_the_tests_on_the_workers_and_waits_for_them(local, tmp_path)
     assert lines[-1] == "5 tested: 5 succeeded, 0 failed."
     assert all(f"({c.connection_id})" in output for c in connections)
     assert CheckRun.objects.filter(status="success", trigger="command").count() == 5
+
+
+@pytest.mark.django_db
+def test_one_connections_broken_provider_never_touches_the_others(local, user, provider_server):
+    # A provider redirecting to a URL that cannot be parsed, among connections that work.
+    document = local_provider_document(provider_server.origin)
+    document["id"] = "redirecting"
+    document["testRequest"] = {
+        "method": "GET",
+        "path": "/redirect",
+        "query": {"to": "http://127.0.0.1:99999/"},
+    }
+    broken = local_connection(integration_from_document(document), user=user, connection_name="Broken")
+    good = [local_connection(local, user=user, connection_name=f"Good {n}") for n in range(3)]
+
+    output, error = run_command("--user", user.user_id)
+
+    assert "4 tested: 3 succeeded, 1 failed." in output
+    assert "Traceback" not in output
+    assert str(error) == "1 of 4 connection test(s) did not succeed"
+    assert not CheckRun.objects.filter(status__in=["queued", "running"]).exists()
+    runs = {run.connection_id: run for run in CheckRun.objects.all()}
+    assert runs[broken.pk].message.startswith(
+        "The redirect from 127.0.0.1 (its Location header) is not a valid"
+    )
+    assert all(runs[c.pk].status == "success" for c in good)

@@ -102,5 +102,5 @@ def test_an_unknown_user_is_not_found(key_client, catalog):
 
 def test_anonymous_callers_are_refused(anon_client, user, catalog):
     response = anon_client.get(status_url(user, "salesforce"))
-    assert response.status_code in (401, 403)
+    assert response.status_code == 401
     assert response.json()["success"] is False
