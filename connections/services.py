@@ -67,6 +67,26 @@ def identity_values(identity: AccountIdentity | None) -> dict[str, Any]:
     }
 
 
+def audit_record_many(*, connections: list[Connection], action: str, actor: Any) -> list[AuditEvent]:
+    """``audit_record`` for a batch of connections in one INSERT (tests queued in bulk); actions
+    that emit webhooks go through ``audit_record`` one by one."""
+    if action in AUDIT_EVENTS:
+        return [audit_record(connection=c, action=action, actor=actor) for c in connections]
+    label = actor if isinstance(actor, str) else actor_label(actor)
+    events = AuditEvent.objects.bulk_create(
+        [AuditEvent(connection=c, action=action, actor=label, fields=[]) for c in connections]
+    )
+    if connections:
+        logger.info(
+            "%d connection(s), first %s: %s by %s",
+            len(connections),
+            connections[0].connection_id,
+            action,
+            label,
+        )
+    return events
+
+
 def _integration_for_new_connection(integration_id: str) -> Integration:
     integration = Integration.objects.filter(pk=integration_id).first()
     if integration is None:
