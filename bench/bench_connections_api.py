@@ -22,6 +22,8 @@ What it does:
    - ``my_connections``: ``GET /api/user-integrations/my-connections?userId=…`` (all connections,
      each decrypted and masked);
    - ``detail``: ``GET /api/user-integrations/<connectionId>`` (decrypted credentials);
+   - ``status_map``: ``GET /api/users/<userId>/connections/status?integrationIds=…`` with every
+     integration of the catalog (seed 004's "is this user connected to X?", one SQL query);
    - ``bare``: ``GET /bench/bare``, a plain Django view returning a constant small JSON through
      the same middleware (``bench/urls.py``).
 
@@ -79,7 +81,7 @@ CEILING = "bench.ceiling:application"
 # The stack's ceiling for each endpoint: the same body from a one-file Django project (bench/ceiling.py).
 CEILING_PATHS = {"ceiling_my_connections": "/ceiling/my-connections", "ceiling_detail": "/ceiling/detail"}
 CEILING_OF = {"my_connections": "ceiling_my_connections", "detail": "ceiling_detail"}
-MAIN_ENDPOINTS = ("my_connections", "detail", "bare", *CEILING_PATHS)
+MAIN_ENDPOINTS = ("my_connections", "detail", "status_map", "bare", *CEILING_PATHS)
 SEED_CREDENTIALS = {"clientId": "3MVG9-bench-client", "clientSecret": "bench-client-secret-0123456789"}
 SEED_VARIABLES = {"instance_url": "https://mycompany.salesforce.com"}
 MAX_PAGE = 1000  # my-connections' default page (connections.selectors.MAX_PAGE_SIZE)
@@ -96,11 +98,14 @@ class Seeded:
     user_id: str
     connection_id: str
     sweep: dict[int, tuple[int, str]]  # connections -> (user pk, userId)
+    integration_ids: tuple[str, ...]
 
     def paths(self) -> dict[str, str]:
         return {
             "my_connections": my_connections_path(self.user_id),
             "detail": f"/api/user-integrations/{self.connection_id}",
+            "status_map": f"/api/users/{self.user_id}/connections/status?"
+            + urlencode({"integrationIds": ",".join(self.integration_ids)}),
             "bare": "/bench/bare",
             **{f"sweep_{size}": my_connections_path(user_id) for size, (_, user_id) in self.sweep.items()},
         }
@@ -116,6 +121,7 @@ def seed(*, connections: int, sweep: list[int]) -> Seeded:
     from accounts.services import user_create
     from connections.services import connection_create
     from integrations.documents import PROVIDERS_DIR
+    from integrations.models import Integration
     from integrations.services import integration_sync_from_files
 
     integration_sync_from_files(directory=PROVIDERS_DIR)  # the bundled catalog, as bin/app loads it
@@ -142,6 +148,7 @@ def seed(*, connections: int, sweep: list[int]) -> Seeded:
         user_id=user.user_id,
         connection_id=created[0].connection_id,
         sweep={size: seed_sweep_user(size, tag=tag) for size in sweep},
+        integration_ids=tuple(Integration.objects.order_by("pk").values_list("pk", flat=True)),
     )
 
 
@@ -442,6 +449,8 @@ def check_responses(
                 )
             if name == "detail" and payload["connection"]["credentials"]["decrypted"] != SEED_CREDENTIALS:
                 raise SystemExit("detail did not return the decrypted credentials")
+            if name == "status_map" and payload.get("salesforce") != "connected":
+                raise SystemExit(f"status_map did not say salesforce is connected: {payload}")
     finally:
         connection.close()
     return bodies
@@ -511,11 +520,15 @@ def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: i
             + (f" ({connections} connections)" if name == "my_connections" else "")
             + f"; / in-app bare view: {tallies[name].rps / tallies['bare'].rps:.3f}"
         )
+    print(f"status_map / in-app bare view: {tallies['status_map'].rps / tallies['bare'].rps:.3f}")
     print(
         "RESULT "
         + " ".join(f"{name}_rps={tallies[name].rps:.1f}" for name in MAIN_ENDPOINTS)
         + "".join(f" {name}_ceiling_ratio={ratio:.4f}" for name, ratio in ratios.items())
-        + "".join(f" {name}_bare_ratio={tallies[name].rps / tallies['bare'].rps:.4f}" for name in CEILING_OF)
+        + "".join(
+            f" {name}_bare_ratio={tallies[name].rps / tallies['bare'].rps:.4f}"
+            for name in (*CEILING_OF, "status_map")
+        )
     )
     print(
         "RESULT "

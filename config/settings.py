@@ -106,7 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
     # Innermost: a browser that came in through a connect link stays inside it (and its pages
     # may be framed by CONNECT_FRAME_ANCESTORS); see connections/connect/middleware.py.
     "connections.connect.middleware.ConnectSessionMiddleware",
@@ -275,6 +275,9 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+# The DEBUG error page never shows credentials (core/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.CredentialHidingReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -344,8 +347,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # The queue the app's tasks go to and its workers consume (several deployments can share a Redis).
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_SERIALIZER = "json"
-# The queue tasks are sent to unless told otherwise, also by workers (a webhook's retry).
-CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 

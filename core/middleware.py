@@ -4,9 +4,13 @@ them), and the checks of a URL that hold for every route."""
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from time import perf_counter
 from urllib.parse import unquote_plus
 
+from csp.constants import HEADER as CSP_HEADER
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.signals import request_finished
@@ -92,3 +96,16 @@ class RefuseUnstorableUrls:
             if problem:
                 raise BadRequest(f"The URL's {where} is not valid: {problem}")
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, except that DEBUG's 404 page gets the policy too (django-csp leaves
+    it out for the page's inline styles: it renders unstyled, but no 404 is ever unguarded)."""
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if settings.DEBUG and response.status_code == 404 and CSP_HEADER not in response:
+            policy = build_policy(**asdict(self.get_policy_parts(request=request, response=response)))
+            if policy:
+                response[CSP_HEADER] = policy
+        return response

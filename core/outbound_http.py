@@ -251,6 +251,27 @@ def _blocked(host: str, address: IPAddress, reason: str) -> OutboundBlocked:
     return OutboundBlocked(f"Blocked: {host} refused: not a public address")
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, or None. Says what, never which
+    character, as the value may hold a credential."""
+    if any(_is_control(ch) for ch in value):
+        return "contains a control character (such as NUL, VT, FF, NEL, CR or LF)"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return (
+            "contains characters outside Latin-1 (ISO-8859-1), which HTTP header values cannot carry; "
+            "percent-encode or base64 it if the service expects that"
+        )
+    return None
+
+
+def _is_control(ch: str) -> bool:
+    # C0 (but the tab headers allow), DEL, C1 (NEL among them) and the Unicode line separators.
+    code = ord(ch)
+    return (code < 0x20 and ch != "\t") or 0x7F <= code <= 0x9F or ch in "\u2028\u2029"
+
+
 def parse_outbound_url(url: str, *, what: str = "The URL") -> SplitResult:
     """``url`` split, with its host and port readable; ``OutboundInvalidUrl`` when it is not a URL
     (a port out of range or not a number, a stray space or control character, a broken IPv6 host).

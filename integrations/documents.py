@@ -14,7 +14,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from integrations.custom_headers import custom_header_errors
+from core.outbound_http import header_value_problem
+from integrations.custom_headers import HEADER_NAME, custom_header_errors
 from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host, template_variables
 
 SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
@@ -157,7 +158,34 @@ def document_errors(document) -> list[str]:
     errors = _schema_errors(document)
     if errors:
         return errors
-    return _semantic_errors(document) + _identity_errors(document) + custom_header_errors(document)
+    return (
+        _semantic_errors(document)
+        + _identity_errors(document)
+        + custom_header_errors(document)
+        + _header_template_errors(document)
+    )
+
+
+def _header_template_errors(document: dict) -> list[str]:
+    """Header names and the fixed text of header values in test requests and auth methods, checked
+    when the document is saved: a control character or a non-Latin-1 one could never be sent."""
+    places = [("$.testRequest.headers", document.get("testRequest", {}).get("headers", {}))]
+    for index, method in enumerate(document.get("authMethods", [])):
+        here = f"$.authMethods[{index}]"
+        places.append((f"{here}.testRequest.headers", (method.get("testRequest") or {}).get("headers", {})))
+        apply = method.get("apply", {})
+        if apply.get("type") == "header":
+            places.append((f"{here}.apply", {apply["name"]: apply["value"]}))
+    errors: list[str] = []
+    for where, headers in places:
+        for name, template in headers.items():
+            if not HEADER_NAME.match(name):
+                errors.append(f"{where}.{name}: not a valid header name")
+                continue
+            problem = header_value_problem(PLACEHOLDER.sub("", template))
+            if problem:
+                errors.append(f"{where}.{name}: the value {problem}")
+    return errors
 
 
 def validate_document(document, *, source: str | None = None) -> dict:

@@ -84,12 +84,15 @@ def check_scope(session: ConnectSession, request: HttpRequest) -> None:
     if "run_id" in match.kwargs:
         _connection_in_scope(session, run_id=match.kwargs["run_id"])
     if match.url_name in ("connect-integration", "connection-new"):
-        # The wizard's own parameters: another integration, or edit mode on another connection.
+        # The wizard's own parameters: edit mode on another connection, or another integration
+        # (a session for one connection reaches no new ones).
+        if request.GET.get("connectionId"):
+            _connection_in_scope(session, connection_id=request.GET["connectionId"])
+        elif session.connection_id is not None:
+            raise NotFound("Integration not found")
         integration_id = request.GET.get("integration")
         if integration_id and not connect_session_allows_integration(session, integration_id):
             raise NotFound("Integration not found")
-        if request.GET.get("connectionId"):
-            _connection_in_scope(session, connection_id=request.GET["connectionId"])
 
 
 def _refusal(request: HttpRequest, exc: ApplicationError) -> HttpResponse:

@@ -64,7 +64,9 @@ def _leave(request: HttpRequest, connection: Connection | None) -> HttpResponse:
 @require_POST
 def connect_finish(request: HttpRequest, connection_id: str) -> HttpResponse:
     """Done: back to the host product with ``connectionId`` and ``status``."""
-    connection = Connection.objects.filter(connection_id=connection_id, user=request.user).first()
+    connection = None
+    if request.user.is_authenticated:  # a connect link's session may have ended
+        connection = Connection.objects.filter(connection_id=connection_id, user=request.user).first()
     if connection is None or getattr(request, "connect_session", None) is None:
         return render(
             request, "connections/connect/refused.html", {"message": "Connection not found"}, status=404

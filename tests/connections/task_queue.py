@@ -109,7 +109,7 @@ class RealWorker:
             DATABASE_URL=database_url_for_workers(),
             OUTBOUND_ALLOWLIST="127.0.0.1",
             # What the worker itself queues (a webhook's retry) stays on its queue.
-            CELERY_TASK_DEFAULT_QUEUE=queue,
+            CELERY_QUEUE=queue,
             **env,
         )
         self._log = open(self.log_path, "w+")  # noqa: SIM115 - closed by stop()
