@@ -28,6 +28,7 @@ from connections.selectors import connection_credentials
 from connections.webhooks import AUDIT_EVENTS, webhook_event_emit
 from core import metrics
 from core.errors import ApplicationError, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from integrations.documents import is_sign_in_method
 from integrations.identity import AccountIdentity
 from integrations.models import Integration
 
@@ -38,13 +39,18 @@ Action = AuditEvent.Action
 
 
 def audit_record(
-    *, connection: Connection, action: str, actor: Any, fields: list[str] | tuple[str, ...] = ()
+    *,
+    connection: Connection,
+    action: str,
+    actor: Any,
+    fields: list[str] | tuple[str, ...] = (),
+    detail: str = "",
 ) -> AuditEvent:
     """Record who did what to a connection. ``actor`` is a request's user (or a label string);
-    ``fields`` are field names, never values."""
+    ``fields`` are field names, never values; ``detail`` an outcome without secrets."""
     label = actor if isinstance(actor, str) else actor_label(actor)
     event = AuditEvent.objects.create(
-        connection=connection, action=action, actor=label, fields=sorted(fields)
+        connection=connection, action=action, actor=label, fields=sorted(fields), detail=detail
     )
     logger.info(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
@@ -135,6 +141,7 @@ def connection_create(
     if not user.is_active:
         raise ValidationFailed([f"userId '{user.user_id}' is inactive"])
     integration = _integration_for_new_connection(integration_id)
+    _refuse_sign_in_method(integration, auth_method_id)
     valid = validate_connection_input(
         integration=integration,
         auth_method_id=auth_method_id,
@@ -198,6 +205,17 @@ def connection_create_idempotent(
     return connection
 
 
+def _refuse_sign_in_method(integration: Integration, auth_method_id: str) -> None:
+    """Tokens of a sign-in method come from the provider (connections/oauth), never from a caller."""
+    if is_sign_in_method(integration.auth_method(auth_method_id)):
+        raise ValidationFailed(
+            [
+                f"authMethodId '{auth_method_id}' signs in at the provider: start it with "
+                "POST /api/user-integrations/oauth/start (or the wizard's sign-in button)"
+            ]
+        )
+
+
 def _etag_matches(if_match: str, connection: Connection) -> bool:
     tags = [tag.strip() for tag in if_match.split(",")]
     return "*" in tags or connection.etag in tags or f"W/{connection.etag}" in tags
@@ -250,6 +268,8 @@ def connection_update_plan(*, current: Connection, changes: ConnectionChanges) -
 
     method_id = changes.auth_method_id or current.auth_method_id
     method_changed = method_id != current.auth_method_id
+    if method_changed:
+        _refuse_sign_in_method(integration, method_id)
     if method_changed or changes.credentials is not None or changes.configured_variables is not None:
         method = auth_method_or_error(integration, method_id)
         # A new auth method starts from no credentials: its required fields must be sent.
@@ -397,6 +417,9 @@ def connection_delete_permanently(*, connection: Connection, actor: Any) -> Conn
                 "account_display_name": "",
                 "account_email": "",
                 "import_fingerprint": "",
+                "oauth_scopes": [],
+                "oauth_expires_at": None,
+                "oauth_has_refresh_token": False,
                 "deleted_at": timezone.now(),
             },
         )
