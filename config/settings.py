@@ -7,6 +7,7 @@ generates development values once into var/dev-secrets.json (git-ignored).
 
 import base64
 import json
+import os
 import re
 import secrets
 import sys
@@ -384,7 +385,33 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
     "CheckRunStatusEnum": "connections.models.CheckRun.Status",
 }
+# --- Sign-in connections (OAuth 2.0 authorization code, connections/oauth/).
+# The address users reach this app at; the OAuth callback is PUBLIC_URL + /oauth/callback, the
+# URL operators register at each provider. Empty: taken from the request (fine for local use).
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Where a host product may send its users back after signing in (origins or URL prefixes).
+OAUTH_RETURN_URL_ALLOWLIST = env.list("OAUTH_RETURN_URL_ALLOWLIST", default=[])
+# Access tokens are refreshed before use when they expire within this many seconds.
+OAUTH_REFRESH_MARGIN = env.int("OAUTH_REFRESH_MARGIN", default=300)
+# Celery beat looks for tokens to refresh this often (seconds); see CELERY_BEAT_SCHEDULE.
+OAUTH_REFRESH_EVERY_SECONDS = env.int("OAUTH_REFRESH_EVERY_SECONDS", default=60)
+# The bundled catalog's OAuth apps from the environment: OAUTH_<INTEGRATION>_CLIENT_ID and
+# OAUTH_<INTEGRATION>_CLIENT_SECRET, the integration id upper-cased with '-' as '_'
+# (OAUTH_GOOGLE_SHEETS_CLIENT_ID). An app saved in admin or through the API wins.
+OAUTH_CLIENTS = {
+    match.group(1): {
+        "clientId": os.environ[name],
+        "clientSecret": os.environ.get(f"OAUTH_{match.group(1)}_CLIENT_SECRET", ""),
+    }
+    for name in sorted(os.environ)
+    if (match := re.fullmatch(r"OAUTH_([A-Z0-9_]+)_CLIENT_ID", name)) and os.environ[name].strip()
+}
+
 CELERY_BEAT_SCHEDULE = {
+    "refresh-oauth-tokens": {
+        "task": "connections.oauth_refresh_due",
+        "schedule": OAUTH_REFRESH_EVERY_SECONDS,
+    },
     "retest-connections": {
         "task": "connections.retest_due",
         "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,

@@ -14,9 +14,18 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
-from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm
+from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm, OAuthAppAdminForm
 from connections.health import FAILING_WINDOW, IntegrationHealth, integration_health_list
-from connections.models import AuditEvent, CheckRun, Connection, ProxyCall, WebhookDelivery, WebhookEndpoint
+from connections.models import (
+    AuditEvent,
+    CheckRun,
+    Connection,
+    OAuthApp,
+    ProxyCall,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from connections.oauth.clients import oauth_app_save, oauth_callback_url, oauth_environment_prefix
 from connections.services import connection_delete, connection_update
 from connections.test_run_services import test_run_enqueue_many
 from connections.webhooks import (
@@ -34,7 +43,7 @@ from core.models import ProcessHeartbeat
 
 class AuditEventInline(admin.TabularInline):
     model = AuditEvent
-    fields = ["created_at", "action", "actor", "fields"]
+    fields = ["created_at", "action", "actor", "fields", "detail"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -246,7 +255,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "needs_attention",
         "updated_at",
     ]
-    list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter]
+    list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter, "needs_reconnect"]
     search_fields = ["connection_id", "connection_name", "user__user_id", "user__email"]
     list_select_related = ["user", "integration"]
     ordering = ["-created_at"]
@@ -267,6 +276,12 @@ class ConnectionAdmin(admin.ModelAdmin):
         "version",
         "created_at",
         "updated_at",
+        "oauth_scopes",
+        "oauth_expires_at",
+        "oauth_has_refresh_token",
+        "oauth_refreshed_at",
+        "needs_reconnect",
+        "reconnect_reason",
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -302,7 +317,14 @@ class ConnectionAdmin(admin.ModelAdmin):
                 },
             ),
             ("Record", {"fields": ["version", "created_at", "updated_at"]}),
-        ]
+        ] + self._sign_in_fieldset(obj)
+
+    @staticmethod
+    def _sign_in_fieldset(obj):
+        if obj is None or not obj.is_sign_in:
+            return []
+        fields = ["oauth_scopes", "oauth_expires_at", "oauth_has_refresh_token", "oauth_refreshed_at"]
+        return [("Sign-in tokens", {"fields": fields + ["needs_reconnect", "reconnect_reason"]})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The per-method inputs are added by the form itself; the admin must not check them
@@ -436,6 +458,57 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserWithConnectionsAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserConnectionInline]
+
+
+@admin.register(OAuthApp)
+class OAuthAppAdmin(admin.ModelAdmin):
+    """Operators' OAuth apps: what end users sign in with. The secret is encrypted and never shown."""
+
+    form = OAuthAppAdminForm
+    list_display = ["integration", "auth_method_id", "client_id", "has_secret", "updated_at"]
+    list_select_related = ["integration"]
+    readonly_fields = ["callback_url", "environment_names", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["integration", "auth_method_id", "client_id", "client_secret"]}),
+        ("Register at the provider", {"fields": ["callback_url", "environment_names"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The method an app is for is its identity: create another app for another method.
+        return self.readonly_fields + (["integration", "auth_method_id"] if obj else [])
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        self._request = request  # the callback URL is built from it when PUBLIC_URL is not set
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description="Callback (redirect) URL")
+    def callback_url(self, obj) -> str:
+        url = oauth_callback_url(request=getattr(self, "_request", None))
+        note = (
+            "" if settings.PUBLIC_URL else " (from this request: set PUBLIC_URL to the address users reach)"
+        )
+        return format_html("<code data-callback-url>{}</code>{}", url, note)
+
+    @admin.display(description="Or set in the environment")
+    def environment_names(self, obj) -> str:
+        if obj is None or not obj.integration_id:
+            return "OAUTH_<INTEGRATION>_CLIENT_ID and OAUTH_<INTEGRATION>_CLIENT_SECRET"
+        prefix = oauth_environment_prefix(obj.integration_id)
+        return f"{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET (an app saved here wins)"
+
+    @admin.display(description="Client secret", boolean=True)
+    def has_secret(self, obj: OAuthApp) -> bool:
+        return bool(obj.client_secret_encrypted)
+
+    def save_model(self, request, obj, form, change):
+        saved = oauth_app_save(
+            integration=form.cleaned_data.get("integration") or obj.integration,
+            auth_method_id=form.cleaned_data.get("auth_method_id") or obj.auth_method_id,
+            client_id=form.cleaned_data["client_id"],
+            client_secret=form.cleaned_data.get("client_secret"),
+        )
+        obj.pk, obj._state.adding = saved.pk, False
 
 
 # --- Webhooks to the host product: endpoints (secret shown once), the delivery log, redelivery.

@@ -39,6 +39,7 @@ from connections.selectors import (
     connection_credentials,
     connection_get_for_actor,
     connection_get_for_use,
+    connection_secrets_visible_to,
 )
 from core import metrics
 from core.errors import ApplicationError, Conflict, TooManyRequests, ValidationFailed
@@ -460,7 +461,12 @@ class ProxyGateway:
         response = connection_proxy(
             connection=connection, actor=actor, request=request, feature_mapping_id=feature_mapping_id
         )
-        return proxy_result(response)
+        result = proxy_result(response)
+        if operator_trial and not connection_secrets_visible_to(actor=actor, connection=connection):
+            # Operators see a connection's secrets masked everywhere, also quoted back by a provider.
+            secrets = [str(v) for v in connection_credentials(connection=connection).values() if v]
+            result = json.loads(scrub(json.dumps(result), secrets))
+        return result
 
     def choices(self, *, integration_id) -> list[tuple[str, str]]:
         connections = Connection.objects.filter(

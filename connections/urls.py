@@ -16,6 +16,12 @@ urlpatterns = [
         views.connection_reactivate_view,
         name="connection-reactivate",
     ),
+    path(
+        "connections/<str:connection_id>/reconnect/",
+        views.connection_reconnect_view,
+        name="connection-reconnect",
+    ),
+    path("oauth/callback", views.oauth_callback, name="oauth-callback"),
     path("my-connections.html", views.my_connections, name="my-connections-html"),
     path("my-connections/", views.my_connections, name="my-connections"),
     # Connect sessions (connections/connect/): the host product's one-time link, then in and out.

@@ -21,18 +21,20 @@ from django.views.decorators.http import require_POST
 from connections.connect.services import connect_session_connections
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import Connection
+from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
+from connections.oauth.flow import oauth_flow_finish, oauth_flow_start, return_url_with_result
+from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
 from connections.services import (
     ConnectionChanges,
     connection_create,
     connection_delete,
-    connection_delete_permanently,
     connection_reactivate,
     connection_update,
 )
 from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
-from integrations.documents import is_secret_field
+from integrations.documents import is_secret_field, is_sign_in_method
 from integrations.models import Integration, category_label
 from integrations.selectors import integration_list
 
@@ -115,6 +117,8 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
     auth_method = integration.auth_method(method_id)
     if auth_method is None:
         raise Http404("Authentication method not found")
+    if is_sign_in_method(auth_method):
+        return _sign_in_step(request, integration, auth_method)
 
     form = ConnectionForm(
         request.POST or None, auth_method=auth_method, initial={NAME_FIELD: integration.display_name}
@@ -195,6 +199,8 @@ def _choose_auth_method(
             "connection": connection,
             "editing": connection is not None,
             "current_method_id": connection.auth_method_id if connection else None,
+            "sign_in_methods": {m["id"] for m in integration.auth_methods if is_sign_in_method(m)},
+            "configured_methods": oauth_configured_methods(integration=integration),
             "method_base_url": base,
             "back_url": back,
         },
@@ -216,6 +222,8 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
     auth_method = integration.auth_method(method_id)
     if auth_method is None:
         raise Http404("Authentication method not found")
+    if is_sign_in_method(auth_method):
+        return _sign_in_step(request, integration, auth_method, connection=connection)
     same_method = method_id == connection.auth_method_id
     stored = connection_credentials(connection=connection) if same_method else {}
     form = ConnectionForm(
@@ -378,7 +386,7 @@ def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResp
     if request.method == "POST":
         name = connection.connection_name
         if request.POST.get("action") == "permanent":
-            connection_delete_permanently(connection=connection, actor=request.user)
+            connection_delete_permanently_and_revoke(connection=connection, actor=request.user)
             messages.success(request, f"“{name}” was deleted permanently; its saved credentials were erased.")
         else:
             connection_delete(connection=connection, actor=request.user)
@@ -413,3 +421,118 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     else:
         messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
     return redirect(_next_url(request, reverse("my-connections")))
+
+
+# --- Sign-in connections (OAuth 2.0 authorization code) ---------------------------------------
+
+
+def _send_to_provider(request: HttpRequest, integration: Integration, url: str) -> HttpResponse:
+    """A page that moves on to the provider at once. A redirect would do, but the CSP's
+    form-action 'self' also covers redirects after a form post, so the page hands over instead
+    (works without JavaScript; the link is there if the browser does not follow the refresh)."""
+    return render(request, "connections/oauth/redirect.html", {"integration": integration, "url": url})
+
+
+def _sign_in_step(
+    request: HttpRequest, integration: Integration, auth_method: dict, *, connection: Connection | None = None
+) -> HttpResponse:
+    """Step 3 of a sign-in method: the settings the provider does not supply, then "Sign in with
+    <provider>". Editing a sign-in connection signs in again (reconnect) with the same settings."""
+    pending = set(auth_method["apply"].get("tokenResponseVariables", {}))
+    asked = {
+        **auth_method,
+        "fields": [],
+        "additionalFields": [f for f in auth_method.get("additionalFields", []) if f["name"] not in pending],
+    }
+    initial = {NAME_FIELD: connection.connection_name if connection else integration.display_name}
+    if connection:
+        initial |= initial_values(
+            auth_method=asked,
+            connection_name=connection.connection_name,
+            configured_variables=connection.configured_variables,
+            credentials={},
+        )
+    form = ConnectionForm(request.POST or None, auth_method=asked, initial=initial)
+    configured = auth_method["id"] in oauth_configured_methods(integration=integration)
+    if request.method == "POST" and configured and form.is_valid():
+        try:
+            started = oauth_flow_start(
+                actor=request.user,
+                user=request.user,
+                integration_id=integration.pk,
+                auth_method_id=auth_method["id"],
+                redirect_uri=oauth_callback_url(request=request),
+                connection_name=form.cleaned_data[NAME_FIELD],
+                configured_variables=form.configured_variables,
+                connection_id=connection.connection_id if connection else None,
+            )
+        except ApplicationError as exc:
+            _save_errors(form, exc)
+        else:
+            return _send_to_provider(request, integration, started.authorization_url)
+    start = reverse("connection-new")
+    back = f"{start}?integration={integration.pk}"
+    return render(
+        request,
+        "connections/wizard/sign_in.html",
+        {
+            **_steps(3, urls=(start, back, None, None)),
+            "editing": connection is not None,
+            "connection": connection,
+            "integration": integration,
+            "auth_method": auth_method,
+            "configured": configured,
+            "form": form,
+            "error_count": _error_count(form),
+            "back_url": reverse("my-connections") if connection else back,
+        },
+    )
+
+
+@login_required
+@require_POST
+def connection_reconnect_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Sign in at the provider again for this connection: new tokens, same id, name and history."""
+    connection = _owned_connection(request, connection_id)
+    try:
+        started = oauth_flow_start(
+            actor=request.user,
+            user=request.user,
+            integration_id=connection.integration_id,
+            auth_method_id=connection.auth_method_id,
+            redirect_uri=oauth_callback_url(request=request),
+            connection_id=connection.connection_id,
+        )
+    except ApplicationError as exc:
+        messages.error(
+            request, f"{connection.connection_name}: cannot reconnect — {exc.error or exc.message}"
+        )
+        return redirect("my-connections")
+    return _send_to_provider(request, connection.integration, started.authorization_url)
+
+
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Where every provider sends the user back (``PUBLIC_URL`` + ``/oauth/callback``). No sign-in
+    required: a host product's user may not have a session here; the state says who it is for."""
+    try:
+        finish = oauth_flow_finish(
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", ""),
+            error_description=request.GET.get("error_description", ""),
+            session_user=request.user if request.user.is_authenticated else None,
+        )
+    except ApplicationError as exc:
+        return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if finish.return_url:
+        return redirect(return_url_with_result(finish))
+    connection = finish.connection
+    verb = "reconnected" if finish.reconnected else "connected"
+    run = finish.test_run
+    if run is None or run.status == "success":
+        messages.success(request, f"“{connection.connection_name}” is {verb} and its test passed.")
+    else:
+        messages.warning(
+            request, f"“{connection.connection_name}” is {verb}, but its test failed: {run.error_message}"
+        )
+    return redirect("my-connections")

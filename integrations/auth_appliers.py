@@ -233,6 +233,18 @@ class OAuth2RefreshTokenApplier(OAuth2Applier):
         }
 
 
+@register
+class OAuth2AuthorizationCodeApplier(AuthApplier):
+    """A sign-in connection: the access token the provider issued, as a bearer token. Keeping it
+    live (refreshing it first) is the connections app's job, before it calls this."""
+
+    type = "oauth2_authorization_code"
+
+    def apply(self, spec, context):
+        token = render_template("{{accessToken}}", context.values)
+        return AppliedAuth(headers={"Authorization": safe_header_value("Authorization", f"Bearer {token}")})
+
+
 def apply_credentials(
     *,
     apply_spec: dict,

@@ -26,6 +26,7 @@ INTEGRATION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 # A path on this app (never another host: pages must not load logos from elsewhere).
 LOCAL_ICON_URL = re.compile(r"^/(?![/\\])[^\s]*$")
 SECRET_FIELD_TYPES = {"password"}
+SIGN_IN_APPLY_TYPE = "oauth2_authorization_code"
 
 
 class DocumentError(ValueError):
@@ -124,7 +125,26 @@ def _semantic_errors(document: dict) -> list[str]:
                         errors.append(f"{here}.apply.{key}: refers to unknown field '{name}'")
         if method["apply"].get("type") == "bearer" and method["apply"]["field"] not in names:
             errors.append(f"{here}.apply.field: refers to unknown field '{method['apply']['field']}'")
+        if method["apply"].get("type") == SIGN_IN_APPLY_TYPE:
+            errors.extend(_sign_in_errors(method, here, additional))
     return errors
+
+
+def _sign_in_errors(method: dict, here: str, additional: set[str]) -> list[str]:
+    """An authorization-code method: the tokens come from the provider, so the end user types
+    no credential, and only configuredVariables can come from the token response."""
+    errors = []
+    if method.get("fields"):
+        errors.append(f"{here}.fields: a sign-in method asks for no credentials (the provider issues tokens)")
+    for name in method["apply"].get("tokenResponseVariables", {}):
+        if name not in additional:
+            errors.append(f"{here}.apply.tokenResponseVariables: '{name}' is not one of the additionalFields")
+    return errors
+
+
+def is_sign_in_method(auth_method: dict | None) -> bool:
+    """Whether the user connects by signing in at the provider (OAuth 2.0 authorization code)."""
+    return bool(auth_method) and auth_method.get("apply", {}).get("type") == SIGN_IN_APPLY_TYPE
 
 
 def _identity_errors(document: dict) -> list[str]:

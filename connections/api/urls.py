@@ -5,10 +5,18 @@ from connections.api.views import (
     ConnectionTestViewSet,
     ConnectionViewSet,
     ConnectSessionViewSet,
+    OAuthAppViewSet,
+    OAuthViewSet,
     UserConnectionsViewSet,
 )
 
 urlpatterns = [
+    path("user-integrations/oauth/start", OAuthViewSet.as_view({"post": "start"}), name="api-oauth-start"),
+    path(
+        "integrations/<str:integration_id>/oauth-apps/<str:auth_method_id>",
+        OAuthAppViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="api-oauth-app",
+    ),
     path(
         "user-integrations/connect",
         ConnectionViewSet.as_view({"post": "connect"}),

@@ -142,7 +142,10 @@ def test_a_connection_session_reaches_that_connection_only(key_client, user, cat
     assert browser.get(f"/connections/{sibling.connection_id}/edit/").status_code == 404
     assert browser.get("/connections/new/?integration=salesforce").status_code == 404
     assert browser.get("/connections/new/").status_code == 404
-    assert browser.get(f"/connect-integration.html?mode=edit&connectionId={target.connection_id}").status_code == 200
+    assert (
+        browser.get(f"/connect-integration.html?mode=edit&connectionId={target.connection_id}").status_code
+        == 200
+    )
 
 
 def test_an_expired_session_signs_the_browser_out(key_client, user, catalog):

@@ -8,46 +8,10 @@ import pytest
 
 from connections.models import ProxyCall
 from tests import provider_server as provider
-from tests.connections.factories import hubspot, local_connection, local_provider
+from tests.connections.factories import hubspot, local_connection
 from tests.features.factories import FeatureMappingFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def local(provider_server, allow_local_provider):
-    return local_provider(provider_server.origin)
-
-
-@pytest.fixture
-def mapping(local):
-    return FeatureMappingFactory(
-        integration=local,
-        field_mappings={
-            "first_name": {
-                "enabled": True,
-                "customHandlers": {
-                    "valueHandler": "capitalizeFirstName",
-                    "submitHandler": {"name": "nestUnder", "params": {"path": "properties"}},
-                },
-            },
-            "email": {"enabled": True, "customHandlers": {"validationHandler": "validateEmailFormat"}},
-        },
-        api_config={"method": "POST", "endpoint": "/echo/{{object_type}}"},
-        extra_fields=[
-            {
-                "fieldKey": "object_type",
-                "label": "Object Type",
-                "type": "static",
-                "fieldType": "string",
-                "htmlType": "text",
-                "fillBy": "Admin",
-                "required": True,
-                "adminValue": "contacts",
-                "order": 1,
-            }
-        ],
-    )
 
 
 def run(client, connection, mapping_id, user_input):
@@ -55,10 +19,12 @@ def run(client, connection, mapping_id, user_input):
     return client.post(url, {"input": user_input}, format="json")
 
 
-def test_a_feature_runs_through_the_connection(key_client, local, mapping, user, provider_server):
-    connection = local_connection(local, user=user)
+def test_a_feature_runs_through_the_connection(
+    key_client, local_integration, echo_mapping, user, provider_server
+):
+    connection = local_connection(local_integration, user=user)
 
-    response = run(key_client, connection, mapping.pk, {"first_name": "ada", "email": "ada@example.com"})
+    response = run(key_client, connection, echo_mapping.pk, {"first_name": "ada", "email": "ada@example.com"})
 
     assert response.status_code == 200, response.json()
     assert response.json()["success"] is True and response.json()["status"] == 200
@@ -67,16 +33,16 @@ def test_a_feature_runs_through_the_connection(key_client, local, mapping, user,
     assert json.loads(sent.body) == {"properties": {"first_name": "Ada"}, "email": "ada@example.com"}
     assert sent.headers["authorization"] == f"Bearer {provider.BEARER_TOKEN}"
     call = ProxyCall.objects.get(connection=connection)
-    assert call.feature_mapping_id == mapping.pk and call.path == "/echo/contacts"
+    assert call.feature_mapping_id == echo_mapping.pk and call.path == "/echo/contacts"
 
 
 def test_invalid_input_lists_every_field_error_and_sends_nothing(
-    key_client, local, mapping, user, provider_server
+    key_client, local_integration, echo_mapping, user, provider_server
 ):
-    connection = local_connection(local, user=user)
+    connection = local_connection(local_integration, user=user)
     before = len(provider_server.requests)
 
-    response = run(key_client, connection, mapping.pk, {"email": "not-an-email"})
+    response = run(key_client, connection, echo_mapping.pk, {"email": "not-an-email"})
 
     assert response.status_code == 400
     body = response.json()
@@ -87,28 +53,30 @@ def test_invalid_input_lists_every_field_error_and_sends_nothing(
     assert not ProxyCall.objects.exists()
 
 
-def test_a_mapping_of_another_integration_is_not_found(key_client, local, user, provider_server):
+def test_a_mapping_of_another_integration_is_not_found(key_client, local_integration, user, provider_server):
     other = FeatureMappingFactory(integration=hubspot())
-    connection = local_connection(local, user=user)
+    connection = local_connection(local_integration, user=user)
 
     response = run(key_client, connection, other.pk, {"first_name": "ada", "email": "ada@example.com"})
 
     assert response.status_code == 404 and response.json()["message"] == "Feature mapping not found"
 
 
-def test_someone_elses_connection_is_not_found(user_client, local, mapping, other_user):
-    connection = local_connection(local, user=other_user)
+def test_someone_elses_connection_is_not_found(user_client, local_integration, echo_mapping, other_user):
+    connection = local_connection(local_integration, user=other_user)
 
-    response = run(user_client, connection, mapping.pk, {"first_name": "ada", "email": "ada@example.com"})
+    response = run(
+        user_client, connection, echo_mapping.pk, {"first_name": "ada", "email": "ada@example.com"}
+    )
 
     assert response.status_code == 404 and response.json()["message"] == "Connection not found"
 
 
-def test_an_inactive_mapping_is_refused(key_client, local, mapping, user):
-    mapping.status = "inactive"
-    mapping.save()
-    connection = local_connection(local, user=user)
+def test_an_inactive_mapping_is_refused(key_client, local_integration, echo_mapping, user):
+    echo_mapping.status = "inactive"
+    echo_mapping.save()
+    connection = local_connection(local_integration, user=user)
 
-    response = run(key_client, connection, mapping.pk, {"first_name": "ada", "email": "ada@example.com"})
+    response = run(key_client, connection, echo_mapping.pk, {"first_name": "ada", "email": "ada@example.com"})
 
     assert response.status_code == 409 and response.json()["message"] == "Feature mapping is inactive"
