@@ -41,8 +41,18 @@ CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
 
 
+# Whose connections: the schema says required, as it is for the API keys the schema is read by.
+USER_ID_QUERY = OpenApiParameter(
+    "userId",
+    required=True,
+    description="Required with an API key (and for operators); a signed-in end user may leave it out",
+)
+# What idempotency_key() accepts: 1 to 255 characters, not only spaces.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
+    type=IDEMPOTENCY_KEY_SCHEMA,
     location=OpenApiParameter.HEADER,
     required=False,
     description="Forwarded to the provider; lets a POST or PATCH be retried after a 429 or 5xx.",
@@ -71,6 +81,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
+                type=IDEMPOTENCY_KEY_SCHEMA,
                 location=OpenApiParameter.HEADER,
                 required=False,
                 description="Retrying with the same key and body returns the first response and creates "
@@ -122,7 +133,7 @@ class ConnectionViewSet(viewsets.ViewSet):
             f"when the user has more than {MAX_PAGE_SIZE} matching connections."
         ),
         parameters=[
-            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+            USER_ID_QUERY,
             OpenApiParameter("status", enum=["active", "inactive"], required=False),
             OpenApiParameter("integrationId", required=False),
             OpenApiParameter(
@@ -520,7 +531,7 @@ class UserConnectionsViewSet(viewsets.ViewSet):
         ),
         parameters=[
             OpenApiParameter("integration_id", location=OpenApiParameter.PATH, description="integrationId"),
-            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+            USER_ID_QUERY,
         ],
         responses=s.AccountEnvelope,
     )
