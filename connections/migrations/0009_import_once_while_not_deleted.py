@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("connections", "0007_oauth_sign_in"),
+        ("connections", "0008_checkrun_trigger_page"),
         ("integrations", "0002_catalog_revision"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
