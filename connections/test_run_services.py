@@ -32,11 +32,12 @@ from connections.oauth.tokens import (
     oauth_access_token_get,
 )
 from connections.selectors import connection_base_url, connection_credentials
-from connections.services import audit_record, identity_values
+from connections.services import audit_record_many, identity_values
 from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
+from integrations.catalog import catalog_integration, catalog_revision
 from integrations.connectivity import CheckOutcome, perform_test_request
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, runnin
     )
     for connection, run in zip(connections, runs, strict=True):
         run.connection = connection
-        audit_record(connection=connection, action=AuditEvent.Action.TEST, actor=label)
+    audit_record_many(connections=connections, action=AuditEvent.Action.TEST, actor=label)
     return runs
 
 
@@ -306,7 +307,15 @@ def test_run_execute_queued(*, run_id: str) -> CheckRun | None:
         logger.info("test run %s: no longer queued (finished or taken by another worker); skipped", run_id)
         return None
     try:
-        run = CheckRun.objects.select_related("connection__integration").get(run_id=run_id)
+        # The integration from the in-memory catalog: no document decoded per test.
+        run = (
+            CheckRun.objects.select_related("connection")
+            .annotate(revision=catalog_revision())
+            .get(run_id=run_id)
+        )
+        integration = catalog_integration(integration_id=run.connection.integration_id, revision=run.revision)
+        if integration is not None:
+            run.connection.integration = integration
         if run.connection.status != Connection.Status.ACTIVE:
             outcome = _outcome_without_call("The connection was deactivated before the test ran")
             return _record(run=run, outcome=outcome, on_connection=False)

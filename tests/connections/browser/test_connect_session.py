@@ -110,12 +110,12 @@ def test_a_connect_link_completes_a_connection_and_returns_to_the_host(
     page = fresh_browser()
 
     page.goto(link["url"])  # no password, no account screen
-    expect(page.get_by_role("heading", name=re.compile("How do you want to connect"))).to_be_visible()
+    # One auth method: the wizard skips step 2 and asks for the details straight away.
+    expect(page.get_by_label("Connection name")).to_be_visible()
     assert "cs_" not in page.url  # the token left the address bar
     expect(page.get_by_role("link", name="Admin")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
-    shot(page, request, "1-auth-method")
-    page.get_by_role("link", name=re.compile("Access token")).click()
+    shot(page, request, "1-details")
     page.get_by_label("Connection name").fill("Ada's account")
     page.get_by_label(re.compile("^Access token")).fill(BEARER_TOKEN)
     shot(page, request, "2-details")
@@ -161,7 +161,7 @@ def test_the_session_cannot_leave_its_bounds_and_ends(
     link = connect_link(user, integrationIds=["localme"])
     page = fresh_browser()
     page.goto(link["url"])
-    expect(page.get_by_role("heading", name=re.compile("How do you want to connect"))).to_be_visible()
+    expect(page.get_by_label("Connection name")).to_be_visible()
 
     assert page.goto("/admin/").status == 403
     expect(page.locator("body")).to_contain_text("Not available in a connect session")
@@ -200,17 +200,13 @@ def test_framing_obeys_connect_frame_ancestors(
     page.wait_for_load_state("load")
     shot(page, request, "1-refused")
     assert any("frame-ancestors 'none'" in text for text in refusals), refusals
-    wizard = page.frame_locator("#connect").get_by_role(
-        "heading", name=re.compile("How do you want to connect")
-    )
+    wizard = page.frame_locator("#connect").get_by_label("Connection name")
     expect(wizard).to_have_count(0)
 
     # Listed: the host's page shows the wizard inside its frame and the user can go on there.
     connect_settings.CONNECT_FRAME_ANCESTORS = [host_site.origin]
     page, refusals = frame_outcome(fresh_browser, host_site, connect_link(user, integrationIds=["localme"]))
     frame = page.frame_locator("#connect")
-    expect(frame.get_by_role("heading", name=re.compile("How do you want to connect"))).to_be_visible()
-    frame.get_by_role("link", name=re.compile("Access token")).click()
-    expect(frame.get_by_label("Connection name")).to_be_visible()
+    expect(frame.get_by_label("Connection name")).to_be_visible()  # one auth method: step 2 skipped
     assert not refusals
     shot(page, request, "2-framed")
