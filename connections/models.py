@@ -149,6 +149,7 @@ class CheckRun(models.Model):
         SCHEDULE = "schedule", "Schedule"
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Command"
+        PAGE = "page", "Page"  # the Test button of the wizard or My Connections
 
     run_id = models.CharField("id", max_length=40, unique=True, default=new_test_run_id, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="test_runs")

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from connections.connect.services import connect_session_connections
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
-from connections.models import Connection
+from connections.models import CheckRun, Connection
 from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
 from connections.oauth.flow import oauth_flow_finish, oauth_flow_start, return_url_with_result
 from connections.oauth.revocation import connection_delete_permanently_and_revoke
@@ -415,7 +415,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = test_run_create(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user, trigger=CheckRun.Trigger.PAGE)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from accounts.access import (
@@ -310,6 +311,13 @@ HISTORY_LIMIT = OpenApiParameter(
 )
 
 
+def _trigger(request) -> str:
+    """A signed-in browser session calls from the pages' Test button; keys are the host's API calls."""
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        return CheckRun.Trigger.PAGE
+    return CheckRun.Trigger.API
+
+
 class ConnectionTestViewSet(viewsets.ViewSet):
     """Testing connections: now (the seed's call), or queued for a worker and polled. Same access
     rules as connections; a test run of someone else's connection is "not found"."""
@@ -334,9 +342,13 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
-            run = test_run_services.test_run_enqueue(connection=connection, actor=request.user)
+            run = test_run_services.test_run_enqueue(
+                connection=connection, actor=request.user, trigger=_trigger(request)
+            )
             return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
-        run = test_run_services.test_run_create(connection=connection, actor=request.user)
+        run = test_run_services.test_run_create(
+            connection=connection, actor=request.user, trigger=_trigger(request)
+        )
         result = s.CheckResultOutput(run).data
         if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
