@@ -79,7 +79,8 @@ class Connection(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "integration", "import_fingerprint"],
-                condition=~models.Q(import_fingerprint=""),
+                # Tombstones of permanently deleted connections do not block importing the token again.
+                condition=~models.Q(import_fingerprint="") & models.Q(deleted_at__isnull=True),
                 name="connection_import_once",
             )
         ]

@@ -19,6 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from connections.connect.services import connect_session_connections
+from connections.connect.views import connect_session_leave
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
 from connections.models import CheckRun, Connection
 from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
@@ -524,6 +525,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if getattr(request, "connect_session", None) is not None:
+        # Signed in from a host product's connect link: straight back to its returnUrl.
+        return connect_session_leave(request, finish.connection)
     if finish.return_url:
         return redirect(return_url_with_result(finish))
     connection = finish.connection
