@@ -34,6 +34,7 @@ from connections.oauth.provider import OAuthProviderError, TokenSet, token_reque
 from connections.selectors import connection_credentials
 from connections.services import audit_record
 from connections.webhooks import Event, webhook_event_emit
+from core import metrics
 from core.errors import ApplicationError
 from integrations.connectivity import allowed_hosts_for
 
@@ -219,15 +220,19 @@ def oauth_token_refresh(*, connection: Connection) -> Connection:
     except OAuthProviderError as exc:
         _release(current.pk, claim)
         if exc.permanent:
+            metrics.OAUTH_REFRESHES.labels(current.integration_id, "reconnect_required").inc()
             oauth_connection_mark_needs_reconnect(connection=current, reason=exc.message)
             raise ReconnectRequired(error=exc.message) from None
+        metrics.OAUTH_REFRESHES.labels(current.integration_id, "failure").inc()
         logger.warning("connection %s: token refresh failed: %s", current.connection_id, exc.message)
         webhook_event_emit(event_type=Event.CONNECTION_REFRESH_FAILED, connection=current, reason=exc.message)
         raise TokenRefreshFailed(error=exc.message) from None
     except BaseException:
         _release(current.pk, claim)
+        metrics.OAUTH_REFRESHES.labels(current.integration_id, "failure").inc()
         raise
     _save_refreshed(current, claim, tokens, credentials)
+    metrics.OAUTH_REFRESHES.labels(current.integration_id, "success").inc()
     logger.info("connection %s: access token refreshed", current.connection_id)
     return _load(current.pk)
 
