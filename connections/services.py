@@ -56,7 +56,10 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     if action in AUDIT_EVENTS:
-        webhook_event_emit(event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields))
+        details = {"reason": detail} if detail else {}
+        webhook_event_emit(
+            event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields), **details
+        )
     return event
 
 
