@@ -45,6 +45,15 @@ def actor_label(actor) -> str:
     return "system"
 
 
+class IsApiKey(BasePermission):
+    """Calls only a host product's backend makes (they act for its users)."""
+
+    message = "This action needs an API key"
+
+    def has_permission(self, request, view) -> bool:
+        return bool(getattr(request.user, "is_api_key", False))
+
+
 class IsApiKeyOrOperator(BasePermission):
     """Catalog and administrative writes."""
 

@@ -22,6 +22,8 @@ What it does:
    - ``my_connections``: ``GET /api/user-integrations/my-connections?userId=…`` (all connections,
      each decrypted and masked);
    - ``detail``: ``GET /api/user-integrations/<connectionId>`` (decrypted credentials);
+   - ``status_map``: ``GET /api/users/<userId>/connections/status?integrationIds=…`` with every
+     integration of the catalog (seed 004's "is this user connected to X?", one SQL query);
    - ``bare``: ``GET /bench/bare``, a plain Django view returning a constant small JSON through
      the same middleware (``bench/urls.py``).
 
@@ -74,9 +76,15 @@ from bench import WORKER_HEADER  # noqa: E402
 
 SETTINGS = "bench.settings"
 HOST = "127.0.0.1"
-ENDPOINTS = ("my_connections", "detail", "bare")
+APP = "config.wsgi:application"
+CEILING = "bench.ceiling:application"
+# The stack's ceiling for each endpoint: the same body from a one-file Django project (bench/ceiling.py).
+CEILING_PATHS = {"ceiling_my_connections": "/ceiling/my-connections", "ceiling_detail": "/ceiling/detail"}
+CEILING_OF = {"my_connections": "ceiling_my_connections", "detail": "ceiling_detail"}
+MAIN_ENDPOINTS = ("my_connections", "detail", "status_map", "bare", *CEILING_PATHS)
 SEED_CREDENTIALS = {"clientId": "3MVG9-bench-client", "clientSecret": "bench-client-secret-0123456789"}
 SEED_VARIABLES = {"instance_url": "https://mycompany.salesforce.com"}
+MAX_PAGE = 1000  # my-connections' default page (connections.selectors.MAX_PAGE_SIZE)
 
 
 # --- Seeding (in this process, through the real services)
@@ -89,21 +97,31 @@ class Seeded:
     user_pk: int
     user_id: str
     connection_id: str
+    sweep: dict[int, tuple[int, str]]  # connections -> (user pk, userId)
+    integration_ids: tuple[str, ...]
 
     def paths(self) -> dict[str, str]:
         return {
-            "my_connections": "/api/user-integrations/my-connections?" + urlencode({"userId": self.user_id}),
+            "my_connections": my_connections_path(self.user_id),
             "detail": f"/api/user-integrations/{self.connection_id}",
+            "status_map": f"/api/users/{self.user_id}/connections/status?"
+            + urlencode({"integrationIds": ",".join(self.integration_ids)}),
             "bare": "/bench/bare",
+            **{f"sweep_{size}": my_connections_path(user_id) for size, (_, user_id) in self.sweep.items()},
         }
 
 
-def seed(*, connections: int) -> Seeded:
+def my_connections_path(user_id: str) -> str:
+    return "/api/user-integrations/my-connections?" + urlencode({"userId": user_id})
+
+
+def seed(*, connections: int, sweep: list[int]) -> Seeded:
     from accounts.api_keys import api_key_create
     from accounts.authentication import ApiKeyPrincipal
     from accounts.services import user_create
     from connections.services import connection_create
     from integrations.documents import PROVIDERS_DIR
+    from integrations.models import Integration
     from integrations.services import integration_sync_from_files
 
     integration_sync_from_files(directory=PROVIDERS_DIR)  # the bundled catalog, as bin/app loads it
@@ -129,14 +147,43 @@ def seed(*, connections: int) -> Seeded:
         user_pk=user.pk,
         user_id=user.user_id,
         connection_id=created[0].connection_id,
+        sweep={size: seed_sweep_user(size, tag=tag) for size in sweep},
+        integration_ids=tuple(Integration.objects.order_by("pk").values_list("pk", flat=True)),
     )
+
+
+def seed_sweep_user(size: int, *, tag: str) -> tuple[int, str]:
+    """A user with ``size`` connections, inserted in bulk (the services would take minutes for
+    10,000): rows as connection_create writes them, credentials really encrypted."""
+    from accounts.services import user_create
+    from connections import encryption
+    from connections.models import Connection, new_connection_id
+
+    user = user_create(user_id=f"bench_{tag}_{size}", name="Sweep", email=f"bench-{tag}-{size}@example.com")
+    rows = []
+    for number in range(size):
+        connection_id = new_connection_id()
+        rows.append(
+            Connection(
+                connection_id=connection_id,
+                user=user,
+                integration_id="salesforce",
+                auth_method_id="oauth2",
+                auth_method_label="OAuth 2.0",
+                connection_name=f"Salesforce {number}",
+                configured_variables=SEED_VARIABLES,
+                credentials_encrypted=encryption.encrypt_json(SEED_CREDENTIALS, bound_to=connection_id),
+            )
+        )
+    Connection.objects.bulk_create(rows, batch_size=1000)
+    return user.pk, user.user_id
 
 
 def unseed(seeded: Seeded) -> None:
     """Remove what ``seed`` added to a database the bench does not own (connections go with their user)."""
     from accounts.models import ApiKey, User
 
-    User.objects.filter(pk=seeded.user_pk).delete()
+    User.objects.filter(pk__in=[seeded.user_pk, *(pk for pk, _ in seeded.sweep.values())]).delete()
     ApiKey.objects.filter(pk=seeded.api_key_pk).delete()
 
 
@@ -204,13 +251,13 @@ class Server:
                 self.process.wait()
 
 
-def start_server(*, env: dict, workers: int, threads: int, log_path: Path) -> Server:
+def start_server(*, app: str, env: dict, workers: int, threads: int, log_path: Path) -> Server:
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        app,
         "--bind",
         f"{HOST}:{port}",
         "--workers",
@@ -383,33 +430,39 @@ class Tally:
         return "n/a" if cpu_seconds is None else f"{cpu_seconds / self.requests * 1000:.2f}"
 
 
-def check_responses(*, port: int, paths: dict[str, str], headers: dict, connections: int) -> None:
-    """One request each over HTTP: the bench must measure successful, complete answers."""
-    connection = http.client.HTTPConnection(HOST, port, timeout=30)
+def check_responses(
+    *, port: int, paths: dict[str, str], headers: dict, expected_items: dict[str, int]
+) -> dict[str, dict]:
+    """One request each over HTTP: the bench must measure successful, complete answers. Returns
+    the bodies (the ceiling answers the same ones)."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=60)
+    bodies = {}
     try:
         for name, path in paths.items():
             status, body = fetch(connection, path, headers)
             if status != 200:
                 raise SystemExit(f"{name}: GET {path} answered {status}: {body[:300]!r}")
-            payload = json.loads(body)
-            if name == "my_connections" and (
-                payload["total"] != connections or len(payload["connections"]) != connections
-            ):
+            bodies[name] = payload = json.loads(body)
+            if name in expected_items and len(payload["connections"]) != expected_items[name]:
                 raise SystemExit(
-                    f"my_connections listed {payload['total']} connections, expected {connections}"
+                    f"{name} listed {len(payload['connections'])} connections, expected {expected_items[name]}"
                 )
             if name == "detail" and payload["connection"]["credentials"]["decrypted"] != SEED_CREDENTIALS:
                 raise SystemExit("detail did not return the decrypted credentials")
+            if name == "status_map" and payload.get("salesforce") != "connected":
+                raise SystemExit(f"status_map did not say salesforce is connected: {payload}")
     finally:
         connection.close()
+    return bodies
 
 
-def measure(*, server: Server, seeded: Seeded, options: argparse.Namespace) -> dict[str, Tally]:
-    paths = seeded.paths()
-    headers = {"Authorization": f"Bearer {seeded.raw_api_key}", "Accept": "application/json"}
-    check_responses(port=server.port, paths=paths, headers=headers, connections=options.connections)
+def measure(
+    *, servers: dict[str, Server], paths: dict[str, str], headers: dict, endpoints: tuple[str, ...], options
+) -> dict[str, Tally]:
+    """Rounds over ``endpoints``; those named ceiling_* go to the ceiling server, the rest to the app."""
 
     def one_slice(name: str, seconds: float) -> tuple[Slice, float | None, float]:
+        server = servers["ceiling" if name.startswith("ceiling_") else "app"]
         server_before, client_before = server.worker_cpu_seconds(), time.process_time()
         piece = run_slice(
             port=server.port,
@@ -430,62 +483,93 @@ def measure(*, server: Server, seeded: Seeded, options: argparse.Namespace) -> d
         server_cpu = None if server_before is None or server_after is None else server_after - server_before
         return piece, server_cpu, client_after - client_before
 
-    for name in ENDPOINTS:  # warm-up: imports, caches and database connections in every worker
+    for name in endpoints:  # warm-up: imports, caches and database connections in every worker
         one_slice(name, options.warmup)
-    tallies = {name: Tally() for name in ENDPOINTS}
+    tallies = {name: Tally() for name in endpoints}
     for number in range(options.rounds):
-        order = ENDPOINTS[number % 3 :] + ENDPOINTS[: number % 3]
-        for name in order:
+        shift = number % len(endpoints)
+        for name in endpoints[shift:] + endpoints[:shift]:
             piece, server_cpu, client_cpu = one_slice(name, options.seconds)
             tallies[name].add(piece, server_cpu=server_cpu, client_cpu=client_cpu)
         print(
             f"  round {number + 1}/{options.rounds}: "
-            + "  ".join(f"{name} {tallies[name].round_rps[-1]:.0f} req/s" for name in ENDPOINTS),
+            + "  ".join(f"{name} {tallies[name].round_rps[-1]:.0f} req/s" for name in endpoints),
             flush=True,
         )
     return tallies
 
 
 def report(tallies: dict[str, Tally], *, queries: dict[str, int], connections: int) -> None:
-    bare = tallies["bare"]
     print()
     print(
-        f"{'endpoint':<16}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'rounds req/s':>16}"
+        f"{'endpoint':<24}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'rounds req/s':>16}"
         f"{'server CPU ms/req':>19}{'client CPU ms/req':>19}{'SQL/req':>9}{'requests':>10}"
     )
     for name, tally in tallies.items():
         spread = f"{min(tally.round_rps):.0f}-{max(tally.round_rps):.0f}"
         print(
-            f"{name:<16}{tally.rps:>9.1f}{tally.percentile_ms(50):>9.2f}{tally.percentile_ms(95):>9.2f}{spread:>16}"
-            f"{tally.per_request_ms(tally.server_cpu):>19}{tally.per_request_ms(tally.client_cpu):>19}"
-            f"{queries[name]:>9}{tally.requests:>10}"
+            f"{name:<24}{tally.rps:>9.1f}{tally.percentile_ms(50):>9.2f}{tally.percentile_ms(95):>9.2f}"
+            f"{spread:>16}{tally.per_request_ms(tally.server_cpu):>19}"
+            f"{tally.per_request_ms(tally.client_cpu):>19}{queries.get(name, 0):>9}{tally.requests:>10}"
         )
     print()
-    for name in ("my_connections", "detail"):
-        ratio = tallies[name].rps / bare.rps
+    ratios = {name: tallies[name].rps / tallies[CEILING_OF[name]].rps for name in CEILING_OF}
+    for name, ratio in ratios.items():
         print(
-            f"{name} / bare: {ratio:.3f} of the bare view's requests/second (bare is {1 / ratio:.1f}x faster)"
-            + (f"; {connections} connections per response" if name == "my_connections" else "")
+            f"{name} / stack ceiling: {ratio:.3f} of a one-file Django view answering the same body"
+            + (f" ({connections} connections)" if name == "my_connections" else "")
+            + f"; / in-app bare view: {tallies[name].rps / tallies['bare'].rps:.3f}"
         )
+    print(f"status_map / in-app bare view: {tallies['status_map'].rps / tallies['bare'].rps:.3f}")
     print(
         "RESULT "
-        + " ".join(f"{name}_rps={tallies[name].rps:.1f}" for name in ENDPOINTS)
-        + f" my_connections_ratio={tallies['my_connections'].rps / bare.rps:.4f}"
-        + f" detail_ratio={tallies['detail'].rps / bare.rps:.4f}"
+        + " ".join(f"{name}_rps={tallies[name].rps:.1f}" for name in MAIN_ENDPOINTS)
+        + "".join(f" {name}_ceiling_ratio={ratio:.4f}" for name, ratio in ratios.items())
+        + "".join(
+            f" {name}_bare_ratio={tallies[name].rps / tallies['bare'].rps:.4f}"
+            for name in (*CEILING_OF, "status_map")
+        )
     )
     print(
         "RESULT "
         + " ".join(
             f"{name}_p{percent}_ms={tallies[name].percentile_ms(percent):.2f}"
-            for name in ENDPOINTS
+            for name in MAIN_ENDPOINTS
             for percent in (50, 95)
         )
         + "".join(  # left out where /proc cannot tell
             f" {name}_server_cpu_ms={tallies[name].per_request_ms(tallies[name].server_cpu)}"
-            for name in ENDPOINTS
+            for name in MAIN_ENDPOINTS
             if tallies[name].server_cpu is not None
         )
     )
+
+
+def report_sweep(tallies: dict[str, Tally], *, sizes: list[int], queries: dict[str, int]) -> None:
+    """my-connections by account size: with paging the cost should stop growing past one page."""
+    print()
+    print(f"{'connections':>12}{'items':>8}{'req/s':>9}{'server CPU ms/req':>19}{'SQL/req':>9}")
+    for size in sizes:
+        tally = tallies[f"sweep_{size}"]
+        print(
+            f"{size:>12}{min(size, MAX_PAGE):>8}{tally.rps:>9.1f}"
+            f"{tally.per_request_ms(tally.server_cpu):>19}{queries[f'sweep_{size}']:>9}"
+        )
+    print(
+        "RESULT "
+        + " ".join(f"sweep_{size}_rps={tallies[f'sweep_{size}'].rps:.1f}" for size in sizes)
+        + "".join(
+            f" sweep_{size}_server_cpu_ms={tallies[f'sweep_{size}'].per_request_ms(tallies[f'sweep_{size}'].server_cpu)}"
+            for size in sizes
+            if tallies[f"sweep_{size}"].server_cpu is not None
+        )
+    )
+    paged = [size for size in sizes if size >= MAX_PAGE]
+    if len(paged) >= 2 and all(tallies[f"sweep_{size}"].server_cpu is not None for size in paged):
+        low, high = (tallies[f"sweep_{size}"] for size in (paged[0], paged[-1]))
+        growth = (high.server_cpu / high.requests) / (low.server_cpu / low.requests)
+        print(f"server CPU per request, {paged[-1]} vs {paged[0]} connections: {growth:.2f}x")
+        print(f"RESULT sweep_cpu_growth={growth:.3f}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -510,12 +594,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-requests", type=int, default=50_000, help="request cap per slice (default 50000)"
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per endpoint (default 1)")
+    parser.add_argument(
+        "--sweep",
+        default="10,100,1000,10000",
+        help="also measure my-connections for users with these many connections (default "
+        "10,100,1000,10000; empty for none)",
+    )
     options = parser.parse_args(argv)
     if options.concurrency is None:
         options.concurrency = options.workers * options.threads
     for name in ("connections", "workers", "threads", "concurrency", "rounds", "max_requests"):
         if getattr(options, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    try:
+        options.sweep = [int(size) for size in options.sweep.split(",") if size.strip()]
+    except ValueError:
+        parser.error("--sweep takes comma-separated numbers of connections")
     if options.seconds <= 0 or options.warmup <= 0:
         parser.error("--seconds and --warmup must be positive")
     return options
@@ -533,43 +627,72 @@ def main(argv: list[str] | None = None) -> None:
     from django.db import connections as db_connections
 
     django.setup()
-    server = seeded = None
+    servers: dict[str, Server] = {}
+    seeded = None
     try:
         call_command("migrate", verbosity=0)
         started = time.perf_counter()
-        seeded = seed(connections=options.connections)
+        seeded = seed(connections=options.connections, sweep=options.sweep)
         print(
-            f"Seeded {options.connections} connections for {seeded.user_id} in {time.perf_counter() - started:.1f} s "
-            f"({'fresh SQLite file' if not options.database_url else 'given database'})"
+            f"Seeded {options.connections} connections for {seeded.user_id}"
+            + (f" and users with {', '.join(map(str, options.sweep))}" if options.sweep else "")
+            + f" in {time.perf_counter() - started:.1f} s"
+            + f" ({'fresh SQLite file' if not options.database_url else 'given database'})"
         )
         queries = query_counts(seeded)
         db_connections.close_all()
-        server = start_server(
-            env=dict(os.environ),
-            workers=options.workers,
-            threads=options.threads,
-            log_path=workdir / "gunicorn.log",
-        )
-        print(
-            f"gunicorn on {HOST}:{server.port}: {options.workers} workers x {options.threads} threads; "
-            f"client: {options.concurrency} keep-alive connections spread over the workers; "
-            f"{options.rounds} rounds x {options.seconds:g} s per endpoint",
-            flush=True,
-        )
-        print(
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run "
-            "(other busy processes lower and scatter requests/second)",
-            flush=True,
-        )
-        tallies = measure(server=server, seeded=seeded, options=options)
-        report(tallies, queries=queries, connections=options.connections)
+        run(servers=servers, seeded=seeded, options=options, queries=queries, workdir=workdir)
     finally:
-        if server is not None:
+        for server in servers.values():
             server.stop()
         if seeded is not None and options.database_url:
             unseed(seeded)
         db_connections.close_all()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run(
+    *, servers: dict[str, Server], seeded: Seeded, options, queries: dict[str, int], workdir: Path
+) -> None:
+    """Serve the app, then the ceiling with the app's own answers, and measure both in rounds."""
+    gunicorn = {"workers": options.workers, "threads": options.threads}
+    servers["app"] = start_server(app=APP, env=dict(os.environ), log_path=workdir / "app.log", **gunicorn)
+    paths = seeded.paths() | CEILING_PATHS
+    headers = {"Authorization": f"Bearer {seeded.raw_api_key}", "Accept": "application/json"}
+    expected = {"my_connections": options.connections} | {
+        f"sweep_{size}": min(size, MAX_PAGE) for size in options.sweep
+    }
+    app_paths = {name: path for name, path in paths.items() if not name.startswith("ceiling_")}
+    bodies = check_responses(
+        port=servers["app"].port, paths=app_paths, headers=headers, expected_items=expected
+    )
+    payloads = workdir / "ceiling.json"
+    payloads.write_text(json.dumps({"detail": bodies["detail"], "my_connections": bodies["my_connections"]}))
+    servers["ceiling"] = start_server(
+        app=CEILING,
+        env={**os.environ, "CEILING_PAYLOADS": str(payloads)},
+        log_path=workdir / "ceiling.log",
+        **gunicorn,
+    )
+    print(
+        f"gunicorn ({options.workers} workers x {options.threads} threads) serving the app on "
+        f"{HOST}:{servers['app'].port} and the stack ceiling (bench/ceiling.py) on {HOST}:{servers['ceiling'].port}; "
+        f"client: {options.concurrency} keep-alive connections spread over the workers; "
+        f"{options.rounds} rounds x {options.seconds:g} s per endpoint",
+        flush=True,
+    )
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run "
+        "(other busy processes lower and scatter requests/second)",
+        flush=True,
+    )
+    common = {"servers": servers, "paths": paths, "headers": headers, "options": options}
+    tallies = measure(endpoints=MAIN_ENDPOINTS, **common)
+    report(tallies, queries=queries, connections=options.connections)
+    if options.sweep:
+        print("\nmy-connections by account size (default paging: up to 1000 items a response):", flush=True)
+        sweep = measure(endpoints=tuple(f"sweep_{size}" for size in options.sweep), **common)
+        report_sweep(sweep, sizes=options.sweep, queries=queries)
 
 
 if __name__ == "__main__":

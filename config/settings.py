@@ -7,6 +7,8 @@ generates development values once into var/dev-secrets.json (git-ignored).
 
 import base64
 import json
+import os
+import re
 import secrets
 import sys
 import warnings
@@ -105,7 +107,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+    # Innermost: a browser that came in through a connect link stays inside it (and its pages
+    # may be framed by CONNECT_FRAME_ANCESTORS); see connections/connect/middleware.py.
+    "connections.connect.middleware.ConnectSessionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,8 +147,11 @@ AUTH_USER_MODEL = "accounts.User"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # A Redis outage makes it an empty cache (logged), never a failed request.
+            "BACKEND": "core.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
+            # Fail within a second when Redis is down instead of holding the request.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             # Lets several deployments (or test runs) share one Redis database without meeting.
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
         }
@@ -233,8 +241,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
+# "None" (with https) only to let a host product on another site frame the connect pages.
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SAMESITE = env.str("CSRF_COOKIE_SAMESITE", default="Lax")
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -263,8 +272,13 @@ CONTENT_SECURITY_POLICY = {
 # --- Logs (core/log_format.py): one line per record on stderr, with the request id (and the task on
 # workers), secrets masked. LOG_FORMAT=json for log shippers; plain is easier to read in a terminal.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+# One line per web request (logger connections.access); off when a proxy logs them already.
+ACCESS_LOG = env.bool("ACCESS_LOG", default=True)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
+# The DEBUG error page never shows credentials (core/debug.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.debug.CredentialHidingReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -371,7 +385,35 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "ConnectionStatusEnum": "connections.models.Connection.Status",
     "CheckRunStatusEnum": "connections.models.CheckRun.Status",
 }
+# --- Sign-in connections (OAuth 2.0 authorization code, connections/oauth/).
+# The address users reach this app at; the OAuth callback is PUBLIC_URL + /oauth/callback, the
+# URL operators register at each provider. Empty: taken from the request (fine for local use).
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Where a host product may send its users back after signing in (origins or URL prefixes).
+OAUTH_RETURN_URL_ALLOWLIST = env.list("OAUTH_RETURN_URL_ALLOWLIST", default=[])
+# Access tokens are refreshed before use when they expire within this many seconds.
+OAUTH_REFRESH_MARGIN = env.int("OAUTH_REFRESH_MARGIN", default=300)
+# Celery beat looks for tokens to refresh this often (seconds); see CELERY_BEAT_SCHEDULE.
+OAUTH_REFRESH_EVERY_SECONDS = env.int("OAUTH_REFRESH_EVERY_SECONDS", default=60)
+# The bundled catalog's OAuth apps from the environment: OAUTH_<INTEGRATION>_CLIENT_ID and
+# OAUTH_<INTEGRATION>_CLIENT_SECRET, the integration id upper-cased with '-' as '_'
+# (OAUTH_GOOGLE_SHEETS_CLIENT_ID). An app saved in admin or through the API wins.
+OAUTH_CLIENTS = {
+    match.group(1): {
+        "clientId": os.environ[name],
+        "clientSecret": os.environ.get(f"OAUTH_{match.group(1)}_CLIENT_SECRET", ""),
+    }
+    for name in sorted(os.environ)
+    if (match := re.fullmatch(r"OAUTH_([A-Z0-9_]+)_CLIENT_ID", name)) and os.environ[name].strip()
+}
+
+# Beat's record of when each periodic task last ran; every local path follows VAR_DIR.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    "refresh-oauth-tokens": {
+        "task": "connections.oauth_refresh_due",
+        "schedule": OAUTH_REFRESH_EVERY_SECONDS,
+    },
     "retest-connections": {
         "task": "connections.retest_due",
         "schedule": CONNECTION_RETEST_EVERY_MINUTES * 60,
@@ -392,3 +434,41 @@ PROXY_RETRY_BACKOFF = env.float("PROXY_RETRY_BACKOFF", default=0.5)
 # A Retry-After longer than this is not waited for: the caller gets the 429 (or 503) to handle.
 PROXY_RETRY_MAX_WAIT = env.float("PROXY_RETRY_MAX_WAIT", default=10.0)
 PROXY_MAX_RESPONSE_BYTES = env.int("PROXY_MAX_RESPONSE_BYTES", default=5 * 1024 * 1024)
+
+# --- Webhooks to the host product (connections/webhooks.py). Seconds to wait after each failed
+# attempt before the next (the Standard Webhooks schedule: about 28 hours from the first attempt
+# to the last); then the delivery is marked failed.
+WEBHOOK_RETRY_SCHEDULE = [
+    float(s)
+    for s in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# Retries due sooner than this are queued with a countdown; later ones wait for the sweeper (a
+# countdown past the broker's visibility timeout would be handed out twice).
+WEBHOOK_QUEUED_RETRY_MAX_SECONDS = env.float("WEBHOOK_QUEUED_RETRY_MAX_SECONDS", default=300)
+# This many deliveries in a row failing every attempt disable the endpoint.
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+CELERY_BEAT_SCHEDULE["sweep-webhook-deliveries"] = {
+    "task": "connections.sweep_webhook_deliveries",
+    "schedule": 60,
+}
+# --- Connect sessions (connections/connect/): a host product's one-time links into the wizard.
+CONNECT_SESSION_MINUTES = env.int("CONNECT_SESSION_MINUTES", default=30)
+# Where a connect session may send the browser back: origins, or origins with a path prefix.
+CONNECT_RETURN_URL_ALLOWLIST = env.list("CONNECT_RETURN_URL_ALLOWLIST", default=[])
+# Origins that may frame the connect pages (CSP frame-ancestors); empty: none may.
+CONNECT_FRAME_ANCESTORS = env.list("CONNECT_FRAME_ANCESTORS", default=[])
+# The public origin the links point at, when the API is called through another address.
+CONNECT_BASE_URL = env.str("CONNECT_BASE_URL", default="")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\*\.[A-Za-z0-9.-]+(:\d{1,5})?$")
+for _entry in CONNECT_FRAME_ANCESTORS:
+    if not _ORIGIN.match(_entry) and _entry != "'self'":
+        raise ImproperlyConfigured(
+            f"CONNECT_FRAME_ANCESTORS: {_entry!r} is not an origin such as https://app.example.com"
+        )
+for _entry in CONNECT_RETURN_URL_ALLOWLIST:
+    if not re.match(r"^https?://[^/\s]+", _entry):
+        raise ImproperlyConfigured(
+            f"CONNECT_RETURN_URL_ALLOWLIST: {_entry!r} is not a URL such as https://app.example.com/settings"
+        )

@@ -1,8 +1,9 @@
 from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import BaseInlineFormSet
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,17 +14,36 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from connections import encryption
 from connections.encryption import CredentialsUnreadable
-from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm
+from connections.forms import CREDENTIAL_PREFIX, VARIABLE_PREFIX, ConnectionAdminForm, OAuthAppAdminForm
 from connections.health import FAILING_WINDOW, IntegrationHealth, integration_health_list
-from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
+from connections.models import (
+    AuditEvent,
+    CheckRun,
+    Connection,
+    OAuthApp,
+    ProxyCall,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from connections.oauth.clients import oauth_app_save, oauth_callback_url, oauth_environment_prefix
 from connections.services import connection_delete, connection_update
 from connections.test_run_services import test_run_enqueue_many
-from core.errors import ServiceUnavailable
+from connections.webhooks import (
+    webhook_delivery_redeliver,
+    webhook_endpoint_create,
+    webhook_endpoint_enable,
+    webhook_endpoint_rotate_secret,
+    webhook_endpoint_update,
+    webhook_endpoint_validate,
+)
+from core.errors import ServiceUnavailable, ValidationFailed
+from core.heartbeats import heartbeats_recent
+from core.models import ProcessHeartbeat
 
 
 class AuditEventInline(admin.TabularInline):
     model = AuditEvent
-    fields = ["created_at", "action", "actor", "fields"]
+    fields = ["created_at", "action", "actor", "fields", "detail"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -208,6 +228,7 @@ def _health_links(row: IntegrationHealth, since) -> dict[str, str]:
         "active": f"{connections}?{urlencode({**of_integration, 'status__exact': 'active'})}",
         "inactive": f"{connections}?{urlencode({**of_integration, 'status__exact': 'inactive'})}",
         "attention": f"{connections}?{urlencode({**of_integration, 'needs_attention': 'yes'})}",
+        "reconnect": f"{connections}?{urlencode({**of_integration, 'needs_reconnect__exact': '1'})}",
         "failed_runs": f"{runs}?"
         + urlencode(
             {
@@ -235,7 +256,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "needs_attention",
         "updated_at",
     ]
-    list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter]
+    list_filter = ["integration", "status", "last_test_status", NeedsAttentionFilter, "needs_reconnect"]
     search_fields = ["connection_id", "connection_name", "user__user_id", "user__email"]
     list_select_related = ["user", "integration"]
     ordering = ["-created_at"]
@@ -256,6 +277,12 @@ class ConnectionAdmin(admin.ModelAdmin):
         "version",
         "created_at",
         "updated_at",
+        "oauth_scopes",
+        "oauth_expires_at",
+        "oauth_has_refresh_token",
+        "oauth_refreshed_at",
+        "needs_reconnect",
+        "reconnect_reason",
     ]
 
     def get_fieldsets(self, request, obj=None):
@@ -291,7 +318,14 @@ class ConnectionAdmin(admin.ModelAdmin):
                 },
             ),
             ("Record", {"fields": ["version", "created_at", "updated_at"]}),
-        ]
+        ] + self._sign_in_fieldset(obj)
+
+    @staticmethod
+    def _sign_in_fieldset(obj):
+        if obj is None or not obj.is_sign_in:
+            return []
+        fields = ["oauth_scopes", "oauth_expires_at", "oauth_has_refresh_token", "oauth_refreshed_at"]
+        return [("Sign-in tokens", {"fields": fields + ["needs_reconnect", "reconnect_reason"]})]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The per-method inputs are added by the form itself; the admin must not check them
@@ -334,6 +368,8 @@ class ConnectionAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "rows": rows,
             "attention_after": settings.CONNECTION_ATTENTION_AFTER,
+            "workers": len(heartbeats_recent(kind=ProcessHeartbeat.Kind.WORKER)),
+            "beats": len(heartbeats_recent(kind=ProcessHeartbeat.Kind.BEAT)),
         }
         return TemplateResponse(request, "admin/connections/health.html", context)
 
@@ -423,3 +459,201 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserWithConnectionsAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserConnectionInline]
+
+
+@admin.register(OAuthApp)
+class OAuthAppAdmin(admin.ModelAdmin):
+    """Operators' OAuth apps: what end users sign in with. The secret is encrypted and never shown."""
+
+    form = OAuthAppAdminForm
+    list_display = ["integration", "auth_method_id", "client_id", "has_secret", "updated_at"]
+    list_select_related = ["integration"]
+    readonly_fields = ["callback_url", "environment_names", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["integration", "auth_method_id", "client_id", "client_secret"]}),
+        ("Register at the provider", {"fields": ["callback_url", "environment_names"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The method an app is for is its identity: create another app for another method.
+        return self.readonly_fields + (["integration", "auth_method_id"] if obj else [])
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        self._request = request  # the callback URL is built from it when PUBLIC_URL is not set
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description="Callback (redirect) URL")
+    def callback_url(self, obj) -> str:
+        url = oauth_callback_url(request=getattr(self, "_request", None))
+        note = (
+            "" if settings.PUBLIC_URL else " (from this request: set PUBLIC_URL to the address users reach)"
+        )
+        return format_html("<code data-callback-url>{}</code>{}", url, note)
+
+    @admin.display(description="Or set in the environment")
+    def environment_names(self, obj) -> str:
+        if obj is None or not obj.integration_id:
+            return "OAUTH_<INTEGRATION>_CLIENT_ID and OAUTH_<INTEGRATION>_CLIENT_SECRET"
+        prefix = oauth_environment_prefix(obj.integration_id)
+        return f"{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET (an app saved here wins)"
+
+    @admin.display(description="Client secret", boolean=True)
+    def has_secret(self, obj: OAuthApp) -> bool:
+        return bool(obj.client_secret_encrypted)
+
+    def save_model(self, request, obj, form, change):
+        saved = oauth_app_save(
+            integration=form.cleaned_data.get("integration") or obj.integration,
+            auth_method_id=form.cleaned_data.get("auth_method_id") or obj.auth_method_id,
+            client_id=form.cleaned_data["client_id"],
+            client_secret=form.cleaned_data.get("client_secret"),
+        )
+        obj.pk, obj._state.adding = saved.pk, False
+
+
+# --- Webhooks to the host product: endpoints (secret shown once), the delivery log, redelivery.
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="Where the events are POSTed.")
+    events = forms.MultipleChoiceField(
+        choices=WebhookEndpoint.Event.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The events sent to this URL.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events"]
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors:
+            try:
+                webhook_endpoint_validate(url=data["url"], events=data["events"])
+            except ValidationFailed as exc:
+                raise ValidationError(exc.errors) from None
+        return data
+
+
+class RecentDeliveriesFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        return super().get_queryset()[:RECENT_TEST_RUNS]
+
+
+class WebhookDeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    formset = RecentDeliveriesFormSet
+    fields = readonly_fields = [
+        "created_at",
+        "event_type",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+    ]
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = f"Recent deliveries (newest {RECENT_TEST_RUNS})"
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "description", "enabled", "disabled_reason", "consecutive_failures", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["url", "description"]
+    readonly_fields = ["enabled", "disabled_reason", "consecutive_failures", "created_at", "updated_at"]
+    actions = ["rotate_secret", "enable_selected"]
+    inlines = [WebhookDeliveryInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            webhook_endpoint_update(
+                endpoint=obj, url=data["url"], events=data["events"], description=data["description"]
+            )
+            return
+        endpoint, secret = webhook_endpoint_create(
+            url=data["url"], events=data["events"], description=data["description"]
+        )
+        obj.pk, obj.created_at, obj.secret_encrypted = (
+            endpoint.pk,
+            endpoint.created_at,
+            endpoint.secret_encrypted,
+        )
+        obj._state.adding = False
+        messages.warning(request, f"Signing secret for {endpoint.url} (shown once, copy it now): {secret}")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and not obj.enabled:
+            messages.error(request, obj.disabled_reason or "This endpoint is disabled.")
+        return form
+
+    @admin.action(description="Rotate the signing secret (the new one is shown once)")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            secret = webhook_endpoint_rotate_secret(endpoint=endpoint)
+            messages.warning(request, f"New signing secret for {endpoint.url} (shown once): {secret}")
+
+    @admin.action(description="Enable selected endpoints")
+    def enable_selected(self, request, queryset):
+        for endpoint in queryset:
+            webhook_endpoint_enable(endpoint=endpoint)
+        self.message_user(request, f"Enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
+
+
+DELIVERY_FIELDS = [
+    "message_id",
+    "endpoint",
+    "event_type",
+    "status",
+    "attempts",
+    "last_status_code",
+    "last_error",
+    "next_attempt_at",
+    "last_attempt_at",
+    "created_at",
+    "payload",
+]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """Every event sent (or being sent) to an endpoint, with its last answer; "Redeliver" sends
+    it again with the same webhook-id."""
+
+    list_display = DELIVERY_FIELDS[:8]
+    list_filter = ["status", "event_type", "endpoint"]
+    search_fields = ["message_id", "event_type", "endpoint__url"]
+    list_select_related = ["endpoint"]
+    fields = readonly_fields = DELIVERY_FIELDS
+    date_hierarchy = "created_at"
+    actions = ["redeliver"]
+
+    @admin.action(description="Redeliver selected")
+    def redeliver(self, request, queryset):
+        sent = 0
+        for delivery in queryset.select_related("endpoint"):
+            try:
+                webhook_delivery_redeliver(delivery=delivery)
+                sent += 1
+            except ValidationFailed as exc:
+                self.message_user(request, exc.errors[0], messages.ERROR)
+        self.message_user(request, f"Redelivering {sent} delivery(ies).", messages.SUCCESS)

@@ -20,7 +20,7 @@ from django.core.validators import EmailValidator, URLValidator
 
 from core.errors import ValidationFailed
 from core.outbound_http import host_in_allowlist, url_port
-from integrations.documents import is_secret_field
+from integrations.documents import is_secret_field, is_sign_in_method
 from integrations.models import Integration
 from integrations.url_templates import (
     UrlTemplateError,
@@ -196,15 +196,20 @@ def validate_connection_input(
     configured_variables: dict,
     supplied_credentials: set[str] | None = None,
     supplied_variables: set[str] | None = None,
+    variables_from_provider: frozenset[str] = frozenset(),
 ) -> ConnectionInput:
     """Validate a complete set of values; ValidationFailed lists every problem.
 
     ``supplied_*`` name the keys the caller actually sent (all of them when omitted); on an
-    update the rest come from the stored connection.
+    update the rest come from the stored connection. ``variables_from_provider`` are left out
+    (a sign-in's token response brings them), and then the baseUrl is not resolved yet.
+
+    A sign-in method's credentials are the provider's tokens, not fields: they are kept as they
+    are (an accessToken is required) and never merged with what a caller sends.
     """
     method = auth_method_or_error(integration, auth_method_id)
     fields = method.get("fields", [])
-    additional = method.get("additionalFields", [])
+    additional = [f for f in method.get("additionalFields", []) if f["name"] not in variables_from_provider]
     all_values = {**configured_variables, **credentials}
     defaults = {f["name"]: f["default"] for f in fields + additional if "default" in f}
     errors: list[str] = []
@@ -226,8 +231,12 @@ def validate_connection_input(
         errors=errors,
         supplied=set(configured_variables) if supplied_variables is None else supplied_variables,
     )
+    if is_sign_in_method(method):
+        clean_credentials = dict(credentials)
+        if credentials and not isinstance(credentials.get("accessToken"), str):
+            errors.append(f"{CREDENTIALS}.accessToken is required")
     base_url = ""
-    if not errors:
+    if not errors and not variables_from_provider:
         try:
             base_url = resolve_base_url(integration, clean_variables)
         except ValidationFailed as exc:
@@ -242,10 +251,15 @@ def validate_connection_input(
     )
 
 
+# A sign-in connection's stored tokens: always masked, whatever the document says.
+TOKEN_SECRETS = {"accessToken", "refreshToken"}
+
+
 def secret_field_names(auth_method: dict | None) -> set[str]:
     if not auth_method:
         return set()
-    return {
+    tokens = TOKEN_SECRETS if is_sign_in_method(auth_method) else set()
+    return tokens | {
         f["name"]
         for f in auth_method.get("fields", []) + auth_method.get("additionalFields", [])
         if is_secret_field(f)

@@ -16,11 +16,11 @@ from typing import Any
 from django import forms
 
 from connections.encryption import CredentialsUnreadable
-from connections.models import Connection
+from connections.models import Connection, OAuthApp
 from connections.selectors import MASK, connection_credentials
 from connections.services import ConnectionChanges, connection_update_plan
 from core.errors import ApplicationError, ValidationFailed
-from integrations.documents import is_secret_field
+from integrations.documents import is_secret_field, is_sign_in_method
 
 CREDENTIAL_PREFIX = "credential__"
 VARIABLE_PREFIX = "variable__"
@@ -322,4 +322,43 @@ class ConnectionAdminForm(forms.ModelForm):
                 self.add_error(None, message)
         except ApplicationError as exc:
             self.add_error(None, exc.message)
+        return cleaned
+
+
+class OAuthAppAdminForm(forms.ModelForm):
+    """An operator's OAuth app: the sign-in method it is for, the client ID, and a secret input
+    that is never filled in (typing replaces the stored secret, empty keeps it)."""
+
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+    class Meta:
+        model = OAuthApp
+        fields = ["integration", "auth_method_id", "client_id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = bool(self.instance.pk and self.instance.client_secret_encrypted)
+        self.fields["client_secret"].help_text = (
+            f"Stored: {MASK}. Type a new value to replace it; leave empty to keep it."
+            if stored
+            else "Not set."
+        )
+        if "auth_method_id" in self.fields:  # read-only once the app exists
+            self.fields["auth_method_id"].help_text = "The id of a sign-in (oauth2_authorization_code) method"
+
+    def clean(self):
+        cleaned = super().clean()
+        integration, method_id = cleaned.get("integration"), cleaned.get("auth_method_id")
+        if integration and method_id and not is_sign_in_method(integration.auth_method(method_id)):
+            methods = [m["id"] for m in integration.auth_methods if is_sign_in_method(m)]
+            self.add_error(
+                "auth_method_id",
+                f"{integration} has no sign-in method '{method_id}'"
+                + (f"; choose one of: {', '.join(methods)}" if methods else " (it has no sign-in method)"),
+            )
         return cleaned

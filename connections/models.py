@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.documents import is_sign_in_method
+
 
 def new_connection_id() -> str:
     # 128 random bits: ids appear in URLs and must not be guessable or enumerable.
@@ -45,6 +47,19 @@ class Connection(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped by every write; the API's ETag, so clients can refuse to overwrite newer data.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # --- Sign-in (OAuth 2.0 authorization code) connections: what the tokens are worth, in the
+    # clear because none of it is secret (the tokens themselves are in credentials_encrypted).
+    oauth_scopes = models.JSONField("oauth.scopes", default=list, blank=True, editable=False)
+    oauth_expires_at = models.DateTimeField("oauth.expiresAt", null=True, blank=True, editable=False)
+    oauth_has_refresh_token = models.BooleanField("oauth.hasRefreshToken", default=False, editable=False)
+    oauth_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The one refresh in flight: whoever set the claim (a random id) until when. Taken with a
+    # conditional UPDATE, so exactly one process refreshes a token at a time (connections/oauth/tokens.py).
+    oauth_refresh_claim = models.CharField(max_length=32, blank=True, default="", editable=False)
+    oauth_refresh_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # The provider refused the grant (invalid_grant, a revoked app): only signing in again helps.
+    needs_reconnect = models.BooleanField("needsReconnect", default=False)
+    reconnect_reason = models.TextField(blank=True, default="")
     # The account these credentials belong to at the provider, read by the integration's
     # ``identity`` block after a successful test or sign-in. Not secret; shown to the user.
     account_id = models.CharField("account.accountId", max_length=255, blank=True, default="", editable=False)
@@ -64,7 +79,8 @@ class Connection(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "integration", "import_fingerprint"],
-                condition=~models.Q(import_fingerprint=""),
+                # Tombstones of permanently deleted connections do not block importing the token again.
+                condition=~models.Q(import_fingerprint="") & models.Q(deleted_at__isnull=True),
                 name="connection_import_once",
             )
         ]
@@ -72,6 +88,12 @@ class Connection(models.Model):
             models.Index(fields=["user", "status"], name="connection_user_status"),
             models.Index(fields=["user", "integration"], name="connection_user_integration"),
             models.Index(fields=["user", "created_at"], name="connection_user_created"),
+            # Proactive refresh: refreshable tokens by expiry.
+            models.Index(
+                fields=["oauth_expires_at"],
+                name="connection_oauth_due",
+                condition=models.Q(oauth_has_refresh_token=True, needs_reconnect=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,6 +117,11 @@ class Connection(models.Model):
             "displayName": self.account_display_name or None,
             "email": self.account_email or None,
         }
+
+    @property
+    def is_sign_in(self) -> bool:
+        """Connected by signing in at the provider (OAuth 2.0 authorization code): tokens, not typed secrets."""
+        return is_sign_in_method(self.integration.auth_method(self.auth_method_id))
 
     @property
     def needs_attention(self) -> bool:
@@ -123,6 +150,7 @@ class CheckRun(models.Model):
         SCHEDULE = "schedule", "Schedule"
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Command"
+        PAGE = "page", "Page"  # the Test button of the wizard or My Connections
 
     run_id = models.CharField("id", max_length=40, unique=True, default=new_test_run_id, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="test_runs")
@@ -168,6 +196,9 @@ class AuditEvent(models.Model):
         DELETE = "delete", "Delete"
         REACTIVATE = "reactivate", "Reactivate"
         TEST = "test", "Test"
+        RECONNECT = "reconnect", "Reconnect"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnection"
+        REVOKE = "revoke", "Revoke tokens"
         IMPORT = "import", "Import"
         DELETE_PERMANENTLY = "erase", "Delete permanently"
 
@@ -175,6 +206,9 @@ class AuditEvent(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     actor = models.CharField(max_length=200, help_text="accounts.access.actor_label of whoever acted.")
     fields = models.JSONField(default=list, blank=True, help_text="Names of the fields involved.")
+    detail = models.TextField(
+        blank=True, default="", help_text="An outcome worth keeping (a provider's reason), never a secret."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -336,3 +370,70 @@ class ConnectSession(models.Model):
 
     def is_open(self, now) -> bool:
         return self.finished_at is None and now < self.expires_at
+
+
+class OAuthApp(models.Model):
+    """An operator's OAuth app (client) at a provider, for one sign-in auth method of an integration.
+
+    The client secret is encrypted like credentials and never shown again. Without a row, the
+    bundled catalog falls back to ``OAUTH_<INTEGRATION>_CLIENT_ID`` / ``_CLIENT_SECRET``.
+    """
+
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE, related_name="+")
+    auth_method_id = models.CharField("authMethodId", max_length=64)
+    client_id = models.CharField("client ID", max_length=500)
+    client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "OAuth app"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "auth_method_id"], name="oauthapp_integration_method"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} / {self.auth_method_id}"
+
+    @property
+    def encryption_binding(self) -> str:
+        # What the secret's ciphertext is bound to: it cannot be moved to another app.
+        return f"oauthapp:{self.integration_id}:{self.auth_method_id}"
+
+
+class OAuthFlow(models.Model):
+    """One sign-in in progress: the ``state`` sent to the provider (stored only as a hash), who
+    started it and what to create when the provider sends the user back. Single use, short-lived.
+    """
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE, related_name="+")
+    auth_method_id = models.CharField(max_length=64)
+    # Reconnect: the connection that gets the new tokens (it keeps its id, name and history).
+    connection = models.ForeignKey(
+        Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    connection_name = models.CharField(max_length=200, blank=True, default="")
+    configured_variables = models.JSONField(default=dict, blank=True)
+    redirect_uri = models.CharField(max_length=500)
+    return_url = models.CharField(max_length=2000, blank=True, default="")
+    # The PKCE verifier, encrypted (bound to the state hash); empty when the method has no PKCE.
+    code_verifier_encrypted = models.TextField(blank=True, default="")
+    actor = models.CharField(max_length=200)
+    # Started by the user in this app's pages: the callback must come in their signed-in session.
+    # Started by a host product (API key): bound to the userId, any browser may bring it back,
+    # but never one signed in as somebody else.
+    requires_session = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth sign-in in progress"
+        verbose_name_plural = "OAuth sign-ins in progress"
+
+    def __str__(self) -> str:
+        return f"{self.integration_id} sign-in for {self.user_id}"

@@ -24,7 +24,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -34,7 +34,14 @@ from django.utils import timezone
 
 from accounts.access import actor_label
 from connections.models import Connection, ProxyCall
-from connections.selectors import connection_base_url, connection_credentials
+from connections.selectors import (
+    connection_base_url,
+    connection_credentials,
+    connection_get_for_actor,
+    connection_get_for_use,
+    connection_secrets_visible_to,
+)
+from core import metrics
 from core.errors import ApplicationError, Conflict, TooManyRequests, ValidationFailed
 from core.outbound_http import (
     CALLER_REFUSED_HEADERS,
@@ -49,6 +56,7 @@ from core.outbound_http import (
 from core.rate_limits import rate_limit_take
 from core.redaction import MASK, scrub
 from integrations.auth_appliers import AppliedAuth, AuthApplyError
+from integrations.connection_gateway import ConnectionRequest as ProxyRequest
 from integrations.connectivity import authenticate_request
 from integrations.custom_headers import HEADER_NAME, CustomHeaderError, custom_headers_expand
 
@@ -64,16 +72,6 @@ ENCODED_ESCAPE = re.compile(r"%(?:25)*(?:2e|5c|00)", re.IGNORECASE)
 UNFORWARDED_RESPONSE_HEADERS = HOP_BY_HOP_HEADERS | {"set-cookie", "content-length", "content-encoding"}
 TEXT_TYPES = re.compile(r"^text/|[/+](json|xml|javascript|x-www-form-urlencoded|csv|yaml)\b", re.IGNORECASE)
 MAX_RECORDED_PATH = 500
-
-
-@dataclass(frozen=True)
-class ProxyRequest:
-    method: str
-    path: str
-    query: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None  # JSON is sent as JSON, a string as it is; None sends no body
-    idempotency_key: str | None = None
 
 
 # --- The path
@@ -393,8 +391,20 @@ def connection_proxy(
         )
         raise
     finally:
-        record.duration_ms = round((time.monotonic() - started) * 1000)
+        elapsed = time.monotonic() - started
+        record.duration_ms = round(elapsed * 1000)
         record.save()
+        _count(connection, record, elapsed)
+
+
+def _count(connection: Connection, record: ProxyCall, elapsed: float) -> None:
+    method = record.method if record.method in METHODS else "other"  # labels stay a short list
+    metrics.PROXY_REQUESTS.labels(
+        integration=connection.integration_id,
+        method=method,
+        status_class=metrics.status_class(record.status_code),
+    ).inc()
+    metrics.PROXY_REQUEST_DURATION.labels(integration=connection.integration_id).observe(elapsed)
 
 
 # --- The answer, as the API gives it
@@ -436,3 +446,30 @@ def proxy_result(response: OutboundResponse) -> dict:
     if response.status_code >= 400:
         result["message"] = f"The provider answered {response.status_code} {response.reason}".strip()
     return result
+
+
+# --- For the apps beside this one (features), through integrations.connection_gateway
+
+
+class ProxyGateway:
+    def send(self, *, actor, connection_id, build, operator_trial=False) -> dict:
+        if operator_trial and getattr(actor, "is_staff", False):
+            connection = connection_get_for_actor(actor=actor, connection_id=connection_id)
+        else:
+            connection = connection_get_for_use(actor=actor, connection_id=connection_id)
+        request, feature_mapping_id = build(connection.integration_id)
+        response = connection_proxy(
+            connection=connection, actor=actor, request=request, feature_mapping_id=feature_mapping_id
+        )
+        result = proxy_result(response)
+        if operator_trial and not connection_secrets_visible_to(actor=actor, connection=connection):
+            # Operators see a connection's secrets masked everywhere, also quoted back by a provider.
+            secrets = [str(v) for v in connection_credentials(connection=connection).values() if v]
+            result = json.loads(scrub(json.dumps(result), secrets))
+        return result
+
+    def choices(self, *, integration_id) -> list[tuple[str, str]]:
+        connections = Connection.objects.filter(
+            integration_id=integration_id, status=Connection.Status.ACTIVE
+        ).select_related("user")
+        return [(c.connection_id, f"{c.connection_name} ({c.user.user_id})") for c in connections[:200]]

@@ -143,6 +143,7 @@ def connection_list_for_user(
     offset: int = 0,
     cursor: str | None = None,
     newest_first: bool = False,
+    within: Q | None = None,
 ) -> ConnectionPage:
     """A page of a user's connections, oldest first (as the contract lists them) unless
     ``newest_first``, at most ``limit`` (MAX_PAGE_SIZE), from ``cursor`` on, with ``total``
@@ -158,6 +159,8 @@ def connection_list_for_user(
         owned = Connection.objects.filter(user=user, deleted_at__isnull=True)
     else:
         owned = Connection.objects.filter(user__user_id=user, deleted_at__isnull=True)
+    if within is not None:
+        owned = owned.filter(within)  # a connect session sees only its part, stats included
     filtered = owned
     if status:
         filtered = filtered.filter(status=status)
@@ -240,8 +243,19 @@ MAX_STATUS_IDS = 200
 
 
 def _healthy() -> Q:
-    """An active connection that works as far as we know: its last test did not fail."""
-    return Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)
+    """An active connection that works as far as we know: its last test did not fail and its
+    provider did not revoke its sign-in."""
+    return (Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)) & Q(
+        needs_reconnect=False
+    )
+
+
+def connection_state(*, connection: Connection) -> str:
+    """One connection in the status map's words."""
+    if connection.status != Connection.Status.ACTIVE:
+        return NOT_CONNECTED
+    failing = connection.last_test_status == Connection.CheckStatus.ERROR or connection.needs_reconnect
+    return INVALID if failing else CONNECTED
 
 
 def connection_status_map(*, user: User, integration_ids: list[str]) -> dict[str, str]:

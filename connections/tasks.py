@@ -11,8 +11,12 @@ the outbound client's deadline bounds a test, and the sweeper closes runs whose 
 from celery import shared_task
 from django.conf import settings
 
-from connections import test_run_schedule, test_run_services
-from core.tasks import once_per_period
+from connections import test_run_schedule, test_run_services, webhooks
+from connections.oauth import tokens
+from core.tasks import once_per_period, publish
+
+# Tokens queued for refresh per beat tick; the rest wait for the next tick (soonest first).
+REFRESH_BATCH = 5000
 
 
 @shared_task(
@@ -42,3 +46,44 @@ def retest_due() -> None:
 @once_per_period(lambda: settings.CONNECTION_SWEEP_EVERY_SECONDS)
 def sweep_test_runs() -> None:
     test_run_schedule.test_run_sweep()
+
+
+@shared_task(name="connections.oauth_refresh_due")
+@once_per_period(lambda: settings.OAUTH_REFRESH_EVERY_SECONDS)
+def oauth_refresh_due() -> None:
+    """Beat: queue a refresh of every sign-in token expiring within the refresh window."""
+    for pk in tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH):
+        publish(oauth_refresh_connection, pk)
+
+
+@shared_task(
+    name="connections.oauth_refresh_connection",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=test_run_services.TRANSIENT_ERRORS,
+    max_retries=3,
+    retry_backoff=2,
+    retry_jitter=True,
+)
+def oauth_refresh_connection(connection_pk: int) -> None:
+    # Skipped when no longer due: a duplicate message or a request got there first.
+    tokens.oauth_refresh_if_due(connection_pk=connection_pk, within=tokens.oauth_refresh_window())
+
+
+@shared_task(
+    name=webhooks.DELIVER_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # Only our own transient faults; a receiver's failure is retried on WEBHOOK_RETRY_SCHEDULE.
+    autoretry_for=test_run_services.TRANSIENT_ERRORS,
+    max_retries=3,
+    retry_backoff=2,
+    retry_jitter=True,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    webhooks.webhook_delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="connections.sweep_webhook_deliveries")
+def sweep_webhook_deliveries() -> None:
+    webhooks.webhook_deliveries_sweep()

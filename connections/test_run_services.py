@@ -26,11 +26,18 @@ from django.utils import timezone
 from accounts.access import actor_label
 from connections.encryption import CredentialsUnreadable
 from connections.models import AuditEvent, CheckRun, Connection
+from connections.oauth.tokens import (
+    ReconnectRequired,
+    TokenRefreshFailed,
+    oauth_access_token_get,
+)
 from connections.selectors import connection_base_url, connection_credentials
-from connections.services import audit_record, identity_values
+from connections.services import audit_record_many, identity_values
+from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish
+from integrations.catalog import catalog_integration, catalog_revision
 from integrations.connectivity import CheckOutcome, perform_test_request
 
 logger = logging.getLogger(__name__)
@@ -71,14 +78,26 @@ def _outcome_without_call(message: str) -> CheckOutcome:
     )
 
 
+def _credentials_for_use(connection: Connection) -> dict:
+    """The decrypted credentials; for a sign-in connection with a live access token (refreshed
+    first when it expires within OAUTH_REFRESH_MARGIN)."""
+    credentials = connection_credentials(connection=connection)
+    if connection.is_sign_in:
+        credentials["accessToken"] = oauth_access_token_get(connection=connection)
+    return credentials
+
+
 def _call_provider(connection: Connection) -> CheckOutcome:
     """Run the integration's test request with the connection's credentials. Touches no database
-    (the integration must be loaded already), so bulk tests can run it in threads."""
+    (the integration must be loaded already) unless a sign-in token needs refreshing first, so
+    bulk tests can run it in threads."""
     try:
-        credentials = connection_credentials(connection=connection)
+        credentials = _credentials_for_use(connection)
         base_url = connection_base_url(connection=connection)
     except CredentialsUnreadable:
         return _outcome_without_call("The stored credentials could not be read: enter them again")
+    except (ReconnectRequired, TokenRefreshFailed) as exc:
+        return _outcome_without_call(f"{exc.message}: {exc.error}" if exc.error else exc.message)
     except ValidationFailed as exc:
         return _outcome_without_call("; ".join(exc.errors or [exc.message]))
     try:
@@ -123,6 +142,10 @@ def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True)
         recorded = CheckRun.objects.filter(pk=run.pk, status=Status.RUNNING).update(**values)
         if recorded and on_connection:
             _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
+            if not outcome.succeeded:
+                webhook_events_for_test_failure(
+                    connection_pk=run.connection_id, reason=outcome.message, run_id=run.run_id
+                )
     if not recorded:
         logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
         run.refresh_from_db()
@@ -177,7 +200,7 @@ def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, runnin
     )
     for connection, run in zip(connections, runs, strict=True):
         run.connection = connection
-        audit_record(connection=connection, action=AuditEvent.Action.TEST, actor=label)
+    audit_record_many(connections=connections, action=AuditEvent.Action.TEST, actor=label)
     return runs
 
 
@@ -284,7 +307,15 @@ def test_run_execute_queued(*, run_id: str) -> CheckRun | None:
         logger.info("test run %s: no longer queued (finished or taken by another worker); skipped", run_id)
         return None
     try:
-        run = CheckRun.objects.select_related("connection__integration").get(run_id=run_id)
+        # The integration from the in-memory catalog: no document decoded per test.
+        run = (
+            CheckRun.objects.select_related("connection")
+            .annotate(revision=catalog_revision())
+            .get(run_id=run_id)
+        )
+        integration = catalog_integration(integration_id=run.connection.integration_id, revision=run.revision)
+        if integration is not None:
+            run.connection.integration = integration
         if run.connection.status != Connection.Status.ACTIVE:
             outcome = _outcome_without_call("The connection was deactivated before the test ran")
             return _record(run=run, outcome=outcome, on_connection=False)

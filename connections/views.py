@@ -11,28 +11,32 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from connections.connect.services import connect_session_connections
+from connections.connect.views import connect_session_leave
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
-from connections.models import Connection
+from connections.models import CheckRun, Connection
+from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
+from connections.oauth.flow import oauth_flow_finish, oauth_flow_start, return_url_with_result
+from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import connection_credentials, connection_get_for_actor, connection_list_for_user
 from connections.services import (
     ConnectionChanges,
     connection_create,
     connection_delete,
-    connection_delete_permanently,
     connection_reactivate,
     connection_update,
 )
 from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, NotFound, ValidationFailed
-from integrations.documents import is_secret_field
-from integrations.models import Integration
+from integrations.documents import is_secret_field, is_sign_in_method
+from integrations.models import Integration, category_label
 from integrations.selectors import integration_list
 
 STEP_LABELS = ("Integration", "Authentication", "Details", "Review & test")
@@ -104,11 +108,18 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
     if integration is None:
         raise Http404("Integration not found")
     method_id = request.GET.get("authMethod", "")
+    only_method = len(integration.auth_methods) == 1
+    if not method_id and only_method:  # nothing to choose: step 2 is skipped
+        return redirect(
+            f"{request.path}?{urlencode({'integration': integration.pk, 'authMethod': integration.auth_methods[0]['id']})}"
+        )
     if not method_id:
         return _choose_auth_method(request, integration)
     auth_method = integration.auth_method(method_id)
     if auth_method is None:
         raise Http404("Authentication method not found")
+    if is_sign_in_method(auth_method):
+        return _sign_in_step(request, integration, auth_method)
 
     form = ConnectionForm(
         request.POST or None, auth_method=auth_method, initial={NAME_FIELD: integration.display_name}
@@ -129,7 +140,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
         else:
             return redirect("connection-review", connection_id=connection.connection_id)
     start = request.path
-    method_step = f"{start}?integration={integration.pk}"
+    method_step = None if only_method else f"{start}?integration={integration.pk}"
     return render(
         request,
         "connections/wizard/configure.html",
@@ -139,7 +150,7 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
             "auth_method": auth_method,
             "form": form,
             "error_count": _error_count(form),
-            "back_url": method_step,
+            "back_url": method_step or start,
         },
     )
 
@@ -148,16 +159,22 @@ def _choose_integration(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     category = request.GET.get("category", "")
     integrations = integration_list(category=category or None, q=query)
+    connect_session = getattr(request, "connect_session", None)
+    if connect_session is not None and connect_session.integration_ids:
+        integrations = integrations.filter(pk__in=connect_session.integration_ids)
     return render(
         request,
         "connections/wizard/choose_integration.html",
         {
             **_steps(1, urls=(None, None, None, None)),
             "integrations": list(integrations),
-            "categories": integration_list()
-            .order_by("category")
-            .values_list("category", flat=True)
-            .distinct(),
+            "categories": [
+                (value, category_label(value))
+                for value in integration_list()
+                .order_by("category")
+                .values_list("category", flat=True)
+                .distinct()
+            ],
             "query": query,
             "category": category,
         },
@@ -183,6 +200,8 @@ def _choose_auth_method(
             "connection": connection,
             "editing": connection is not None,
             "current_method_id": connection.auth_method_id if connection else None,
+            "sign_in_methods": {m["id"] for m in integration.auth_methods if is_sign_in_method(m)},
+            "configured_methods": oauth_configured_methods(integration=integration),
             "method_base_url": base,
             "back_url": back,
         },
@@ -204,6 +223,8 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
     auth_method = integration.auth_method(method_id)
     if auth_method is None:
         raise Http404("Authentication method not found")
+    if is_sign_in_method(auth_method):
+        return _sign_in_step(request, integration, auth_method, connection=connection)
     same_method = method_id == connection.auth_method_id
     stored = connection_credentials(connection=connection) if same_method else {}
     form = ConnectionForm(
@@ -305,6 +326,11 @@ def connection_review(request: HttpRequest, connection_id: str) -> HttpResponse:
 # --- My Connections -------------------------------------------------------------------------
 
 
+def _fix_url(connection: Connection) -> str:
+    """Where "Reconnect / Fix" leads for a failing connection: its details, to correct them."""
+    return reverse("connection-edit", args=[connection.connection_id])
+
+
 @login_required
 def my_connections(request: HttpRequest) -> HttpResponse:
     """Newest first, PAGE_SIZE cards a page; "Older connections" follows the cursor."""
@@ -312,6 +338,8 @@ def my_connections(request: HttpRequest) -> HttpResponse:
     status = status if status in Connection.Status.values else ""
     integration_id = request.GET.get("integration", "")
     query = request.GET.get("q", "").strip()
+    connect_session = getattr(request, "connect_session", None)
+    within = connect_session_connections(connect_session) if connect_session else Q()
     try:
         page = connection_list_for_user(
             user=request.user,
@@ -321,11 +349,13 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             limit=PAGE_SIZE,
             cursor=request.GET.get("cursor") or None,
             newest_first=True,
+            within=within,
         )
     except ValidationFailed as exc:  # a cursor edited by hand
         raise Http404(exc.errors[0]) from exc
     for connection in page.items:
         connection.test_result = _test_result(connection)
+        connection.fix_url = _fix_url(connection)
     filters = {"status": status, "integration": integration_id, "q": query}
     kept = {name: value for name, value in filters.items() if value}
     return render(
@@ -340,7 +370,11 @@ def my_connections(request: HttpRequest) -> HttpResponse:
             "older_url": f"?{urlencode({**kept, 'cursor': page.next_cursor})}" if page.next_cursor else None,
             "newest_url": f"?{urlencode(kept)}" if request.GET.get("cursor") else None,
             "integration_choices": Integration.objects.filter(
-                Exists(Connection.objects.filter(user=request.user, integration=OuterRef("pk")))
+                Exists(
+                    Connection.objects.filter(
+                        within, user=request.user, integration=OuterRef("pk"), deleted_at__isnull=True
+                    )
+                )
             ),
         },
     )
@@ -353,7 +387,7 @@ def connection_delete_view(request: HttpRequest, connection_id: str) -> HttpResp
     if request.method == "POST":
         name = connection.connection_name
         if request.POST.get("action") == "permanent":
-            connection_delete_permanently(connection=connection, actor=request.user)
+            connection_delete_permanently_and_revoke(connection=connection, actor=request.user)
             messages.success(request, f"“{name}” was deleted permanently; its saved credentials were erased.")
         else:
             connection_delete(connection=connection, actor=request.user)
@@ -382,9 +416,128 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = test_run_create(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user, trigger=CheckRun.Trigger.PAGE)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:
         messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
     return redirect(_next_url(request, reverse("my-connections")))
+
+
+# --- Sign-in connections (OAuth 2.0 authorization code) ---------------------------------------
+
+
+def _send_to_provider(request: HttpRequest, integration: Integration, url: str) -> HttpResponse:
+    """A page that moves on to the provider at once. A redirect would do, but the CSP's
+    form-action 'self' also covers redirects after a form post, so the page hands over instead
+    (works without JavaScript; the link is there if the browser does not follow the refresh)."""
+    return render(request, "connections/oauth/redirect.html", {"integration": integration, "url": url})
+
+
+def _sign_in_step(
+    request: HttpRequest, integration: Integration, auth_method: dict, *, connection: Connection | None = None
+) -> HttpResponse:
+    """Step 3 of a sign-in method: the settings the provider does not supply, then "Sign in with
+    <provider>". Editing a sign-in connection signs in again (reconnect) with the same settings."""
+    pending = set(auth_method["apply"].get("tokenResponseVariables", {}))
+    asked = {
+        **auth_method,
+        "fields": [],
+        "additionalFields": [f for f in auth_method.get("additionalFields", []) if f["name"] not in pending],
+    }
+    initial = {NAME_FIELD: connection.connection_name if connection else integration.display_name}
+    if connection:
+        initial |= initial_values(
+            auth_method=asked,
+            connection_name=connection.connection_name,
+            configured_variables=connection.configured_variables,
+            credentials={},
+        )
+    form = ConnectionForm(request.POST or None, auth_method=asked, initial=initial)
+    configured = auth_method["id"] in oauth_configured_methods(integration=integration)
+    if request.method == "POST" and configured and form.is_valid():
+        try:
+            started = oauth_flow_start(
+                actor=request.user,
+                user=request.user,
+                integration_id=integration.pk,
+                auth_method_id=auth_method["id"],
+                redirect_uri=oauth_callback_url(request=request),
+                connection_name=form.cleaned_data[NAME_FIELD],
+                configured_variables=form.configured_variables,
+                connection_id=connection.connection_id if connection else None,
+            )
+        except ApplicationError as exc:
+            _save_errors(form, exc)
+        else:
+            return _send_to_provider(request, integration, started.authorization_url)
+    start = reverse("connection-new")
+    # With one method there is no step 2 to go back to.
+    back = start if len(integration.auth_methods) == 1 else f"{start}?integration={integration.pk}"
+    return render(
+        request,
+        "connections/wizard/sign_in.html",
+        {
+            **_steps(3, urls=(start, back, None, None)),
+            "editing": connection is not None,
+            "connection": connection,
+            "integration": integration,
+            "auth_method": auth_method,
+            "configured": configured,
+            "form": form,
+            "error_count": _error_count(form),
+            "back_url": reverse("my-connections") if connection else back,
+        },
+    )
+
+
+@login_required
+@require_POST
+def connection_reconnect_view(request: HttpRequest, connection_id: str) -> HttpResponse:
+    """Sign in at the provider again for this connection: new tokens, same id, name and history."""
+    connection = _owned_connection(request, connection_id)
+    try:
+        started = oauth_flow_start(
+            actor=request.user,
+            user=request.user,
+            integration_id=connection.integration_id,
+            auth_method_id=connection.auth_method_id,
+            redirect_uri=oauth_callback_url(request=request),
+            connection_id=connection.connection_id,
+        )
+    except ApplicationError as exc:
+        messages.error(
+            request, f"{connection.connection_name}: cannot reconnect — {exc.error or exc.message}"
+        )
+        return redirect("my-connections")
+    return _send_to_provider(request, connection.integration, started.authorization_url)
+
+
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """Where every provider sends the user back (``PUBLIC_URL`` + ``/oauth/callback``). No sign-in
+    required: a host product's user may not have a session here; the state says who it is for."""
+    try:
+        finish = oauth_flow_finish(
+            state=request.GET.get("state", ""),
+            code=request.GET.get("code", ""),
+            error=request.GET.get("error", ""),
+            error_description=request.GET.get("error_description", ""),
+            session_user=request.user if request.user.is_authenticated else None,
+        )
+    except ApplicationError as exc:
+        return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if getattr(request, "connect_session", None) is not None:
+        # Signed in from a host product's connect link: straight back to its returnUrl.
+        return connect_session_leave(request, finish.connection)
+    if finish.return_url:
+        return redirect(return_url_with_result(finish))
+    connection = finish.connection
+    verb = "reconnected" if finish.reconnected else "connected"
+    run = finish.test_run
+    if run is None or run.status == "success":
+        messages.success(request, f"“{connection.connection_name}” is {verb} and its test passed.")
+    else:
+        messages.warning(
+            request, f"“{connection.connection_name}” is {verb}, but its test failed: {run.error_message}"
+        )
+    return redirect("my-connections")

@@ -3,9 +3,14 @@ them), and the checks of a URL that hold for every route."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict
 from time import perf_counter
 from urllib.parse import unquote_plus
 
+from csp.constants import HEADER as CSP_HEADER
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.signals import request_finished
@@ -14,6 +19,7 @@ from core import request_context
 from core.api.parsers import unstorable_text_problem
 from core.metrics import HTTP_REQUEST_DURATION, HTTP_REQUESTS
 
+access_logger = logging.getLogger("connections.access")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _META_HEADER = "HTTP_" + request_context.HEADER.upper().replace("-", "_")
 
@@ -52,18 +58,24 @@ def route_label(request) -> str:
 
 
 class MetricsMiddleware:
-    """Count every answered request by route pattern and status, and time it."""
+    """Count every answered request by route pattern and status, time it, and write the access log
+    line (``connections.access``, ACCESS_LOG): method, path without its query string (which may
+    carry a key), status and milliseconds; the request id comes with every line."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.log_access = settings.ACCESS_LOG and access_logger.isEnabledFor(logging.INFO)
 
     def __call__(self, request):
         started = perf_counter()
         response = self.get_response(request)
+        elapsed = perf_counter() - started
         method = request.method if request.method in _METHODS else "other"
         route = route_label(request)
-        HTTP_REQUEST_DURATION.labels(method, route).observe(perf_counter() - started)
+        HTTP_REQUEST_DURATION.labels(method, route).observe(elapsed)
         HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
+        if self.log_access:
+            access_logger.info("%s %s %s %.0f ms", method, request.path, response.status_code, elapsed * 1000)
         return response
 
 
@@ -84,3 +96,16 @@ class RefuseUnstorableUrls:
             if problem:
                 raise BadRequest(f"The URL's {where} is not valid: {problem}")
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, except that DEBUG's 404 page gets the policy too (django-csp leaves
+    it out for the page's inline styles: it renders unstyled, but no 404 is ever unguarded)."""
+
+    def process_response(self, request, response):
+        response = super().process_response(request, response)
+        if settings.DEBUG and response.status_code == 404 and CSP_HEADER not in response:
+            policy = build_policy(**asdict(self.get_policy_parts(request=request, response=response)))
+            if policy:
+                response[CSP_HEADER] = policy
+        return response

@@ -20,12 +20,14 @@ never a header, a body or a query string value.
 
 from __future__ import annotations
 
+import http.cookiejar
 import ipaddress
 import json as jsonlib
 import logging
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -249,6 +251,27 @@ def _blocked(host: str, address: IPAddress, reason: str) -> OutboundBlocked:
     return OutboundBlocked(f"Blocked: {host} refused: not a public address")
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, or None. Says what, never which
+    character, as the value may hold a credential."""
+    if any(_is_control(ch) for ch in value):
+        return "contains a control character (such as NUL, VT, FF, NEL, CR or LF)"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return (
+            "contains characters outside Latin-1 (ISO-8859-1), which HTTP header values cannot carry; "
+            "percent-encode or base64 it if the service expects that"
+        )
+    return None
+
+
+def _is_control(ch: str) -> bool:
+    # C0 (but the tab headers allow), DEL, C1 (NEL among them) and the Unicode line separators.
+    code = ord(ch)
+    return (code < 0x20 and ch != "\t") or 0x7F <= code <= 0x9F or ch in "\u2028\u2029"
+
+
 def parse_outbound_url(url: str, *, what: str = "The URL") -> SplitResult:
     """``url`` split, with its host and port readable; ``OutboundInvalidUrl`` when it is not a URL
     (a port out of range or not a number, a stray space or control character, a broken IPv6 host).
@@ -370,13 +393,34 @@ class _HandFollowedSession(requests.Session):
         return None
 
 
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A session serves every call of its thread: no call may see or send another's cookies."""
+
+    def set_ok(self, cookie, request) -> bool:
+        return False
+
+    def return_ok(self, cookie, request) -> bool:
+        return False
+
+
+_per_thread = threading.local()
+
+
 def _session() -> requests.Session:
-    session = _HandFollowedSession()
-    # No proxies or .netrc credentials from the environment: nothing may add to what we send.
-    session.trust_env = False
-    session.mount("http://", GuardedAdapter(is_https_proto=False))
-    session.mount("https://", GuardedAdapter(is_https_proto=True))
-    session.headers["User-Agent"] = USER_AGENT
+    """This thread's session, made once (workers test in many threads). Its connection pools are
+    keyed by the pinned address (GuardedAdapter), so a keep-alive connection is reused only to
+    an address checked for this very request; a host that now resolves elsewhere gets a new,
+    checked connection."""
+    session = getattr(_per_thread, "session", None)
+    if session is None:
+        session = _HandFollowedSession()
+        # No proxies or .netrc credentials from the environment: nothing may add to what we send.
+        session.trust_env = False
+        session.cookies.set_policy(_NoCookies())
+        session.mount("http://", GuardedAdapter(is_https_proto=False))
+        session.mount("https://", GuardedAdapter(is_https_proto=True))
+        session.headers["User-Agent"] = USER_AGENT
+        _per_thread.session = session
     return session
 
 
@@ -586,21 +630,21 @@ def outbound_request(
     hop = _Hop(
         method=method.upper(), url=url, headers=dict(headers or {}), params=params, data=data, json=json
     )
-    with _session() as session:
-        for _ in range(max_redirects + 1):
-            check_outbound_url(hop.url)
-            timeouts, limits = budget.hop_timeouts()
-            with _send(session, hop, timeouts, limits) as response:
-                location = response.headers.get("Location")
-                if response.status_code in REDIRECT_STATUSES and location:
-                    hop = hop.redirected(response, location)
-                    continue
-                return _receive(
-                    response,
-                    url=hop.url,
-                    budget=budget,
-                    read_limit=limits[1],
-                    max_bytes=max_bytes,
-                    truncate=truncate,
-                )
+    session = _session()
+    for _ in range(max_redirects + 1):
+        check_outbound_url(hop.url)
+        timeouts, limits = budget.hop_timeouts()
+        with _send(session, hop, timeouts, limits) as response:
+            location = response.headers.get("Location")
+            if response.status_code in REDIRECT_STATUSES and location:
+                hop = hop.redirected(response, location)
+                continue
+            return _receive(
+                response,
+                url=hop.url,
+                budget=budget,
+                read_limit=limits[1],
+                max_bytes=max_bytes,
+                truncate=truncate,
+            )
     raise OutboundTooManyRedirects(f"Too many redirects (more than {max_redirects})")

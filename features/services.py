@@ -99,6 +99,12 @@ def _apply(mapping: FeatureMapping, spec: MappingSpec) -> None:
     mapping.status = spec.status
 
 
+def feature_mapping_draft(*, mapping: FeatureMapping, **fields: Any) -> FeatureMapping:
+    """``mapping`` with ``fields`` applied and every rule checked, not saved (ValidationFailed)."""
+    _apply(mapping, _spec(**fields))
+    return mapping
+
+
 @transaction.atomic
 def feature_mapping_update(
     *,
@@ -111,7 +117,8 @@ def feature_mapping_update(
     status: str = FeatureMapping.Status.ACTIVE,
 ) -> FeatureMapping:
     """Replaces the whole mapping (PUT semantics); every rule is checked before anything is written."""
-    spec = _spec(
+    feature_mapping_draft(
+        mapping=mapping,
         feature_template_id=feature_template_id,
         feature_template_name=feature_template_name,
         field_mappings=field_mappings,
@@ -119,7 +126,6 @@ def feature_mapping_update(
         extra_fields=extra_fields,
         status=status,
     )
-    _apply(mapping, spec)
     mapping.save()  # a new mapping's id has a default, so this inserts it
     return mapping
 

@@ -6,6 +6,8 @@ its messages are shown next to the inputs they name.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from functools import wraps
 
 from django.contrib import messages
@@ -15,10 +17,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from core.errors import NotFound
+from core.errors import ApplicationError, NotFound
 from features import selectors, services
 from features.forms import FeatureEditor
 from features.models import FeatureMapping, FeatureTemplate
+from features.runs import feature_draft_try, feature_try_choices
 
 BLANK = "blank"
 
@@ -56,6 +59,10 @@ def _editor_page(request, integration, *, template, mapping):
         editor = FeatureEditor.with_another_extra_row(template=template, mapping=mapping, data=data)
         return render(request, "features/feature_form.html", _context(integration, editor))
     editor = FeatureEditor(template=template, mapping=mapping, data=data)
+    if data is not None and "try" in data:
+        trial = _try_it(request, integration, editor)
+        context = {**_context(integration, editor), "trial": trial}
+        return render(request, "features/feature_form.html", context, status=200 if trial.ok else 400)
     if data is not None and editor.is_valid():
         saved = editor.save(integration)
         if saved is not None:
@@ -72,7 +79,59 @@ def _context(integration, editor: FeatureEditor) -> dict:
         "editor": editor,
         "template": editor.template,
         "mapping": editor.mapping,
+        "try_connections": feature_try_choices(integration_id=integration.pk),
     }
+
+
+@dataclass
+class Trial:
+    """The "Try it with a connection" panel's state: what was asked and what came back."""
+
+    connection_id: str
+    input_text: str
+    result: dict | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    @property
+    def body_text(self) -> str:
+        body = (self.result or {}).get("body")
+        return (
+            json.dumps(body, indent=2, ensure_ascii=False)
+            if isinstance(body, (dict, list))
+            else str(body or "")
+        )
+
+
+def _try_it(request, integration, editor: FeatureEditor) -> Trial:
+    """Run the feature as the form now describes it (saved or not) through the chosen connection."""
+    trial = Trial(
+        connection_id=request.POST.get("try_connection", ""), input_text=request.POST.get("try_input", "")
+    )
+    try:
+        user_input = json.loads(trial.input_text or "{}")
+    except ValueError:
+        user_input = None
+    if not isinstance(user_input, dict):
+        trial.errors.append('The sample input must be a JSON object, such as {"email": "ada@example.com"}')
+    if not trial.connection_id:
+        trial.errors.append("Choose a connection")
+    if not editor.is_valid():
+        trial.errors.append("Fix the problems marked below first")
+    if trial.errors:
+        return trial
+    draft = editor.mapping or FeatureMapping(integration=integration)
+    try:
+        services.feature_mapping_draft(mapping=draft, **editor.payload())
+        trial.result = feature_draft_try(
+            operator=request.user, connection_id=trial.connection_id, mapping=draft, user_input=user_input
+        )
+    except ApplicationError as exc:
+        trial.errors += exc.errors or [f"{exc.message}: {exc.error}" if exc.error else exc.message]
+    return trial
 
 
 @operator_required

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 from urllib.parse import quote, urlsplit
 
-from core.outbound_http import OutboundError, outbound_request
+from core.outbound_http import OutboundError, header_value_problem, outbound_request
 from integrations.url_templates import (
     PLACEHOLDER,
     UrlTemplateError,
@@ -62,9 +62,11 @@ def render_template(template: str, values: dict) -> str:
 
 
 def safe_header_value(name: str, value: str) -> str:
-    # requests would refuse it with the value in the error text; refuse it here without.
-    if any(ch in value for ch in "\r\n\0"):
-        raise AuthApplyError(f"The value for the {name} header contains a line break or NUL character")
+    # requests would refuse it with the value in the error text (or fail to encode it and say
+    # only "could not connect"); refuse it here, saying why, without the value.
+    problem = header_value_problem(value)
+    if problem:
+        raise AuthApplyError(f"The value for the {name} header {problem}")
     return value
 
 
@@ -229,6 +231,18 @@ class OAuth2RefreshTokenApplier(OAuth2Applier):
             "grant_type": "refresh_token",
             "refresh_token": render_template(spec["refreshToken"], context.values),
         }
+
+
+@register
+class OAuth2AuthorizationCodeApplier(AuthApplier):
+    """A sign-in connection: the access token the provider issued, as a bearer token. Keeping it
+    live (refreshing it first) is the connections app's job, before it calls this."""
+
+    type = "oauth2_authorization_code"
+
+    def apply(self, spec, context):
+        token = render_template("{{accessToken}}", context.values)
+        return AppliedAuth(headers={"Authorization": safe_header_value("Authorization", f"Bearer {token}")})
 
 
 def apply_credentials(

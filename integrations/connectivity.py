@@ -26,6 +26,7 @@ from integrations.auth_appliers import (
     apply_credentials,
     provider_error_text,
     render_template,
+    safe_header_value,
 )
 from integrations.identity import AccountIdentity, identity_from_answer, identity_spec
 from integrations.url_templates import (
@@ -183,7 +184,10 @@ def _prepare_call(
     query: dict[str, str] = {}
     try:
         query = {name: render_template(value, values) for name, value in test.get("query", {}).items()}
-        headers = {name: render_template(value, values) for name, value in test.get("headers", {}).items()}
+        headers = {
+            name: safe_header_value(name, render_template(value, values))
+            for name, value in test.get("headers", {}).items()
+        }
         applied = authenticate_request(
             document=document,
             apply_spec=method["apply"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from core.outbound_http import CALLER_REFUSED_HEADERS
+from core.outbound_http import CALLER_REFUSED_HEADERS, header_value_problem
 
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
 USER_VARIABLES = ("email", "name", "userId")
@@ -55,6 +55,9 @@ def custom_header_errors(document: dict) -> list[str]:
             continue
         if name.lower() in CALLER_REFUSED_HEADERS:
             errors.append(f"{here}: {name} is set by the connection's credentials or the HTTP client")
+        problem = header_value_problem(VARIABLE.sub("", template))
+        if problem:
+            errors.append(f"{here}: the value {problem}")
         for variable in VARIABLE.findall(template):
             problem = _variable_error(variable, document.get("authMethods", []))
             if problem:
@@ -79,7 +82,8 @@ def custom_headers_expand(
     headers: dict[str, str] = {}
     for name, template in templates.items():
         value = VARIABLE.sub(value_for, template)
-        if any(ch in value for ch in "\r\n\0"):
-            raise CustomHeaderError(f"The {name} header's value contains a line break once expanded")
+        problem = header_value_problem(value)
+        if problem:
+            raise CustomHeaderError(f"The {name} header's value {problem} once expanded")
         headers[name] = value
     return headers

@@ -14,7 +14,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from integrations.custom_headers import custom_header_errors
+from core.outbound_http import header_value_problem
+from integrations.custom_headers import HEADER_NAME, custom_header_errors
 from integrations.url_templates import PLACEHOLDER, host_matches, resolved_host, template_variables
 
 SCHEMA_PATH = Path(__file__).with_name("auth_schema.schema.json")
@@ -25,6 +26,7 @@ INTEGRATION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 # A path on this app (never another host: pages must not load logos from elsewhere).
 LOCAL_ICON_URL = re.compile(r"^/(?![/\\])[^\s]*$")
 SECRET_FIELD_TYPES = {"password"}
+SIGN_IN_APPLY_TYPE = "oauth2_authorization_code"
 
 
 class DocumentError(ValueError):
@@ -123,7 +125,26 @@ def _semantic_errors(document: dict) -> list[str]:
                         errors.append(f"{here}.apply.{key}: refers to unknown field '{name}'")
         if method["apply"].get("type") == "bearer" and method["apply"]["field"] not in names:
             errors.append(f"{here}.apply.field: refers to unknown field '{method['apply']['field']}'")
+        if method["apply"].get("type") == SIGN_IN_APPLY_TYPE:
+            errors.extend(_sign_in_errors(method, here, additional))
     return errors
+
+
+def _sign_in_errors(method: dict, here: str, additional: set[str]) -> list[str]:
+    """An authorization-code method: the tokens come from the provider, so the end user types
+    no credential, and only configuredVariables can come from the token response."""
+    errors = []
+    if method.get("fields"):
+        errors.append(f"{here}.fields: a sign-in method asks for no credentials (the provider issues tokens)")
+    for name in method["apply"].get("tokenResponseVariables", {}):
+        if name not in additional:
+            errors.append(f"{here}.apply.tokenResponseVariables: '{name}' is not one of the additionalFields")
+    return errors
+
+
+def is_sign_in_method(auth_method: dict | None) -> bool:
+    """Whether the user connects by signing in at the provider (OAuth 2.0 authorization code)."""
+    return bool(auth_method) and auth_method.get("apply", {}).get("type") == SIGN_IN_APPLY_TYPE
 
 
 def _identity_errors(document: dict) -> list[str]:
@@ -157,7 +178,34 @@ def document_errors(document) -> list[str]:
     errors = _schema_errors(document)
     if errors:
         return errors
-    return _semantic_errors(document) + _identity_errors(document) + custom_header_errors(document)
+    return (
+        _semantic_errors(document)
+        + _identity_errors(document)
+        + custom_header_errors(document)
+        + _header_template_errors(document)
+    )
+
+
+def _header_template_errors(document: dict) -> list[str]:
+    """Header names and the fixed text of header values in test requests and auth methods, checked
+    when the document is saved: a control character or a non-Latin-1 one could never be sent."""
+    places = [("$.testRequest.headers", document.get("testRequest", {}).get("headers", {}))]
+    for index, method in enumerate(document.get("authMethods", [])):
+        here = f"$.authMethods[{index}]"
+        places.append((f"{here}.testRequest.headers", (method.get("testRequest") or {}).get("headers", {})))
+        apply = method.get("apply", {})
+        if apply.get("type") == "header":
+            places.append((f"{here}.apply", {apply["name"]: apply["value"]}))
+    errors: list[str] = []
+    for where, headers in places:
+        for name, template in headers.items():
+            if not HEADER_NAME.match(name):
+                errors.append(f"{where}.{name}: not a valid header name")
+                continue
+            problem = header_value_problem(PLACEHOLDER.sub("", template))
+            if problem:
+                errors.append(f"{where}.{name}: the value {problem}")
+    return errors
 
 
 def validate_document(document, *, source: str | None = None) -> dict:

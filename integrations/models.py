@@ -1,5 +1,22 @@
 from django.db import models
 
+# How the catalog's category ids read to people; an unknown id is shown capitalised.
+CATEGORY_LABELS = {
+    "crm": "CRM",
+    "devtools": "Developer tools",
+    "database": "Databases",
+    "communication": "Communication",
+    "ecommerce": "E-commerce",
+    "marketing": "Marketing",
+    "payment": "Payments",
+    "productivity": "Productivity",
+    "support": "Customer support",
+}
+
+
+def category_label(category: str) -> str:
+    return CATEGORY_LABELS.get(category, category.replace("-", " ").replace("_", " ").capitalize())
+
 
 class Integration(models.Model):
     """A third-party service in the catalog, described by its auth schema document.
@@ -28,6 +45,10 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def category_label(self) -> str:
+        return category_label(self.category)
 
     @property
     def auth_methods(self) -> list[dict]:

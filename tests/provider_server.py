@@ -26,7 +26,8 @@ Endpoints (credentials are the module constants below):
 - ``GET /redirect-private`` 302 to the cloud metadata address
 - ``GET /redirect-loop``    302 to itself, forever
 - ``GET /huge?bytes=N``     N bytes of body (default 5 MiB; ``&chunked=1`` without Content-Length)
-- ``GET /echo``             the request's method, path, headers and query as JSON (any method;
+- ``GET /echo``             the request's method, path, headers and query as JSON (any method,
+                            also under ``/echo/…``;
                             ``?status=N`` answers with status N, ``?type=T`` serves ``/bytes``-like
                             bodies: ``text``, ``binary``, ``json``)
 - ``GET /flaky?key=K&fail=N&status=S&retry_after=R``
@@ -244,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, b"x" * size, "text/plain")
         if path == "/echo-auth":
             return self._json(401, {"message": "bad credentials " + self._echoed_authorization(query)})
-        if path == "/echo":
+        if path == "/echo" or path.startswith("/echo/"):
             kind = query.get("type")
             if kind == "text":
                 return self._send(200, "plain text é".encode(), "text/plain; charset=utf-8")

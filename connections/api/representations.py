@@ -17,6 +17,19 @@ from connections.selectors import (
 from core.api.fields import iso_timestamp
 
 
+def oauth_state(connection: Connection) -> dict | None:
+    """The ``oauth`` block of a sign-in connection (None for others); from columns, never decrypting."""
+    if not connection.is_sign_in:
+        return None
+    return {
+        "scopes": connection.oauth_scopes,
+        "expiresAt": iso_timestamp(connection.oauth_expires_at),
+        "hasRefreshToken": connection.oauth_has_refresh_token,
+        "needsReconnect": connection.needs_reconnect,
+        "reconnectReason": connection.reconnect_reason or None,
+    }
+
+
 def _integration_summary(connection: Connection) -> dict:
     integration = connection.integration
     return {
@@ -44,6 +57,7 @@ def _item(connection: Connection, *, decrypted: dict, integration: dict) -> dict
         "consecutiveFailures": connection.consecutive_failures,
         "needsAttention": connection.needs_attention,
         "account": connection.account,
+        "oauth": oauth_state(connection),
         "createdAt": iso_timestamp(connection.created_at),
         "updatedAt": iso_timestamp(connection.updated_at),
         "integration": integration,

@@ -2,6 +2,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from connections.api.representations import oauth_state
 from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from connections.proxy import METHODS
 from connections.selectors import (
@@ -12,7 +13,7 @@ from connections.selectors import (
     connection_secrets_visible_to,
 )
 from core.api.envelope import envelope
-from core.api.fields import StatusField, TimestampField
+from core.api.fields import StatusField, TextField, TimestampField
 
 # --- Input
 
@@ -24,10 +25,10 @@ def _object_field(name: str, **kwargs) -> serializers.DictField:
 class ConnectInput(serializers.Serializer):
     """userId is required for API keys and operators; a signed-in end user may leave it out."""
 
-    userId = serializers.CharField(max_length=64)
-    integrationId = serializers.CharField(max_length=64)
-    authMethodId = serializers.CharField(max_length=64)
-    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    userId = TextField(max_length=64)
+    integrationId = TextField(max_length=64)
+    authMethodId = TextField(max_length=64)
+    connectionName = TextField(max_length=200, required=False, allow_blank=True)
     configuredVariables = _object_field("configuredVariables", required=False)
     credentials = _object_field("credentials")
 
@@ -37,9 +38,9 @@ class ConnectInput(serializers.Serializer):
 
 
 class ConnectionUpdateInput(serializers.Serializer):
-    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    authMethodId = serializers.CharField(max_length=64, required=False)
-    authMethodLabel = serializers.CharField(max_length=200, required=False)
+    connectionName = TextField(max_length=200, required=False, allow_blank=True)
+    authMethodId = TextField(max_length=64, required=False)
+    authMethodLabel = TextField(max_length=200, required=False)
     configuredVariables = _object_field("configuredVariables", required=False)
     credentials = _object_field(
         "credentials",
@@ -56,14 +57,50 @@ class ConnectionUpdateInput(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class OAuthStartInput(serializers.Serializer):
+    """userId is required for API keys and operators; a signed-in end user may leave it out."""
+
+    userId = serializers.CharField(max_length=64)
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(max_length=64)
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+    connectionId = serializers.CharField(
+        max_length=40,
+        required=False,
+        help_text="Reconnect this connection: it keeps its id, name and history",
+    )
+    returnUrl = serializers.CharField(
+        max_length=2000,
+        required=False,
+        help_text="Where the user lands afterwards, with connectionId and status added; must match "
+        "OAUTH_RETURN_URL_ALLOWLIST (or be a path on this app)",
+    )
+
+    def __init__(self, *args, user_id_required: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["userId"].required = user_id_required
+
+
+class OAuthAppInput(serializers.Serializer):
+    clientId = serializers.CharField(max_length=500)
+    clientSecret = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="Encrypted; never returned. Omitted or empty keeps the stored one.",
+    )
+
+
 class CheckRunListQuery(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=200, required=False, default=HISTORY_LIMIT)
 
 
 class MyConnectionsQuery(serializers.Serializer):
-    userId = serializers.CharField(max_length=64, required=False)
+    userId = TextField(max_length=64, required=False)
     status = StatusField(choices=Connection.Status.choices)
-    integrationId = serializers.CharField(max_length=64, required=False)
+    integrationId = TextField(max_length=64, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
     cursor = serializers.CharField(max_length=200, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
@@ -86,6 +123,16 @@ class _IntegrationDetail(_IntegrationSummary):
     description = serializers.CharField()
 
 
+class _OAuthState(serializers.Serializer):
+    scopes = serializers.ListField(child=serializers.CharField(), help_text="Scopes the provider granted")
+    expiresAt = TimestampField(allow_null=True, help_text="When the access token expires (null: it does not)")
+    hasRefreshToken = serializers.BooleanField()
+    needsReconnect = serializers.BooleanField(help_text="The provider refused the grant: sign in again")
+    reconnectReason = serializers.CharField(
+        allow_null=True, help_text="The provider's reason, when needsReconnect"
+    )
+
+
 class _Credentials(serializers.Serializer):
     encrypted = serializers.CharField(
         help_text="The stored token: v1.<key id>.<nonce and AES-256-GCM ciphertext>"
@@ -95,12 +142,12 @@ class _Credentials(serializers.Serializer):
 
 class ConnectionCreatedOutput(serializers.ModelSerializer):
     connectionId = serializers.CharField(source="connection_id")
-    userId = serializers.CharField(source="user.user_id")
-    integrationId = serializers.CharField(source="integration_id")
+    userId = TextField(source="user.user_id")
+    integrationId = TextField(source="integration_id")
     integrationName = serializers.CharField(source="integration.display_name")
-    connectionName = serializers.CharField(source="connection_name")
-    authMethodId = serializers.CharField(source="auth_method_id")
-    authMethodLabel = serializers.CharField(source="auth_method_label")
+    connectionName = TextField(source="connection_name")
+    authMethodId = TextField(source="auth_method_id")
+    authMethodLabel = TextField(source="auth_method_label")
     createdAt = TimestampField(source="created_at")
 
     class Meta:
@@ -147,6 +194,9 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
         "says how (its identity block); null until then",
     )
     integration = _IntegrationSummary()
+    oauth = serializers.SerializerMethodField(
+        help_text="Sign-in (OAuth 2.0 authorization code) connections only; null for the others"
+    )
 
     class Meta(ConnectionCreatedOutput.Meta):
         fields = ConnectionCreatedOutput.Meta.fields[:-1] + [
@@ -158,10 +208,15 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
             "consecutiveFailures",
             "needsAttention",
             "account",
+            "oauth",
             "createdAt",
             "updatedAt",
             "integration",
         ]
+
+    @extend_schema_field(_OAuthState(allow_null=True))
+    def get_oauth(self, connection: Connection) -> dict | None:
+        return oauth_state(connection)
 
     @extend_schema_field(_Credentials)
     def get_credentials(self, connection: Connection) -> dict:
@@ -178,7 +233,7 @@ class ConnectionDetailOutput(ConnectionListItemOutput):
 
 class ConnectionUpdatedOutput(serializers.ModelSerializer):
     connectionId = serializers.CharField(source="connection_id")
-    connectionName = serializers.CharField(source="connection_name")
+    connectionName = TextField(source="connection_name")
     updatedAt = TimestampField(source="updated_at")
 
     class Meta:
@@ -212,18 +267,6 @@ class ProxyInput(serializers.Serializer):
         default=None,
         help_text="JSON is sent as JSON; a string is sent as it is (set its Content-Type in headers)",
     )
-
-
-class ProxyResultOutput(serializers.Serializer):
-    """The provider's answer. ``success``: it answered 2xx or 3xx."""
-
-    success = serializers.BooleanField()
-    status = serializers.IntegerField(help_text="The provider's HTTP status")
-    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
-    headers = serializers.DictField(child=serializers.CharField())
-    contentType = serializers.CharField()
-    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
-    body = serializers.JSONField(allow_null=True)
 
 
 class ProxyCallOutput(serializers.ModelSerializer):
@@ -315,6 +358,28 @@ class CheckResultOutput(serializers.ModelSerializer):
 # --- Envelopes (OpenAPI)
 
 
+OAuthStartEnvelope = envelope(
+    "OAuthStartEnvelope",
+    authorizationUrl=serializers.CharField(
+        help_text="Send the user's browser here: the provider's consent page"
+    ),
+    expiresAt=TimestampField(help_text="The sign-in must finish before this (10 minutes)"),
+)
+
+
+class OAuthAppOutput(serializers.Serializer):
+    integrationId = serializers.CharField()
+    authMethodId = serializers.CharField()
+    configured = serializers.BooleanField()
+    source = serializers.CharField(allow_null=True, help_text="admin, environment, or null when not set up")
+    clientId = serializers.CharField(allow_null=True)
+    hasClientSecret = serializers.BooleanField()
+    callbackUrl = serializers.CharField(help_text="Register this redirect URI at the provider")
+
+
+OAuthAppEnvelope = envelope("OAuthAppEnvelope", oauthApp=OAuthAppOutput())
+
+
 ConnectionCreatedEnvelope = envelope(
     "ConnectionCreatedEnvelope",
     message=serializers.CharField(),
@@ -402,4 +467,77 @@ AccountEnvelope = envelope(
     displayName=serializers.CharField(allow_null=True),
     accountId=serializers.CharField(allow_null=True),
     connectionId=serializers.CharField(help_text="The active connection the account was read from"),
+)
+
+
+class ConnectSessionInput(serializers.Serializer):
+    userId = TextField(max_length=64)
+    integrationIds = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=200,
+        help_text="Only these integrations; left out: every active one",
+    )
+    connectionId = serializers.CharField(
+        max_length=40, required=False, help_text="Edit or reconnect this one connection of the user's"
+    )
+    returnUrl = serializers.CharField(
+        max_length=2000, required=False, help_text="Must match CONNECT_RETURN_URL_ALLOWLIST"
+    )
+
+
+ConnectSessionEnvelope = envelope(
+    "ConnectSessionEnvelope",
+    token=serializers.CharField(help_text="One-time; only its digest is stored"),
+    url=serializers.CharField(help_text="Open it in the user's browser (a new tab, a popup or a frame)"),
+    expiresAt=serializers.CharField(help_text="30 minutes from now (CONNECT_SESSION_MINUTES)"),
+)
+
+
+class TokenImportInput(serializers.Serializer):
+    """Seed 004's import body; ``integrationId`` is its ``appKey``."""
+
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(
+        max_length=64, required=False, help_text="An OAuth sign-in method; default: the integration's first"
+    )
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, help_text="As granted; may be empty"
+    )
+    accessToken = serializers.CharField(max_length=8192, trim_whitespace=False, write_only=True)
+    refreshToken = serializers.CharField(
+        max_length=8192, required=False, trim_whitespace=False, write_only=True, help_text="Leave out if none"
+    )
+    expiresAt = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="Epoch milliseconds; leave out for a token that does not expire",
+    )
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            if "oauth1Token" in data or "accessTokenSecret" in data:
+                raise serializers.ValidationError(
+                    {
+                        "non_field_errors": [
+                            "OAuth 1 tokens (oauth1Token, accessTokenSecret) are not supported"
+                        ]
+                    }
+                )
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"{name} is not a field of an import"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+TokenImportEnvelope = envelope(
+    "TokenImportEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=serializers.DictField(help_text="As in my-connections: every secret masked"),
+    testRun=CheckRunQueuedOutput(allow_null=True, help_text="The test queued for a worker"),
 )

@@ -4,10 +4,19 @@ from connections.api.views import (
     ConnectionProxyViewSet,
     ConnectionTestViewSet,
     ConnectionViewSet,
+    ConnectSessionViewSet,
+    OAuthAppViewSet,
+    OAuthViewSet,
     UserConnectionsViewSet,
 )
 
 urlpatterns = [
+    path("user-integrations/oauth/start", OAuthViewSet.as_view({"post": "start"}), name="api-oauth-start"),
+    path(
+        "integrations/<str:integration_id>/oauth-apps/<str:auth_method_id>",
+        OAuthAppViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="api-oauth-app",
+    ),
     path(
         "user-integrations/connect",
         ConnectionViewSet.as_view({"post": "connect"}),
@@ -43,10 +52,16 @@ urlpatterns = [
         ConnectionTestViewSet.as_view({"get": "history"}),
         name="api-connection-tests",
     ),
+    path("connect-sessions", ConnectSessionViewSet.as_view({"post": "create"}), name="api-connect-sessions"),
     path(
         "users/<str:user_id>/connections/status",
         UserConnectionsViewSet.as_view({"get": "status"}),
         name="api-user-connection-status",
+    ),
+    path(
+        "users/<str:user_id>/connections/import",
+        UserConnectionsViewSet.as_view({"post": "import_tokens"}),
+        name="api-user-connection-import",
     ),
     path(
         "integrations/<str:integration_id>/account",

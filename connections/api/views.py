@@ -1,26 +1,59 @@
 from dataclasses import asdict
 from functools import partial
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
-from accounts.access import acts_for_any_user, user_for_request, user_or_user_id_for_request
+from accounts.access import (
+    IsApiKey,
+    IsApiKeyOrOperator,
+    acts_for_any_user,
+    user_for_request,
+    user_or_user_id_for_request,
+)
+from accounts.selectors import user_get
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
 from connections.api.representations import connection_detail, connection_list_item
+from connections.connect.services import connect_session_create
 from connections.models import CheckRun
+from connections.oauth.clients import (
+    oauth_app_save,
+    oauth_callback_url,
+    oauth_client_get,
+    sign_in_method_or_error,
+)
+from connections.oauth.flow import oauth_flow_start
+from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
-from core.api.envelope import ok
+from connections.token_import import AlreadyImported, ImportedTokens, connection_import
+from core.api.envelope import error_body, ok
+from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
+from integrations.api.serializers import ProviderAnswerOutput
+from integrations.selectors import integration_get
 
 CONNECTION_ID = OpenApiParameter("connection_id", location=OpenApiParameter.PATH, description="connectionId")
 UPDATABLE = "connectionName, authMethodId, authMethodLabel, configuredVariables, credentials or status"
 
 
+# Whose connections: the schema says required, as it is for the API keys the schema is read by.
+USER_ID_QUERY = OpenApiParameter(
+    "userId",
+    required=True,
+    description="Required with an API key (and for operators); a signed-in end user may leave it out",
+)
+# What idempotency_key() accepts: 1 to 255 characters, not only spaces.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
+    type=IDEMPOTENCY_KEY_SCHEMA,
     location=OpenApiParameter.HEADER,
     required=False,
     description="Forwarded to the provider; lets a POST or PATCH be retried after a 429 or 5xx.",
@@ -49,6 +82,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
+                type=IDEMPOTENCY_KEY_SCHEMA,
                 location=OpenApiParameter.HEADER,
                 required=False,
                 description="Retrying with the same key and body returns the first response and creates "
@@ -100,7 +134,7 @@ class ConnectionViewSet(viewsets.ViewSet):
             f"when the user has more than {MAX_PAGE_SIZE} matching connections."
         ),
         parameters=[
-            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+            USER_ID_QUERY,
             OpenApiParameter("status", enum=["active", "inactive"], required=False),
             OpenApiParameter("integrationId", required=False),
             OpenApiParameter(
@@ -203,7 +237,7 @@ class ConnectionViewSet(viewsets.ViewSet):
     def destroy(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if validate_input(s.ConnectionDeleteQuery, request.query_params)["permanent"]:
-            services.connection_delete_permanently(connection=connection, actor=request.user)
+            connection_delete_permanently_and_revoke(connection=connection, actor=request.user)
             return ok(message="Connection deleted permanently", connectionId=connection.connection_id)
         services.connection_delete(connection=connection, actor=request.user)
         return ok(message="Connection deleted successfully", connectionId=connection.connection_id)
@@ -246,7 +280,7 @@ class ConnectionProxyViewSet(viewsets.ViewSet):
         ),
         parameters=[CONNECTION_ID, IDEMPOTENCY_KEY],
         request=s.ProxyInput,
-        responses=s.ProxyResultOutput,
+        responses=ProviderAnswerOutput,
     )
     def proxy(self, request, connection_id: str):
         connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
@@ -278,6 +312,13 @@ HISTORY_LIMIT = OpenApiParameter(
 )
 
 
+def _trigger(request) -> str:
+    """A signed-in browser session calls from the pages' Test button; keys are the host's API calls."""
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        return CheckRun.Trigger.PAGE
+    return CheckRun.Trigger.API
+
+
 class ConnectionTestViewSet(viewsets.ViewSet):
     """Testing connections: now (the seed's call), or queued for a worker and polled. Same access
     rules as connections; a test run of someone else's connection is "not found"."""
@@ -302,9 +343,13 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
-            run = test_run_services.test_run_enqueue(connection=connection, actor=request.user)
+            run = test_run_services.test_run_enqueue(
+                connection=connection, actor=request.user, trigger=_trigger(request)
+            )
             return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
-        run = test_run_services.test_run_create(connection=connection, actor=request.user)
+        run = test_run_services.test_run_create(
+            connection=connection, actor=request.user, trigger=_trigger(request)
+        )
         result = s.CheckResultOutput(run).data
         if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
@@ -333,6 +378,85 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def retrieve(self, request, run_id: str):
         run = selectors.test_run_get_for_actor(actor=request.user, run_id=run_id)
         return ok(testRun=s.CheckRunOutput(run).data)
+
+
+class OAuthViewSet(viewsets.ViewSet):
+    """Sign-in connections (OAuth 2.0 authorization code + PKCE) for host products."""
+
+    @extend_schema(
+        operation_id="connections_oauth_start",
+        description=(
+            "Start a sign-in at the provider for `userId` (or reconnect `connectionId`: it keeps its id, "
+            "name and history). Send the user's browser to `authorizationUrl`; the provider sends it back "
+            "to this app's `/oauth/callback`, which stores the tokens, tests the connection and redirects "
+            "to `returnUrl` with `connectionId` and `status` (or to My Connections). The sign-in is valid "
+            "for 10 minutes, once. Errors: 404 unknown integration or connection, 400 a method that is "
+            "not a sign-in method or a `returnUrl` outside OAUTH_RETURN_URL_ALLOWLIST, 409 the "
+            "integration's OAuth app is not set up."
+        ),
+        request=s.OAuthStartInput,
+        responses={200: s.OAuthStartEnvelope},
+    )
+    def start(self, request):
+        data = validate_input(
+            s.OAuthStartInput, request.data, user_id_required=acts_for_any_user(request.user)
+        )
+        user = user_for_request(request.user, data.get("userId"))
+        started = oauth_flow_start(
+            actor=request.user,
+            user=user,
+            integration_id=data["integrationId"],
+            auth_method_id=data["authMethodId"],
+            redirect_uri=oauth_callback_url(request=request),
+            connection_name=data.get("connectionName"),
+            configured_variables=data.get("configuredVariables"),
+            connection_id=data.get("connectionId"),
+            return_url=data.get("returnUrl"),
+            requires_session=not getattr(request.user, "is_api_key", False),
+        )
+        return ok(authorizationUrl=started.authorization_url, expiresAt=iso_timestamp(started.expires_at))
+
+
+class OAuthAppViewSet(viewsets.ViewSet):
+    """The operator's OAuth app of one sign-in method: client ID, and a secret that is never returned."""
+
+    permission_classes = [IsApiKeyOrOperator]
+
+    def _output(self, request, integration, auth_method_id: str) -> dict:
+        client = oauth_client_get(integration=integration, auth_method_id=auth_method_id)
+        return {
+            "integrationId": integration.pk,
+            "authMethodId": auth_method_id,
+            "configured": client is not None,
+            "source": client.source if client else None,
+            "clientId": client.client_id if client else None,
+            "hasClientSecret": bool(client and client.client_secret),
+            "callbackUrl": oauth_callback_url(request=request),
+        }
+
+    @extend_schema(operation_id="integrations_oauth_app_retrieve", responses=s.OAuthAppEnvelope)
+    def retrieve(self, request, integration_id: str, auth_method_id: str):
+        integration = integration_get(integration_id=integration_id)
+        sign_in_method_or_error(integration=integration, auth_method_id=auth_method_id)
+        return ok(oauthApp=self._output(request, integration, auth_method_id))
+
+    @extend_schema(
+        operation_id="integrations_oauth_app_update",
+        description="Set the client ID and secret (the seed's clientId/clientSecret). The secret is "
+        "encrypted and never returned; omitted or empty it keeps the stored one.",
+        request=s.OAuthAppInput,
+        responses=s.OAuthAppEnvelope,
+    )
+    def update(self, request, integration_id: str, auth_method_id: str):
+        integration = integration_get(integration_id=integration_id)
+        data = validate_input(s.OAuthAppInput, request.data)
+        oauth_app_save(
+            integration=integration,
+            auth_method_id=auth_method_id,
+            client_id=data["clientId"],
+            client_secret=data.get("clientSecret"),
+        )
+        return ok(message="OAuth app saved", oauthApp=self._output(request, integration, auth_method_id))
 
 
 USER_ID = OpenApiParameter("user_id", location=OpenApiParameter.PATH, description="userId")
@@ -368,6 +492,49 @@ class UserConnectionsViewSet(viewsets.ViewSet):
         return ok(**statuses)
 
     @extend_schema(
+        operation_id="connections_import",
+        description=(
+            "Seed 004's token import: OAuth tokens the host product already holds become a sign-in connection "
+            "of the user (validated like a connect, encrypted, audited as `import`, refreshed like any sign-in "
+            "connection when a refreshToken is given) and a test is queued for a worker. 201 with the "
+            "connection, secrets masked. The same access token imported again for the same user and "
+            "integration answers 409 with the existing `connectionId` and creates nothing."
+        ),
+        parameters=[USER_ID],
+        request=s.TokenImportInput,
+        responses={201: s.TokenImportEnvelope},
+    )
+    def import_tokens(self, request, user_id: str):
+        user = user_for_request(request.user, user_id)
+        data = validate_input(s.TokenImportInput, request.data)
+        tokens = ImportedTokens(
+            access_token=data["accessToken"],
+            scopes=data["scopes"],
+            refresh_token=data.get("refreshToken") or None,
+            expires_at_ms=data.get("expiresAt"),
+        )
+        try:
+            connection, run = connection_import(
+                actor=request.user,
+                user=user,
+                integration_id=data["integrationId"],
+                tokens=tokens,
+                auth_method_id=data.get("authMethodId"),
+                connection_name=data.get("connectionName", ""),
+                configured_variables=data.get("configuredVariables"),
+            )
+        except AlreadyImported as exc:
+            body = error_body(exc.message, error=exc.error)
+            return Response({**body, "connectionId": exc.connection_id}, status=exc.status_code)
+        return ok(
+            201,
+            message="Connection imported successfully",
+            connectionId=connection.connection_id,
+            connection=connection_list_item(connection),
+            testRun=s.CheckRunQueuedOutput(run).data if run else None,
+        )
+
+    @extend_schema(
         operation_id="integrations_account",
         description=(
             "The account the user's active connection to this integration belongs to at the provider, as "
@@ -376,7 +543,7 @@ class UserConnectionsViewSet(viewsets.ViewSet):
         ),
         parameters=[
             OpenApiParameter("integration_id", location=OpenApiParameter.PATH, description="integrationId"),
-            OpenApiParameter("userId", required=False, description="Required for API keys and operators"),
+            USER_ID_QUERY,
         ],
         responses=s.AccountEnvelope,
     )
@@ -392,4 +559,40 @@ class UserConnectionsViewSet(viewsets.ViewSet):
             displayName=account["displayName"],
             accountId=account["accountId"],
             connectionId=connection.connection_id,
+        )
+
+
+class ConnectSessionViewSet(viewsets.ViewSet):
+    """A host product sends one of its users through the wizard without a second login."""
+
+    permission_classes = [IsApiKey]
+
+    @extend_schema(
+        operation_id="connect_sessions_create",
+        description=(
+            "A one-time link (`url`) into the wizard as `userId`, no password asked: the first browser to open "
+            "it gets a session that reaches only that user's wizard and My Connections, restricted to "
+            "`integrationIds` (or the one `connectionId`, to edit or reconnect it), until `expiresAt` (30 "
+            "minutes). On finish the browser goes to `returnUrl` with `connectionId` and `status` "
+            "(`connected`, `invalid`, or `cancelled` without connectionId)."
+        ),
+        request=s.ConnectSessionInput,
+        responses={201: s.ConnectSessionEnvelope},
+    )
+    def create(self, request):
+        data = validate_input(s.ConnectSessionInput, request.data)
+        connect_session, token = connect_session_create(
+            actor=request.user,
+            user=user_get(user_id=data["userId"]),
+            integration_ids=data.get("integrationIds"),
+            connection_id=data.get("connectionId"),
+            return_url=data.get("returnUrl", ""),
+        )
+        path = reverse("connect-start", args=[token])
+        base = settings.CONNECT_BASE_URL.rstrip("/")
+        return ok(
+            201,
+            token=token,
+            url=base + path if base else request.build_absolute_uri(path),
+            expiresAt=iso_timestamp(connect_session.expires_at),
         )

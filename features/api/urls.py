@@ -3,6 +3,7 @@ from django.urls import path
 from features.api.views import (
     FeatureHandlerViewSet,
     FeatureMappingViewSet,
+    FeatureRunViewSet,
     FeatureTemplateViewSet,
     FieldTypeViewSet,
 )
@@ -28,6 +29,11 @@ urlpatterns = [
         "integrations/<str:integration_id>/feature-mappings/<str:mapping_id>/preview",
         FeatureMappingViewSet.as_view({"post": "preview"}),
         name="api-feature-mapping-preview",
+    ),
+    path(
+        "user-integrations/<str:connection_id>/features/<str:mapping_id>/run",
+        FeatureRunViewSet.as_view({"post": "run"}),
+        name="api-feature-run",
     ),
     path("feature-handlers", FeatureHandlerViewSet.as_view({"get": "list"}), name="api-feature-handlers"),
     path("field-types", FieldTypeViewSet.as_view({"get": "list"}), name="api-field-types"),

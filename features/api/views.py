@@ -1,6 +1,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
 from accounts.access import ReadOrApiKeyOrOperator
 from core.api.envelope import ok
@@ -10,7 +11,9 @@ from features import selectors, services
 from features.api import serializers as s
 from features.handlers import KINDS, handlers_of_kind
 from features.preview import feature_mapping_preview
+from features.runs import feature_mapping_run
 from features.vocabulary import vocabulary
+from integrations.api.serializers import ProviderAnswerOutput
 
 
 class FeatureTemplateViewSet(viewsets.ViewSet):
@@ -130,3 +133,32 @@ class FieldTypeViewSet(viewsets.ViewSet):
     @extend_schema(operation_id="field_types_list", responses=s.FieldTypesEnvelope)
     def list(self, request):
         return ok(**vocabulary())
+
+
+class FeatureRunViewSet(viewsets.ViewSet):
+    """Running a feature through a connection: API keys and the connection's owner."""
+
+    @extend_schema(
+        operation_id="feature_mappings_run",
+        description=(
+            "Runs the mapping on `input` exactly as the preview does (admin value or input, value handler, "
+            "type check, validation handler, submit handler), then sends the request through the "
+            "connection with the proxy's rules, and answers the provider's result as the proxy does. "
+            "Nothing is sent when a field is invalid: 400 with every field error in `errors`. 404 when "
+            "the mapping is not one of the connection's integration; 409 for an inactive mapping or "
+            "connection; 429 past PROXY_RATE."
+        ),
+        request=s.PreviewInput,
+        responses=ProviderAnswerOutput,
+    )
+    def run(self, request, connection_id=None, mapping_id=None):
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(["The request body must be a JSON object"])
+        data = validate_input(s.PreviewInput, request.data)
+        result = feature_mapping_run(
+            actor=request.user,
+            connection_id=connection_id,
+            mapping_id=mapping_id,
+            user_input=data.get("input") or {},
+        )
+        return Response(result)

@@ -170,3 +170,16 @@ AuthSchemaEnvelope = envelope(
     integration=IntegrationSummaryOutput(),
     authMethods=AuthMethodSerializer(many=True),
 )
+
+
+class ProviderAnswerOutput(serializers.Serializer):
+    """A provider's answer to a request sent through a connection (the proxy, a feature run).
+    ``success``: it answered 2xx or 3xx."""
+
+    success = serializers.BooleanField()
+    status = serializers.IntegerField(help_text="The provider's HTTP status")
+    message = serializers.CharField(required=False, help_text="For a 4xx or 5xx answer")
+    headers = serializers.DictField(child=serializers.CharField())
+    contentType = serializers.CharField()
+    bodyEncoding = serializers.ChoiceField(choices=["json", "text", "base64"])
+    body = serializers.JSONField(allow_null=True)

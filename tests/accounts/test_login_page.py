@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from tests.accounts.factories import UserFactory
 from tests.conftest import sign_in
@@ -14,8 +15,10 @@ def test_sign_in_and_out_in_a_real_browser(page, screenshot):
     sign_in(page, user)
 
     assert "/login/" not in page.url
+    assert page.get_by_role("link", name="API").count() == 0  # end users have no use for it
     page.click("text=Sign out")
     page.wait_for_url("**/login/")
+    expect(page.locator(".toast")).to_contain_text("You are signed out.")
 
 
 def test_wrong_password_is_refused(page, screenshot):

@@ -26,6 +26,8 @@ TINY_RUN = [
     "0.3",
     "--warmup",
     "0.1",
+    "--sweep",
+    "2,5",
 ]
 
 
@@ -53,13 +55,17 @@ def assert_reports_figures(run: subprocess.CompletedProcess) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Seeded 3 connections" in run.stdout
     figures = results(run.stdout)
-    for name in ("my_connections", "detail", "bare"):
+    for name in ("my_connections", "detail", "bare", "ceiling_my_connections", "ceiling_detail"):
         assert figures[f"{name}_rps"] > 0
         assert 0 < figures[f"{name}_p50_ms"] <= figures[f"{name}_p95_ms"]
     for name in ("my_connections", "detail"):
-        assert figures[f"{name}_ratio"] == pytest.approx(
+        assert figures[f"{name}_bare_ratio"] == pytest.approx(
             figures[f"{name}_rps"] / figures["bare_rps"], rel=0.01
         )
+        assert figures[f"{name}_ceiling_ratio"] == pytest.approx(
+            figures[f"{name}_rps"] / figures[f"ceiling_{name}_rps"], rel=0.01
+        )
+    assert figures["sweep_2_rps"] > 0 and figures["sweep_5_rps"] > 0
 
 
 @pytest.fixture

@@ -2,13 +2,16 @@
 whose credentials are encrypted with the real encryption module."""
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import factory
+from django.utils import timezone
 
 import integrations
 from connections import encryption
 from connections.models import Connection, new_connection_id
+from connections.oauth.tokens import oauth_columns
 from integrations.catalog import catalog_changed
 from integrations.documents import load_document_file, validate_document
 from integrations.models import Integration
@@ -213,5 +216,68 @@ def local_connection(integration: Integration, *, auth_method_id: str = "bearer"
         auth_method_label=integration.auth_method(auth_method_id)["label"],
         connection_name=kwargs.pop("connection_name", f"Local {auth_method_id}"),
         configured_variables={},
+        **kwargs,
+    )
+
+
+# --- Sign-in (OAuth 2.0 authorization code) connections.
+
+
+def sign_in_document(origin: str, *, integration_id: str = "signin", **apply) -> dict:
+    """An integration whose only method signs in at ``origin`` (a local OAuth server: the
+    provider server's token endpoint, or tests/oauth_provider) and tests with the bearer token."""
+    return validate_document(
+        {
+            "id": integration_id,
+            "displayName": "Sign-in Provider",
+            "description": "A local OAuth 2.0 authorization server",
+            "category": "testing",
+            "status": "active",
+            "baseUrl": origin,
+            "allowedHosts": ["127.0.0.1"],
+            "testRequest": {"method": "GET", "path": "/oauth/protected", "expectedStatus": [200]},
+            "authMethods": [
+                {
+                    "id": "oauth",
+                    "type": "OAUTH",
+                    "label": "Sign in",
+                    "fields": [],
+                    "apply": {
+                        "type": "oauth2_authorization_code",
+                        "authorizeUrl": f"{origin}/oauth/authorize",
+                        "tokenUrl": f"{origin}/oauth/token",
+                        "scopes": ["read", "write"],
+                        **apply,
+                    },
+                }
+            ],
+        },
+        source="tests/connections/factories.py",
+    )
+
+
+def sign_in_credentials(*, access_token: str, refresh_token: str | None, expires_in: int | None) -> dict:
+    """The stored shape of a sign-in connection's credentials (connections/oauth/tokens.py)."""
+    expires_at = (
+        None
+        if expires_in is None
+        else int((timezone.now() + timedelta(seconds=expires_in)).timestamp() * 1000)
+    )
+    credentials = {"accessToken": access_token, "tokenType": "Bearer", "expiresAt": expires_at}
+    if refresh_token:
+        credentials["refreshToken"] = refresh_token
+    return credentials
+
+
+def sign_in_connection(integration: Integration, *, credentials: dict, **kwargs) -> Connection:
+    """A sign-in connection holding ``credentials``, its oauth_* columns filled as the flow does."""
+    return ConnectionFactory(
+        integration=integration,
+        auth_method_id="oauth",
+        auth_method_label="Sign in",
+        connection_name=kwargs.pop("connection_name", "Signed in"),
+        configured_variables={},
+        credentials=credentials,
+        **oauth_columns(credentials, scopes=["read", "write"]),
         **kwargs,
     )

@@ -16,8 +16,11 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from connections.tasks import execute_test_run
+from connections.tasks import deliver_webhook, execute_test_run, oauth_refresh_connection, oauth_refresh_due
 from tests.test_celery_worker import CELERY, REDIS_URL, ROOT, stop_worker, wait_for, worker_env
+
+# Tasks the tests send to a worker's own queue.
+ROUTED_TASKS = (execute_test_run, deliver_webhook, oauth_refresh_connection, oauth_refresh_due)
 
 
 @dataclass(frozen=True)
@@ -59,24 +62,28 @@ def published_messages() -> list[Message]:
 def broker(url: str, *, queue: str | None = None, transport_options: dict | None = None):
     """Publish to ``url`` (and ``queue``) instead of the configured broker until the block ends."""
     conf = celery_app.conf
-    saved = conf.broker_url, conf.broker_transport_options, getattr(execute_test_run, "queue", None)
+    saved = conf.broker_url, conf.broker_transport_options, [getattr(t, "queue", None) for t in ROUTED_TASKS]
 
     def reconnect():
         # The app (and Kombu, globally) keep connection pools for the broker first used, and the
-        # task caches its options (the queue).
+        # tasks cache their options (the queue).
         kombu.pools.reset()
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
-        execute_test_run._exec_options = None
+        for task in ROUTED_TASKS:
+            task._exec_options = None
 
     conf.broker_url = url
     conf.broker_transport_options = transport_options or {"socket_connect_timeout": 2, "socket_timeout": 10}
-    execute_test_run.queue = queue
+    for task in ROUTED_TASKS:
+        task.queue = queue
     reconnect()
     try:
         yield
     finally:
-        conf.broker_url, conf.broker_transport_options, execute_test_run.queue = saved
+        conf.broker_url, conf.broker_transport_options, queues = saved
+        for task, saved_queue in zip(ROUTED_TASKS, queues, strict=True):
+            task.queue = saved_queue
         reconnect()
 
 
@@ -93,7 +100,7 @@ class RealWorker:
     """``celery -A config worker`` (thread pool) on ``queue`` of the real Redis, using this test's
     database and allowed to reach the local provider."""
 
-    def __init__(self, tmp_path: Path, queue: str, *, concurrency: int = 8, **env) -> None:
+    def __init__(self, tmp_path: Path, queue: str, *, concurrency: int = 8, args: tuple = (), **env) -> None:
         self.tmp_path, self.queue = tmp_path, queue
         self.log_path = tmp_path / f"worker-{queue}.log"
         environment = worker_env(
@@ -101,6 +108,8 @@ class RealWorker:
             REDIS_URL=REDIS_URL,
             DATABASE_URL=database_url_for_workers(),
             OUTBOUND_ALLOWLIST="127.0.0.1",
+            # What the worker itself queues (a webhook's retry) stays on its queue.
+            CELERY_QUEUE=queue,
             **env,
         )
         self._log = open(self.log_path, "w+")  # noqa: SIM115 - closed by stop()
@@ -121,6 +130,7 @@ class RealWorker:
                 "--without-heartbeat",
                 "-l",
                 "info",
+                *args,
             ],
             cwd=ROOT,
             env=environment,

@@ -49,7 +49,7 @@ def fleet(settings):
 def test_the_health_view_counts_per_integration_and_masks_error_samples(
     admin_client, fleet, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(10):
         response = admin_client.get(URL)
     assert response.status_code == 200
     rows = {row.integration_id: row for row, _links in response.context["rows"]}
@@ -67,6 +67,7 @@ def test_the_health_view_counts_per_integration_and_masks_error_samples(
     assert "sk-live-4f9a8b7c6d5e" not in page
     assert "Bearer ***" in page and fleet.connection_id in page
     assert "?integration__id__exact=salesforce&needs_attention=yes" in page
+    assert response.context["workers"] == 0 and "no worker is running" in page
     assert "?integration__id__exact=salesforce&status__exact=inactive" in page
     assert "connection__integration__id__exact=salesforce&status__exact=error&finished_at__gte=" in page
 

@@ -521,3 +521,53 @@ def test_no_template_comment_leaks_onto_a_page(client, user):
     client.force_login(user)
     html = client.get("/my-connections/").content.decode()
     assert "{#" not in html and "#}" not in html
+
+
+def test_step_two_is_skipped_when_there_is_one_auth_method(client):
+    from tests.connections.factories import integration_from_document, provider_document
+
+    integration_from_document(provider_document("stripe"))
+    response = client.get(WIZARD, {"integration": "stripe"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{WIZARD}?integration=stripe&authMethod=api-key"
+    page = html(client.get(response["Location"]))
+    assert f'href="{WIZARD}?integration=stripe"' not in page  # no step 2 to go back to
+
+
+def test_categories_read_as_words(client):
+    salesforce()
+    page = html(client.get(WIZARD))
+    assert '<option value="crm">CRM</option>' in page
+    assert '<span class="badge badge-neutral">CRM</span>' in page
+
+
+@pytest.mark.parametrize(
+    ("state", "badge", "fix"),
+    [
+        ({"last_test_status": "success"}, 'badge-success">Active<', False),
+        ({"last_test_status": "error"}, 'badge-danger">Failing<', True),
+        ({"last_test_status": "error", "consecutive_failures": 5}, 'badge-warning">Needs attention<', True),
+        ({}, 'badge-neutral">Active · not tested<', False),
+        ({"status": "inactive", "last_test_status": "success"}, 'badge-neutral">Inactive<', False),
+    ],
+)
+def test_status_badges_tell_the_truth_and_failing_ones_offer_a_fix(client, user, state, badge, fix):
+    connection = acme_connection(user, **state)
+    page = html(client.get("/my-connections/"))
+    assert badge in page
+    assert 'badge-success">Active<' not in page or state.get("last_test_status") == "success"
+    edit = reverse("connection-edit", args=[connection.connection_id])
+    assert (f'href="{edit}">Reconnect / Fix' in page) is fix
+
+
+def test_a_changed_secret_clears_the_last_test_on_review(client, user):
+    from django.utils import timezone
+
+    connection = acme_connection(
+        user, last_test_status="success", last_test_message="Welcome Dana", last_test_date=timezone.now()
+    )
+    edit = reverse("connection-edit", args=[connection.connection_id])
+    data = {**GOOD_ACME, "credentials__password": "n3w-Passw0rd!"}
+    response = client.post(edit, data, follow=True)
+    page = html(response)
+    assert "Welcome Dana" not in page and "Not tested since your last change." in page

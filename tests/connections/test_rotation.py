@@ -3,11 +3,15 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection as db
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
+from connections import encryption
 from connections.encryption import token_key_id
 from connections.models import Connection
 from connections.selectors import connection_credentials
+from connections.services import connections_reencrypt_batch
 from tests.connections.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +88,53 @@ def test_rows_it_cannot_decrypt_are_reported_and_left_alone(keys):
 def test_batch_size_must_be_positive():
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         rotate("--batch-size", "0")
+
+
+def test_a_batch_is_one_select_and_one_update(keys):
+    _, older = keys
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        ConnectionFactory.create_batch(5)
+    with CaptureQueriesContext(db) as captured:
+        batch = connections_reencrypt_batch(after_pk=0, batch_size=5)
+
+    statements = [query["sql"].split()[0].upper() for query in captured.captured_queries]
+    assert batch.rotated == 5
+    assert statements.count("UPDATE") == 1
+    assert statements.count("SELECT") == 1
+
+
+def test_a_concurrent_update_is_never_overwritten(keys, monkeypatch):
+    _, older = keys
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        first, second = ConnectionFactory.create_batch(2)
+    real_encrypt = encryption.encrypt_json
+    meanwhile = {}
+
+    def encrypt_while_someone_writes(value, *, bound_to):
+        if not meanwhile:  # another writer saves new credentials between our read and our write
+            meanwhile["token"] = real_encrypt(
+                {"clientId": "new", "clientSecret": "newer"}, bound_to=first.connection_id
+            )
+            Connection.objects.filter(pk=first.pk).update(credentials_encrypted=meanwhile["token"])
+        return real_encrypt(value, bound_to=bound_to)
+
+    monkeypatch.setattr(encryption, "encrypt_json", encrypt_while_someone_writes)
+    batch = connections_reencrypt_batch(after_pk=0, batch_size=10)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert batch.rotated == 1
+    assert first.credentials_encrypted == meanwhile["token"]
+    assert connection_credentials(connection=first) == {"clientId": "new", "clientSecret": "newer"}
+    assert token_key_id(second.credentials_encrypted) == "test2"
+
+
+def test_progress_is_reported_per_batch(keys):
+    _, older = keys
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        ConnectionFactory.create_batch(4)
+
+    output = rotate("--batch-size", "2")
+
+    assert "… 2 of 4 rotated (50%), 0 failed" in output
+    assert "… 4 of 4 rotated (100%), 0 failed" in output

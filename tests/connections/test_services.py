@@ -3,6 +3,7 @@ import threading
 import pytest
 from django.db import connection as db_connection
 from django.db import connections as db_connections
+from django.utils import timezone
 
 from connections import test_run_services
 from connections.models import AuditEvent, CheckRun, Connection
@@ -258,3 +259,28 @@ def test_permanent_delete_cannot_be_undone_and_leaves_nothing_to_test_or_rotate(
     assert connections_reencrypt_batch(after_pk=0, batch_size=10).last_pk is None
     page = admin_client.get(f"/admin/connections/connection/{connection.pk}/change/")
     assert page.status_code == 200 and b'name="connection_name"' not in page.content
+
+
+def test_a_change_the_test_depends_on_clears_the_last_result_a_rename_does_not(user):
+    connection = ConnectionFactory(
+        user=user,
+        last_test_status="success",
+        last_test_message="Connection successful",
+        last_test_date=timezone.now(),
+    )
+    connection = connection_update(
+        connection=connection, actor=user, changes=ConnectionChanges(connection_name="Renamed")
+    )
+    assert connection.last_test_status == "success"
+
+    connection = connection_update(
+        connection=connection,
+        actor=user,
+        changes=ConnectionChanges(configured_variables={"instance_url": "https://other.salesforce.com"}),
+    )
+    connection.refresh_from_db()
+    assert (connection.last_test_status, connection.last_test_message, connection.last_test_date) == (
+        None,
+        None,
+        None,
+    )

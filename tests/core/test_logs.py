@@ -4,6 +4,7 @@ queues (on a real worker), and no secret in any line, in any encoding core.redac
 import io
 import json
 import logging
+import re
 import secrets
 import uuid
 from contextlib import contextmanager
@@ -151,3 +152,12 @@ def test_the_request_id_follows_a_queued_test_into_the_worker_logs(tmp_path, key
     assert any(line["logger"].startswith("connections.") and "401" in line["message"] for line in task_lines)
     assert leaked_forms(output, key) == []
     assert leaked_forms(web_log.getvalue(), key) == []
+
+
+def test_every_request_gets_an_access_line_without_its_query_string(client, db):
+    with captured_logs(JsonFormatter(), level=logging.INFO) as stream:
+        client.get("/healthz?api_key=not-in-logs-123", HTTP_X_REQUEST_ID="req-access-0001")
+    (line,) = [json.loads(line) for line in stream.getvalue().splitlines() if '"connections.access"' in line]
+    assert line["request_id"] == "req-access-0001"
+    assert re.fullmatch(r"GET /healthz 200 \d+ ms", line["message"])
+    assert "not-in-logs-123" not in stream.getvalue()

@@ -3,7 +3,9 @@
 import ipaddress
 import socket
 import subprocess
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from core.outbound_http import (
     OutboundTimeout,
     OutboundTlsError,
     OutboundTooManyRedirects,
+    _session,
     address_block_reason,
     check_outbound_url,
     host_in_allowlist,
@@ -457,3 +460,50 @@ def test_allowlist_entries_with_and_without_ports(settings, entry, host, port, a
     settings.OUTBOUND_ALLOWLIST = [entry]
 
     assert host_in_allowlist(host, port) is allowed
+
+
+class _CookieHandler(BaseHTTPRequestHandler):
+    """Sets a cookie on every answer and says which cookie it was sent; keeps connections alive."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.server.client_ports.add(self.client_address[1])
+        body = (self.headers.get("Cookie") or "none").encode()
+        self.send_response(200)
+        self.send_header("Set-Cookie", "session=victim-session; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def cookie_server(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieHandler)
+    server.client_ports = set()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_thread_reuses_its_session_and_connections_but_never_cookies(cookie_server):
+    origin = f"http://127.0.0.1:{cookie_server.server_address[1]}"
+    first = outbound_request("GET", f"{origin}/a")
+    second = outbound_request("GET", f"{origin}/b")
+
+    assert first.content == second.content == b"none"  # the cookie set by the first never went back
+    assert len(cookie_server.client_ports) == 1  # one connection, kept alive for the second call
+
+
+def test_each_thread_has_its_own_session():
+    sessions = []
+    thread = threading.Thread(target=lambda: sessions.append(_session()))
+    thread.start()
+    thread.join()
+    assert sessions[0] is not _session()
+    assert _session() is _session()

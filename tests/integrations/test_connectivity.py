@@ -288,7 +288,9 @@ def test_missing_credential_is_named(allow_local_provider, document):
 
 def test_line_break_in_a_header_credential_is_refused_without_echoing_it(allow_local_provider, document):
     outcome = run(document, "header", {"apiKey": "abc\r\nX-Evil: 1"})
-    assert outcome.message == "The value for the X-API-Key header contains a line break or NUL character"
+    assert outcome.message == (
+        "The value for the X-API-Key header contains a control character (such as NUL, VT, FF, NEL, CR or LF)"
+    )
 
 
 def test_unknown_auth_method_is_an_error_outcome(document):
@@ -348,3 +350,12 @@ def test_a_credential_echoed_back_in_any_encoding_is_not_kept(
     )
     for text in (secret, header, base64.b64encode(header.encode()).decode()[8:-4], json.dumps(secret)[1:-1]):
         assert text not in outcome.message
+
+
+def test_a_credential_headers_cannot_carry_is_explained_not_could_not_connect(allow_local_provider, document):
+    outcome = run(document, "header", {"apiKey": "key-€-2024"})
+
+    assert outcome.message == (
+        "The value for the X-API-Key header contains characters outside Latin-1 (ISO-8859-1), which HTTP "
+        "header values cannot carry; percent-encode or base64 it if the service expects that"
+    )

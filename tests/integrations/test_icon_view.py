@@ -9,14 +9,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_provider_icon_is_served_with_caching_headers(client):
-    response = client.get("/integrations/stripe/icon.svg")
+    response = client.get("/integrations/slack/icon.svg")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
     assert "public" in response["Cache-Control"] and "max-age=86400" in response["Cache-Control"]
-    assert response.content == (PROVIDERS_DIR / "stripe" / "icon.svg").read_bytes()
+    assert response.content == (PROVIDERS_DIR / "slack" / "icon.svg").read_bytes()
 
-    again = client.get("/integrations/stripe/icon.svg", HTTP_IF_NONE_MATCH=response["ETag"])
+    again = client.get("/integrations/slack/icon.svg", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
 
 
@@ -37,4 +37,4 @@ def test_unknown_icon_is_404(client, integration_id):
 
 
 def test_icon_is_read_only(client):
-    assert client.post("/integrations/stripe/icon.svg").status_code == 405
+    assert client.post("/integrations/slack/icon.svg").status_code == 405

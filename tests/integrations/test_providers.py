@@ -10,6 +10,7 @@ import pytest
 from integrations.documents import PROVIDERS_DIR, load_document_file
 from integrations.url_templates import host_matches, resolve_template, resolved_host, template_variables
 
+REPO = Path(__file__).resolve().parents[2]
 PROVIDER_FILES = sorted(PROVIDERS_DIR.glob("*/auth.schema.json"))
 CATEGORIES = {
     "crm",
@@ -147,7 +148,14 @@ def test_self_hosted_gitlab_is_an_origin_with_any_host():
 
 @pytest.mark.parametrize("path", PROVIDER_FILES, ids=provider_ids())
 def test_every_provider_has_a_local_svg_icon(path: Path):
-    icon = path.parent / "icon.svg"
+    """A brand logo vendored under static/img/brands (its iconUrl), else its own monogram."""
+    icon_url = json.loads(path.read_text()).get("iconUrl")
+    if icon_url:
+        assert icon_url.startswith("/static/img/brands/")
+        icon = REPO / "static" / icon_url.removeprefix("/static/")
+        assert not (path.parent / "icon.svg").exists()  # one icon per provider
+    else:
+        icon = path.parent / "icon.svg"
     svg = icon.read_text()
     root = ET.fromstring(svg)
     assert root.tag == "{http://www.w3.org/2000/svg}svg"

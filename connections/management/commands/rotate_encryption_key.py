@@ -8,22 +8,22 @@ from connections.services import connections_reencrypt_batch
 class Command(BaseCommand):
     help = (
         "Re-encrypt every stored credential with the newest key of ENCRYPTION_KEYS (the first). "
-        "Works in batches, each in its own transaction; safe to interrupt and run again. "
+        "Works in batches, each one transaction and one UPDATE; safe to interrupt and run again. "
         "Put the new key first in ENCRYPTION_KEYS, keep the old ones until this reports 0 failed."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--batch-size", type=int, default=200, help="Connections per transaction (default 200)."
+            "--batch-size", type=int, default=1000, help="Connections per transaction (default 1000)."
         )
 
     def handle(self, *args, batch_size: int, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         newest = encryption.current_key_id()
-        already_current = Connection.objects.filter(
-            credentials_encrypted__startswith=encryption.current_token_prefix()
-        ).count()
+        prefix = encryption.current_token_prefix()
+        already_current = Connection.objects.filter(credentials_encrypted__startswith=prefix).count()
+        to_rotate = Connection.objects.exclude(credentials_encrypted__startswith=prefix).count()
         rotated, failed, after_pk = 0, [], 0
         while True:
             batch = connections_reencrypt_batch(after_pk=after_pk, batch_size=batch_size)
@@ -32,7 +32,10 @@ class Command(BaseCommand):
             rotated += batch.rotated
             failed += batch.failed
             after_pk = batch.last_pk
-            self.stdout.write(f"… {rotated} rotated so far")
+            done = rotated + len(failed)
+            self.stdout.write(
+                f"… {rotated} of {to_rotate} rotated ({done * 100 // max(to_rotate, 1)}%), {len(failed)} failed"
+            )
         self.stdout.write(
             f"Newest key '{newest}': {rotated} rotated, {already_current} already current, {len(failed)} failed."
         )

@@ -188,8 +188,7 @@ def test_a_base_url_with_a_path_keeps_the_path(key_client, provider_server, allo
 
     response = proxy(key_client, connection, path="/deeper")
 
-    assert response.json()["status"] == 404
-    assert provider_server.requests[-1].path == "/echo/deeper"
+    assert response.json()["body"]["path"] == "/echo/deeper"
 
 
 def custom_headers_integration(origin: str, headers: dict):
@@ -252,7 +251,10 @@ def test_a_custom_header_with_a_line_break_once_expanded_is_refused(
     response = proxy(key_client, connection, path="/echo")
 
     assert response.status_code == 400
-    assert response.json()["error"] == "The X-User header's value contains a line break once expanded"
+    assert (
+        response.json()["error"]
+        == "The X-User header's value contains a control character (such as NUL, VT, FF, NEL, CR or LF) once expanded"
+    )
     assert len(provider_server.requests) == before
 
 

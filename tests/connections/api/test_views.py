@@ -43,6 +43,7 @@ LIST_ITEM_KEYS = {
     "lastTestDate",
     "consecutiveFailures",
     "needsAttention",
+    "oauth",
     "account",
     "createdAt",
     "updatedAt",

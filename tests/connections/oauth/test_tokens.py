@@ -1,0 +1,219 @@
+"""Sign-in connections' tokens: the stored shape, refresh before use, exactly one refresh at a time,
+invalid_grant → needs reconnection. Against the provider server's real token endpoint."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from connections import test_run_services
+from connections.models import AuditEvent, Connection
+from connections.oauth.clients import oauth_app_save
+from connections.oauth.tokens import (
+    ReconnectRequired,
+    oauth_access_token_get,
+    oauth_connections_due,
+    oauth_token_refresh,
+)
+from connections.selectors import MASK, connection_credentials
+from tests.connections.factories import (
+    ConnectionFactory,
+    integration_from_document,
+    sign_in_connection,
+    sign_in_credentials,
+    sign_in_document,
+)
+from tests.provider_server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
+
+
+@pytest.fixture
+def integration(provider_server, allow_local_provider, db):
+    integration = integration_from_document(sign_in_document(provider_server.origin))
+    oauth_app_save(
+        integration=integration, auth_method_id="oauth", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    return integration
+
+
+def token_requests(provider_server) -> int:
+    return sum(1 for method, path in provider_server.hits if (method, path) == ("POST", "/oauth/token"))
+
+
+def expired(integration, *, refresh_token=REFRESH_TOKEN, **kwargs) -> Connection:
+    credentials = sign_in_credentials(
+        access_token="old-access-token-1", refresh_token=refresh_token, expires_in=-60
+    )
+    return sign_in_connection(integration, credentials=credentials, **kwargs)
+
+
+def test_an_expired_token_is_refreshed_before_the_connection_test(integration, provider_server):
+    connection = expired(integration)
+    before = token_requests(provider_server)
+
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
+
+    assert run.status == "success", run.error_message
+    assert token_requests(provider_server) == before + 1
+    connection.refresh_from_db()
+    stored = connection_credentials(connection=connection)
+    assert stored["accessToken"].startswith("issued-")
+    # The provider sent no new refresh token: the old one is kept, not lost.
+    assert stored["refreshToken"] == REFRESH_TOKEN
+    assert stored["tokenType"] == "Bearer"
+    expires = timezone.now() + timedelta(hours=1)
+    assert abs(stored["expiresAt"] / 1000 - expires.timestamp()) < 60
+    assert abs((connection.oauth_expires_at - expires).total_seconds()) < 60
+    assert connection.oauth_has_refresh_token and not connection.needs_reconnect
+
+
+def test_a_token_is_refreshed_only_within_the_margin(integration, provider_server, settings):
+    settings.OAUTH_REFRESH_MARGIN = 300
+    later = sign_in_connection(
+        integration,
+        credentials=sign_in_credentials(
+            access_token="live-token-far", refresh_token=REFRESH_TOKEN, expires_in=3600
+        ),
+    )
+    soon = sign_in_connection(
+        integration,
+        credentials=sign_in_credentials(
+            access_token="live-token-soon", refresh_token=REFRESH_TOKEN, expires_in=120
+        ),
+    )
+    before = token_requests(provider_server)
+
+    assert oauth_access_token_get(connection=later) == "live-token-far"
+    assert token_requests(provider_server) == before
+    assert oauth_access_token_get(connection=soon).startswith("issued-")
+    assert token_requests(provider_server) == before + 1
+
+
+def test_a_token_that_never_expires_is_used_as_it_is(integration, provider_server):
+    connection = sign_in_connection(
+        integration,
+        credentials=sign_in_credentials(access_token="forever-token", refresh_token=None, expires_in=None),
+    )
+    before = token_requests(provider_server)
+    assert oauth_access_token_get(connection=connection) == "forever-token"
+    assert token_requests(provider_server) == before
+
+
+def test_invalid_grant_marks_the_connection_as_needing_reconnection(integration, provider_server, key_client):
+    connection = expired(integration, refresh_token="revoked-refresh-token-9")
+
+    with pytest.raises(ReconnectRequired) as raised:
+        oauth_access_token_get(connection=connection)
+
+    assert "invalid_grant" in raised.value.error
+    connection.refresh_from_db()
+    assert connection.needs_reconnect
+    assert "invalid_grant" in connection.reconnect_reason
+    assert "revoked-refresh-token-9" not in connection.reconnect_reason
+    event = connection.audit_events.get(action=AuditEvent.Action.NEEDS_RECONNECT)
+    assert "invalid_grant" in event.detail
+    # Not retried: the next use answers at once, without asking the provider.
+    before = token_requests(provider_server)
+    with pytest.raises(ReconnectRequired):
+        oauth_access_token_get(connection=connection)
+    assert token_requests(provider_server) == before
+    assert connection.pk not in oauth_connections_due(within=timedelta(hours=1), limit=100)
+
+    body = key_client.get(f"/api/user-integrations/{connection.connection_id}").json()
+    assert body["connection"]["oauth"]["needsReconnect"] is True
+    assert "invalid_grant" in body["connection"]["oauth"]["reconnectReason"]
+
+
+def test_a_failed_test_names_the_reconnection(integration):
+    connection = expired(integration, refresh_token="revoked-refresh-token-8")
+    run = test_run_services.test_run_create(connection=connection, actor="tests")
+    assert run.status == "error"
+    assert "reconnected" in run.error_message and "invalid_grant" in run.error_message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_refreshes_send_one_token_request(provider_server, allow_local_provider):
+    integration = integration_from_document(sign_in_document(provider_server.origin))
+    oauth_app_save(
+        integration=integration, auth_method_id="oauth", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    )
+    connection = expired(integration)
+    before = token_requests(provider_server)
+    barrier = threading.Barrier(20)
+    tokens, errors = [], []
+
+    def refresh():
+        try:
+            held = Connection.objects.select_related("integration").get(pk=connection.pk)  # the expired token
+            barrier.wait()
+            refreshed = oauth_token_refresh(connection=held)
+            tokens.append(connection_credentials(connection=refreshed)["accessToken"])
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert token_requests(provider_server) == before + 1
+    assert len(tokens) == 20 and len(set(tokens)) == 1
+
+
+def test_lists_mask_the_tokens_and_show_the_oauth_block(integration, user, user_client, key_client):
+    credentials = sign_in_credentials(
+        access_token="access-tok-5Tg7", refresh_token="refresh-tok-6Yh8", expires_in=600
+    )
+    connection = sign_in_connection(integration, credentials=credentials, user=user)
+
+    listed = key_client.get(f"/api/user-integrations/my-connections?userId={user.user_id}").json()
+    (item,) = listed["connections"]
+    assert item["credentials"]["decrypted"]["accessToken"] == MASK
+    assert item["credentials"]["decrypted"]["refreshToken"] == MASK
+    assert "access-tok-5Tg7" not in str(listed) and "refresh-tok-6Yh8" not in str(listed)
+    assert item["oauth"]["scopes"] == ["read", "write"]
+    assert item["oauth"]["hasRefreshToken"] is True and item["oauth"]["needsReconnect"] is False
+    assert item["oauth"]["expiresAt"].endswith("Z")
+
+    detail = user_client.get(f"/api/user-integrations/{connection.connection_id}").json()["connection"]
+    assert detail["credentials"]["decrypted"]["accessToken"] == "access-tok-5Tg7"
+    assert detail["oauth"] == item["oauth"]
+
+
+def test_other_connections_have_no_oauth_block(key_client, user):
+    connection = ConnectionFactory(user=user)
+    body = key_client.get(f"/api/user-integrations/{connection.connection_id}").json()
+    assert body["connection"]["oauth"] is None
+
+
+def test_tokens_cannot_be_pasted_or_overwritten_through_the_api(integration, user, key_client):
+    refused = key_client.post(
+        "/api/user-integrations/connect",
+        {"userId": user.user_id, "integrationId": integration.pk, "authMethodId": "oauth", "credentials": {}},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert "oauth/start" in refused.json()["errors"][0]
+
+    connection = sign_in_connection(
+        integration,
+        user=user,
+        credentials=sign_in_credentials(access_token="kept-token-1", refresh_token=None, expires_in=None),
+    )
+    put = key_client.put(
+        f"/api/user-integrations/{connection.connection_id}",
+        {"credentials": {"accessToken": "pasted-token-2"}},
+        format="json",
+    )
+    assert put.status_code == 400
+    renamed = key_client.put(
+        f"/api/user-integrations/{connection.connection_id}", {"connectionName": "Renamed"}, format="json"
+    )
+    assert renamed.status_code == 200
+    connection.refresh_from_db()
+    assert connection_credentials(connection=connection)["accessToken"] == "kept-token-1"
