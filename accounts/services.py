@@ -3,7 +3,10 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
-from core.errors import ValidationFailed
+from core.errors import Conflict
+
+# Duplicates are a 409, as the API's schema says.
+DUPLICATE_MESSAGE = "User already exists"
 
 
 def _uniqueness_errors(*, user_id: str | None, email: str | None, exclude_pk: int | None) -> list[str]:
@@ -29,14 +32,14 @@ def user_create(
     email = email.strip().lower()
     errors = _uniqueness_errors(user_id=user_id, email=email, exclude_pk=None)
     if errors:
-        raise ValidationFailed(errors)
+        raise Conflict(DUPLICATE_MESSAGE, errors=errors)
     user = User(user_id=user_id, name=name.strip(), email=email, status=status, is_staff=is_staff)
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:  # a concurrent create won the race
-        raise ValidationFailed(["userId or email already exists"]) from exc
+        raise Conflict(DUPLICATE_MESSAGE, errors=["userId or email already exists"]) from exc
     return user
 
 
@@ -48,7 +51,7 @@ def user_update(
         email = email.strip().lower()
         errors = _uniqueness_errors(user_id=None, email=email, exclude_pk=user.pk)
         if errors:
-            raise ValidationFailed(errors)
+            raise Conflict(DUPLICATE_MESSAGE, errors=errors)
         user.email = email
     if name is not None:
         user.name = name.strip()
@@ -58,5 +61,5 @@ def user_update(
         with transaction.atomic():
             user.save()
     except IntegrityError as exc:
-        raise ValidationFailed(["email is already used by another user"]) from exc
+        raise Conflict(DUPLICATE_MESSAGE, errors=["email is already used by another user"]) from exc
     return user

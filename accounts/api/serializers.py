@@ -3,11 +3,11 @@ from rest_framework import serializers
 
 from accounts.models import USER_ID_PATTERN, User
 from core.api.envelope import envelope
-from core.api.fields import StatusField, TimestampField
+from core.api.fields import StatusField, TextField, TimestampField
 
 
 class UserOutput(serializers.ModelSerializer):
-    userId = serializers.CharField(source="user_id")
+    userId = TextField(source="user_id")
     createdAt = TimestampField(source="created_at")
     updatedAt = TimestampField(source="updated_at")
 
@@ -22,7 +22,7 @@ class UserListItemOutput(UserOutput):
 
 
 class UserCreateInput(serializers.Serializer):
-    userId = serializers.CharField(
+    userId = TextField(
         max_length=64,
         validators=[
             RegexValidator(
@@ -30,7 +30,7 @@ class UserCreateInput(serializers.Serializer):
             )
         ],
     )
-    name = serializers.CharField(max_length=200)
+    name = TextField(max_length=200)
     email = serializers.EmailField(
         max_length=254, error_messages={"invalid": "email must be a valid email address"}
     )
@@ -38,7 +38,7 @@ class UserCreateInput(serializers.Serializer):
 
 
 class UserUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = TextField(max_length=200, required=False)
     email = serializers.EmailField(
         max_length=254, required=False, error_messages={"invalid": "email must be a valid email address"}
     )

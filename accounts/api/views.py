@@ -8,7 +8,7 @@ from accounts.api import serializers as s
 from accounts.selectors import user_list
 from core.api.envelope import ok
 from core.api.validation import validate_input
-from core.errors import ValidationFailed
+from core.errors import Conflict, ValidationFailed
 
 
 class UserViewSet(viewsets.ViewSet):
@@ -60,5 +60,11 @@ class UserViewSet(viewsets.ViewSet):
             raise ValidationFailed(["Nothing to update: send name, email or status"])
         if "status" in data and not acts_for_any_user(request.user):
             raise PermissionDenied("Only an API key or an operator may change a user's status")
-        user = services.user_update(user=user, **data)
+        try:
+            user = services.user_update(user=user, **data)
+        except Conflict:
+            if acts_for_any_user(request.user):
+                raise
+            # An end user learns nothing about other accounts: not that this email has one.
+            raise ValidationFailed(["email cannot be used for this account"]) from None
         return ok(message="User updated successfully", user=s.UserOutput(user).data)

@@ -13,7 +13,7 @@ from connections.selectors import (
     connection_secrets_visible_to,
 )
 from core.api.envelope import envelope
-from core.api.fields import StatusField, TimestampField
+from core.api.fields import StatusField, TextField, TimestampField
 
 # --- Input
 
@@ -25,10 +25,10 @@ def _object_field(name: str, **kwargs) -> serializers.DictField:
 class ConnectInput(serializers.Serializer):
     """userId is required for API keys and operators; a signed-in end user may leave it out."""
 
-    userId = serializers.CharField(max_length=64)
-    integrationId = serializers.CharField(max_length=64)
-    authMethodId = serializers.CharField(max_length=64)
-    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    userId = TextField(max_length=64)
+    integrationId = TextField(max_length=64)
+    authMethodId = TextField(max_length=64)
+    connectionName = TextField(max_length=200, required=False, allow_blank=True)
     configuredVariables = _object_field("configuredVariables", required=False)
     credentials = _object_field("credentials")
 
@@ -38,9 +38,9 @@ class ConnectInput(serializers.Serializer):
 
 
 class ConnectionUpdateInput(serializers.Serializer):
-    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    authMethodId = serializers.CharField(max_length=64, required=False)
-    authMethodLabel = serializers.CharField(max_length=200, required=False)
+    connectionName = TextField(max_length=200, required=False, allow_blank=True)
+    authMethodId = TextField(max_length=64, required=False)
+    authMethodLabel = TextField(max_length=200, required=False)
     configuredVariables = _object_field("configuredVariables", required=False)
     credentials = _object_field(
         "credentials",
@@ -98,9 +98,9 @@ class CheckRunListQuery(serializers.Serializer):
 
 
 class MyConnectionsQuery(serializers.Serializer):
-    userId = serializers.CharField(max_length=64, required=False)
+    userId = TextField(max_length=64, required=False)
     status = StatusField(choices=Connection.Status.choices)
-    integrationId = serializers.CharField(max_length=64, required=False)
+    integrationId = TextField(max_length=64, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
     cursor = serializers.CharField(max_length=200, required=False)
     offset = serializers.IntegerField(min_value=0, required=False, default=0)
@@ -142,12 +142,12 @@ class _Credentials(serializers.Serializer):
 
 class ConnectionCreatedOutput(serializers.ModelSerializer):
     connectionId = serializers.CharField(source="connection_id")
-    userId = serializers.CharField(source="user.user_id")
-    integrationId = serializers.CharField(source="integration_id")
+    userId = TextField(source="user.user_id")
+    integrationId = TextField(source="integration_id")
     integrationName = serializers.CharField(source="integration.display_name")
-    connectionName = serializers.CharField(source="connection_name")
-    authMethodId = serializers.CharField(source="auth_method_id")
-    authMethodLabel = serializers.CharField(source="auth_method_label")
+    connectionName = TextField(source="connection_name")
+    authMethodId = TextField(source="auth_method_id")
+    authMethodLabel = TextField(source="auth_method_label")
     createdAt = TimestampField(source="created_at")
 
     class Meta:
@@ -233,7 +233,7 @@ class ConnectionDetailOutput(ConnectionListItemOutput):
 
 class ConnectionUpdatedOutput(serializers.ModelSerializer):
     connectionId = serializers.CharField(source="connection_id")
-    connectionName = serializers.CharField(source="connection_name")
+    connectionName = TextField(source="connection_name")
     updatedAt = TimestampField(source="updated_at")
 
     class Meta:
@@ -471,7 +471,7 @@ AccountEnvelope = envelope(
 
 
 class ConnectSessionInput(serializers.Serializer):
-    userId = serializers.CharField(max_length=64)
+    userId = TextField(max_length=64)
     integrationIds = serializers.ListField(
         child=serializers.CharField(max_length=64),
         required=False,
@@ -491,4 +491,53 @@ ConnectSessionEnvelope = envelope(
     token=serializers.CharField(help_text="One-time; only its digest is stored"),
     url=serializers.CharField(help_text="Open it in the user's browser (a new tab, a popup or a frame)"),
     expiresAt=serializers.CharField(help_text="30 minutes from now (CONNECT_SESSION_MINUTES)"),
+)
+
+
+class TokenImportInput(serializers.Serializer):
+    """Seed 004's import body; ``integrationId`` is its ``appKey``."""
+
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(
+        max_length=64, required=False, help_text="An OAuth sign-in method; default: the integration's first"
+    )
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, help_text="As granted; may be empty"
+    )
+    accessToken = serializers.CharField(max_length=8192, trim_whitespace=False, write_only=True)
+    refreshToken = serializers.CharField(
+        max_length=8192, required=False, trim_whitespace=False, write_only=True, help_text="Leave out if none"
+    )
+    expiresAt = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="Epoch milliseconds; leave out for a token that does not expire",
+    )
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            if "oauth1Token" in data or "accessTokenSecret" in data:
+                raise serializers.ValidationError(
+                    {
+                        "non_field_errors": [
+                            "OAuth 1 tokens (oauth1Token, accessTokenSecret) are not supported"
+                        ]
+                    }
+                )
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"{name} is not a field of an import"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+TokenImportEnvelope = envelope(
+    "TokenImportEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=serializers.DictField(help_text="As in my-connections: every secret masked"),
+    testRun=CheckRunQueuedOutput(allow_null=True, help_text="The test queued for a worker"),
 )

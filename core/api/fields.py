@@ -19,7 +19,28 @@ class TimestampField(serializers.DateTimeField):
 STATUS_MESSAGE = "Invalid status value. Must be 'active' or 'inactive'"
 
 
-class StatusField(serializers.ChoiceField):
+class QueryChoiceField(serializers.ChoiceField):
+    """A choice that, sent empty (``?status=``), is refused like any other value outside the enum.
+    DRF would read an empty query or form value as "not sent"; the schema says otherwise."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name, None) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class TextField(serializers.CharField):
+    """A string, and only a string: ``"name": 0`` is refused, not stored as ``"0"``."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StatusField(QueryChoiceField):
     """An optional ``status`` (active/inactive) filter or value, refused in the contract's words."""
 
     def __init__(self, *, choices, **kwargs) -> None:

@@ -4,7 +4,7 @@ shape live in ``features/mapping_rules.py`` so the add-feature page applies the 
 from rest_framework import serializers
 
 from core.api.envelope import envelope
-from core.api.fields import TimestampField
+from core.api.fields import QueryChoiceField, TimestampField
 from features.models import FeatureMapping, FeatureTemplate
 
 
@@ -177,7 +177,7 @@ HandlerListEnvelope = envelope(
 
 
 class HandlerListQuery(serializers.Serializer):
-    kind = serializers.ChoiceField(
+    kind = QueryChoiceField(
         choices=["value", "validation", "submit"],
         required=False,
         error_messages={"invalid_choice": "kind must be value, validation or submit"},

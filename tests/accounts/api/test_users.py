@@ -75,11 +75,6 @@ def test_create_user_requires_fields_with_readable_messages(key_client):
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        ({"userId": "user_dup", "name": "B", "email": "b@example.com"}, "userId already exists"),
-        (
-            {"userId": "user_other", "name": "B", "email": "DUP@example.com"},
-            "email is already used by another user",
-        ),
         ({"userId": "bad id!", "name": "B", "email": "b@example.com"}, None),
         ({"userId": "user_x", "name": "B", "email": "not-an-email"}, "email must be a valid email address"),
     ],
@@ -146,3 +141,49 @@ def test_end_user_can_rename_but_not_deactivate_themselves(user_client, user):
 
 def test_operator_session_acts_for_anyone(operator_client, other_user):
     assert operator_client.get(f"/api/users/{other_user.user_id}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"userId": "user_dup", "name": "B", "email": "b@example.com"}, "userId already exists"),
+        (
+            {"userId": "user_other", "name": "B", "email": "DUP@example.com"},
+            "email is already used by another user",
+        ),
+    ],
+)
+def test_a_duplicate_user_is_a_409_as_the_schema_says(key_client, payload, message):
+    UserFactory(user_id="user_dup", email="dup@example.com")
+
+    response = key_client.post("/api/users", payload, format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {"success": False, "message": "User already exists", "errors": [message]}
+
+
+def test_an_end_user_taking_another_accounts_email_learns_nothing_about_it(user_client, user, key_client):
+    other = UserFactory(email="taken@example.com")
+
+    as_end_user = user_client.patch(
+        f"/api/users/{user.user_id}", {"email": "TAKEN@example.com"}, format="json"
+    )
+    as_api_key = key_client.patch(f"/api/users/{user.user_id}", {"email": other.email}, format="json")
+
+    assert as_end_user.status_code == 400
+    assert as_end_user.json() == {
+        "success": False,
+        "message": "Validation error",
+        "errors": ["email cannot be used for this account"],
+    }
+    assert "already" not in as_end_user.content.decode()
+    assert as_api_key.status_code == 409, "an API key may see it"
+    assert as_api_key.json()["errors"] == ["email is already used by another user"]
+
+
+@pytest.mark.parametrize("body", [{"name": 0}, {"name": ["Ada"]}, {"name": {"first": "Ada"}}, {"name": True}])
+def test_a_name_that_is_not_a_string_is_refused_not_coerced(key_client, user, body):
+    response = key_client.patch(f"/api/users/{user.user_id}", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == ["name: Must be a string."]
