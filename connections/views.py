@@ -472,7 +472,8 @@ def _sign_in_step(
         else:
             return _send_to_provider(request, integration, started.authorization_url)
     start = reverse("connection-new")
-    back = f"{start}?integration={integration.pk}"
+    # With one method there is no step 2 to go back to.
+    back = start if len(integration.auth_methods) == 1 else f"{start}?integration={integration.pk}"
     return render(
         request,
         "connections/wizard/sign_in.html",
