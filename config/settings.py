@@ -407,6 +407,8 @@ OAUTH_CLIENTS = {
     if (match := re.fullmatch(r"OAUTH_([A-Z0-9_]+)_CLIENT_ID", name)) and os.environ[name].strip()
 }
 
+# Beat's record of when each periodic task last ran; every local path follows VAR_DIR.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "refresh-oauth-tokens": {
         "task": "connections.oauth_refresh_due",

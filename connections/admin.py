@@ -228,6 +228,7 @@ def _health_links(row: IntegrationHealth, since) -> dict[str, str]:
         "active": f"{connections}?{urlencode({**of_integration, 'status__exact': 'active'})}",
         "inactive": f"{connections}?{urlencode({**of_integration, 'status__exact': 'inactive'})}",
         "attention": f"{connections}?{urlencode({**of_integration, 'needs_attention': 'yes'})}",
+        "reconnect": f"{connections}?{urlencode({**of_integration, 'needs_reconnect__exact': '1'})}",
         "failed_runs": f"{runs}?"
         + urlencode(
             {

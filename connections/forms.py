@@ -348,9 +348,8 @@ class OAuthAppAdminForm(forms.ModelForm):
             if stored
             else "Not set."
         )
-        self.fields[
-            "auth_method_id"
-        ].help_text = "The id of a sign-in (oauth2_authorization_code) auth method."
+        if "auth_method_id" in self.fields:  # read-only once the app exists
+            self.fields["auth_method_id"].help_text = "The id of a sign-in (oauth2_authorization_code) method"
 
     def clean(self):
         cleaned = super().clean()

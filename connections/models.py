@@ -79,7 +79,8 @@ class Connection(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "integration", "import_fingerprint"],
-                condition=~models.Q(import_fingerprint=""),
+                # Tombstones of permanently deleted connections do not block importing the token again.
+                condition=~models.Q(import_fingerprint="") & models.Q(deleted_at__isnull=True),
                 name="connection_import_once",
             )
         ]
@@ -149,6 +150,7 @@ class CheckRun(models.Model):
         SCHEDULE = "schedule", "Schedule"
         ADMIN = "admin", "Admin"
         COMMAND = "command", "Command"
+        PAGE = "page", "Page"  # the Test button of the wizard or My Connections
 
     run_id = models.CharField("id", max_length=40, unique=True, default=new_test_run_id, editable=False)
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="test_runs")

@@ -243,15 +243,19 @@ MAX_STATUS_IDS = 200
 
 
 def _healthy() -> Q:
-    """An active connection that works as far as we know: its last test did not fail."""
-    return Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)
+    """An active connection that works as far as we know: its last test did not fail and its
+    provider did not revoke its sign-in."""
+    return (Q(last_test_status__isnull=True) | ~Q(last_test_status=Connection.CheckStatus.ERROR)) & Q(
+        needs_reconnect=False
+    )
 
 
 def connection_state(*, connection: Connection) -> str:
     """One connection in the status map's words."""
     if connection.status != Connection.Status.ACTIVE:
         return NOT_CONNECTED
-    return INVALID if connection.last_test_status == Connection.CheckStatus.ERROR else CONNECTED
+    failing = connection.last_test_status == Connection.CheckStatus.ERROR or connection.needs_reconnect
+    return INVALID if failing else CONNECTED
 
 
 def connection_status_map(*, user: User, integration_ids: list[str]) -> dict[str, str]:

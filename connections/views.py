@@ -19,8 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from connections.connect.services import connect_session_connections
+from connections.connect.views import connect_session_leave
 from connections.forms import CREDENTIALS, NAME_FIELD, VARIABLES, ConnectionForm, initial_values
-from connections.models import Connection
+from connections.models import CheckRun, Connection
 from connections.oauth.clients import oauth_callback_url, oauth_configured_methods
 from connections.oauth.flow import oauth_flow_finish, oauth_flow_start, return_url_with_result
 from connections.oauth.revocation import connection_delete_permanently_and_revoke
@@ -415,7 +416,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = test_run_create(connection=connection, actor=request.user)
+    run = test_run_create(connection=connection, actor=request.user, trigger=CheckRun.Trigger.PAGE)
     if run.status == "success":
         messages.success(request, f"{connection.connection_name}: connection test successful.")
     else:
@@ -471,7 +472,8 @@ def _sign_in_step(
         else:
             return _send_to_provider(request, integration, started.authorization_url)
     start = reverse("connection-new")
-    back = f"{start}?integration={integration.pk}"
+    # With one method there is no step 2 to go back to.
+    back = start if len(integration.auth_methods) == 1 else f"{start}?integration={integration.pk}"
     return render(
         request,
         "connections/wizard/sign_in.html",
@@ -524,6 +526,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if getattr(request, "connect_session", None) is not None:
+        # Signed in from a host product's connect link: straight back to its returnUrl.
+        return connect_session_leave(request, finish.connection)
     if finish.return_url:
         return redirect(return_url_with_result(finish))
     connection = finish.connection

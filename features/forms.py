@@ -157,6 +157,10 @@ class FeatureEditor:
             entry = existing_fields.get(key)
             initial = self._field_initial(entry, definition)
             form = FieldMappingForm(data, prefix=f"field-{key}", initial=initial)
+            # The table's column headings are not labels: each control names its row and column.
+            name = definition.get("label") or key
+            for control in form.fields.values():
+                control.widget.attrs["aria-label"] = f"{name}: {control.label}"
             self.field_rows.append((key, definition, form))
         self.extra_formset = ExtraFieldFormSet(
             data, prefix="extra", initial=[self._extra_initial(f) for f in self.existing_extras.values()]

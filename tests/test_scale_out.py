@@ -43,6 +43,7 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 REDIS_URL = os.environ.get("SCALE_OUT_REDIS_URL", "redis://127.0.0.1:6379/12")
 WRITE_RATE = 30  # per minute, per API key
 SWEEP_EVERY = 2  # seconds between the beat's sweeps
+METRICS_TOKEN = "scale-out-metrics"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -100,15 +101,22 @@ class Cluster:
             "OUTBOUND_ALLOWLIST": "127.0.0.1",
             "CONNECTION_SWEEP_EVERY_SECONDS": str(SWEEP_EVERY),
             "WORKER_HEARTBEAT_SECONDS": "1",
+            "METRICS_TOKEN": METRICS_TOKEN,
             "PYTHONUNBUFFERED": "1",
         }
         self.ports = [free_port(), free_port()]
         self.webs = [
             Service(
                 f"web-{port}",
-                # The Procfile's web command, on loopback and two processes each.
+                # The Procfile's web command, on loopback, two processes each adding up their
+                # metrics in a folder of their "machine".
                 [GUNICORN, "-c", "config/gunicorn.conf.py", "config.wsgi", "-b", f"127.0.0.1:{port}"],
-                {**self.env, "WEB_CONCURRENCY": "2", "WEB_THREADS": "4"},
+                {
+                    **self.env,
+                    "WEB_CONCURRENCY": "2",
+                    "WEB_THREADS": "4",
+                    "PROMETHEUS_MULTIPROC_DIR": str(self._empty(folder / f"metrics-{port}")),
+                },
                 folder,
             )
             for port in self.ports
@@ -136,6 +144,11 @@ class Cluster:
             )
             for letter in "ab"
         ]
+
+    @staticmethod
+    def _empty(folder: Path) -> Path:
+        folder.mkdir()
+        return folder
 
     def url(self, index: int, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[index]}{path}"
@@ -289,3 +302,18 @@ def test_both_instances_are_ready_once_the_workers_beat(cluster):
         )
         body = requests.get(cluster.url(index, "/readyz"), timeout=10).json()
         assert body["checks"]["workers"]["detail"] == "2 seen in the last 60 s"
+
+
+def test_metrics_add_up_every_process_of_an_instance(cluster):
+    for _ in range(20):
+        assert requests.get(cluster.url(0, "/healthz"), timeout=10).status_code == 200
+    scraped = requests.get(
+        cluster.url(0, "/metrics"), headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10
+    ).text
+    served = re.search(
+        r'connections_http_requests_total\{method="GET",route="healthz",status="200"\} (\S+)', scraped
+    )
+    # Both gunicorn processes answered some of them; the count is theirs together.
+    assert served and float(served.group(1)) >= 20, scraped[:2000]
+    assert "connections_broker_up 1.0" in scraped
+    assert f'connections_queue_depth{{queue="{cluster.queue}"}}' in scraped

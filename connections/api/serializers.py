@@ -492,3 +492,52 @@ ConnectSessionEnvelope = envelope(
     url=serializers.CharField(help_text="Open it in the user's browser (a new tab, a popup or a frame)"),
     expiresAt=serializers.CharField(help_text="30 minutes from now (CONNECT_SESSION_MINUTES)"),
 )
+
+
+class TokenImportInput(serializers.Serializer):
+    """Seed 004's import body; ``integrationId`` is its ``appKey``."""
+
+    integrationId = serializers.CharField(max_length=64)
+    authMethodId = serializers.CharField(
+        max_length=64, required=False, help_text="An OAuth sign-in method; default: the integration's first"
+    )
+    scopes = serializers.ListField(
+        child=serializers.CharField(max_length=500), max_length=200, help_text="As granted; may be empty"
+    )
+    accessToken = serializers.CharField(max_length=8192, trim_whitespace=False, write_only=True)
+    refreshToken = serializers.CharField(
+        max_length=8192, required=False, trim_whitespace=False, write_only=True, help_text="Leave out if none"
+    )
+    expiresAt = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="Epoch milliseconds; leave out for a token that does not expire",
+    )
+    connectionName = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    configuredVariables = _object_field("configuredVariables", required=False)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            if "oauth1Token" in data or "accessTokenSecret" in data:
+                raise serializers.ValidationError(
+                    {
+                        "non_field_errors": [
+                            "OAuth 1 tokens (oauth1Token, accessTokenSecret) are not supported"
+                        ]
+                    }
+                )
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [f"{name} is not a field of an import"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+TokenImportEnvelope = envelope(
+    "TokenImportEnvelope",
+    message=serializers.CharField(),
+    connectionId=serializers.CharField(),
+    connection=serializers.DictField(help_text="As in my-connections: every secret masked"),
+    testRun=CheckRunQueuedOutput(allow_null=True, help_text="The test queued for a worker"),
+)

@@ -59,6 +59,11 @@ urlpatterns = [
         name="api-user-connection-status",
     ),
     path(
+        "users/<str:user_id>/connections/import",
+        UserConnectionsViewSet.as_view({"post": "import_tokens"}),
+        name="api-user-connection-import",
+    ),
+    path(
         "integrations/<str:integration_id>/account",
         UserConnectionsViewSet.as_view({"get": "account"}),
         name="api-integration-account",

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from accounts.access import (
@@ -29,7 +30,8 @@ from connections.oauth.clients import (
 from connections.oauth.flow import oauth_flow_start
 from connections.oauth.revocation import connection_delete_permanently_and_revoke
 from connections.selectors import MAX_PAGE_SIZE, MAX_STATUS_IDS
-from core.api.envelope import ok
+from connections.token_import import AlreadyImported, ImportedTokens, connection_import
+from core.api.envelope import error_body, ok
 from core.api.fields import iso_timestamp
 from core.api.validation import validate_input
 from core.errors import ApplicationError, ValidationFailed
@@ -310,6 +312,13 @@ HISTORY_LIMIT = OpenApiParameter(
 )
 
 
+def _trigger(request) -> str:
+    """A signed-in browser session calls from the pages' Test button; keys are the host's API calls."""
+    if isinstance(request.successful_authenticator, SessionAuthentication):
+        return CheckRun.Trigger.PAGE
+    return CheckRun.Trigger.API
+
+
 class ConnectionTestViewSet(viewsets.ViewSet):
     """Testing connections: now (the seed's call), or queued for a worker and polled. Same access
     rules as connections; a test run of someone else's connection is "not found"."""
@@ -334,9 +343,13 @@ class ConnectionTestViewSet(viewsets.ViewSet):
     def test(self, request, connection_id: str):
         connection = selectors.connection_get_for_actor(actor=request.user, connection_id=connection_id)
         if request.query_params.get("async", "").lower() in ("true", "1"):
-            run = test_run_services.test_run_enqueue(connection=connection, actor=request.user)
+            run = test_run_services.test_run_enqueue(
+                connection=connection, actor=request.user, trigger=_trigger(request)
+            )
             return ok(202, message="Connection test queued", testRun=s.CheckRunQueuedOutput(run).data)
-        run = test_run_services.test_run_create(connection=connection, actor=request.user)
+        run = test_run_services.test_run_create(
+            connection=connection, actor=request.user, trigger=_trigger(request)
+        )
         result = s.CheckResultOutput(run).data
         if run.status == CheckRun.Status.SUCCESS:
             return ok(message="Connection test successful", testResult=result)
@@ -477,6 +490,49 @@ class UserConnectionsViewSet(viewsets.ViewSet):
             raise ValidationFailed(["integrationIds is required: comma-separated integration ids"])
         statuses = selectors.connection_status_map(user=user, integration_ids=integration_ids)
         return ok(**statuses)
+
+    @extend_schema(
+        operation_id="connections_import",
+        description=(
+            "Seed 004's token import: OAuth tokens the host product already holds become a sign-in connection "
+            "of the user (validated like a connect, encrypted, audited as `import`, refreshed like any sign-in "
+            "connection when a refreshToken is given) and a test is queued for a worker. 201 with the "
+            "connection, secrets masked. The same access token imported again for the same user and "
+            "integration answers 409 with the existing `connectionId` and creates nothing."
+        ),
+        parameters=[USER_ID],
+        request=s.TokenImportInput,
+        responses={201: s.TokenImportEnvelope},
+    )
+    def import_tokens(self, request, user_id: str):
+        user = user_for_request(request.user, user_id)
+        data = validate_input(s.TokenImportInput, request.data)
+        tokens = ImportedTokens(
+            access_token=data["accessToken"],
+            scopes=data["scopes"],
+            refresh_token=data.get("refreshToken") or None,
+            expires_at_ms=data.get("expiresAt"),
+        )
+        try:
+            connection, run = connection_import(
+                actor=request.user,
+                user=user,
+                integration_id=data["integrationId"],
+                tokens=tokens,
+                auth_method_id=data.get("authMethodId"),
+                connection_name=data.get("connectionName", ""),
+                configured_variables=data.get("configuredVariables"),
+            )
+        except AlreadyImported as exc:
+            body = error_body(exc.message, error=exc.error)
+            return Response({**body, "connectionId": exc.connection_id}, status=exc.status_code)
+        return ok(
+            201,
+            message="Connection imported successfully",
+            connectionId=connection.connection_id,
+            connection=connection_list_item(connection),
+            testRun=s.CheckRunQueuedOutput(run).data if run else None,
+        )
 
     @extend_schema(
         operation_id="integrations_account",

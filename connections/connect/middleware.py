@@ -42,6 +42,9 @@ ALLOWED_VIEWS = frozenset(
         "connection-test",
         "connection-delete",
         "connection-reactivate",
+        # OAuth sign-in: reconnecting, and the provider sending the user back.
+        "connection-reconnect",
+        "oauth-callback",
         "my-connections",
         "my-connections-html",
         "integration-icon",

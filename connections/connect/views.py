@@ -52,7 +52,8 @@ def connect_entry(request: HttpRequest) -> HttpResponse:
     return redirect(wizard)
 
 
-def _leave(request: HttpRequest, connection: Connection | None) -> HttpResponse:
+def connect_session_leave(request: HttpRequest, connection: Connection | None) -> HttpResponse:
+    """End the browser's connect session and go back to the host product (or say it is done)."""
     connect_session = request.connect_session
     target = connect_session_finish(session=connect_session, connection=connection)
     logout(request)
@@ -71,7 +72,7 @@ def connect_finish(request: HttpRequest, connection_id: str) -> HttpResponse:
         return render(
             request, "connections/connect/refused.html", {"message": "Connection not found"}, status=404
         )
-    return _leave(request, connection)
+    return connect_session_leave(request, connection)
 
 
 @require_POST
@@ -79,4 +80,4 @@ def connect_cancel(request: HttpRequest) -> HttpResponse:
     """Leave without connecting: back to the host product with ``status=cancelled``."""
     if getattr(request, "connect_session", None) is None:
         return redirect("home")
-    return _leave(request, None)
+    return connect_session_leave(request, None)

@@ -4,6 +4,7 @@ makes its own once, and the deploy checks pass with production settings."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,27 @@ def test_debug_generates_development_keys_once_and_warns(tmp_path):
     assert "generated development" not in second.stderr
     assert first.stdout == second.stdout and first.stdout.startswith("dev1:")
     assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_celery_beat_keeps_its_schedule_under_var_dir(tmp_path):
+    """bin/app with VAR_DIR set: beat must not write under the checkout's var/ (or fail there)."""
+    env = outside_environment(DEBUG="true", VAR_DIR=str(tmp_path))
+    env.pop("REDIS_URL", None)
+    beat = subprocess.Popen(
+        [str(Path(sys.executable).parent / "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob("celerybeat-schedule*")) and beat.poll() is None:
+            assert time.monotonic() < deadline, "beat wrote no schedule under VAR_DIR"
+            time.sleep(0.2)
+    finally:
+        beat.terminate()
+        _, errors = beat.communicate(timeout=30)
+    assert list(tmp_path.glob("celerybeat-schedule*")), errors
+    assert "--schedule" not in (ROOT / "bin" / "app").read_text()

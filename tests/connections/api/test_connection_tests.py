@@ -368,3 +368,16 @@ def test_a_provider_redirecting_to_a_malformed_url_fails_the_test_cleanly(
         "The redirect from 127.0.0.1 (its Location header) is not a valid URL ("
     )
     assert not CheckRun.objects.filter(status__in=["queued", "running"]).exists()
+
+
+def test_tests_started_from_the_pages_are_recorded_as_page(key_client, user_client, user, connection):
+    from django.test import Client
+
+    assert key_client.post(url_of_test(connection)).status_code == 200
+    assert user_client.post(url_of_test(connection)).status_code == 200  # the Test button's call
+    browser = Client()
+    browser.force_login(user)
+    browser.post(f"/connections/{connection.connection_id}/test/")  # the Test button without JS
+
+    triggers = list(connection.test_runs.order_by("queued_at", "id").values_list("trigger", flat=True))
+    assert triggers == ["api", "page", "page"]

@@ -14,10 +14,13 @@ from playwright.sync_api import expect
 
 from accounts.api_keys import api_key_create
 from connections.models import Connection, ConnectSession
+from connections.oauth.clients import oauth_app_save
 from integrations.documents import validate_document
 from tests.conftest import SCREENSHOT_DIR
-from tests.connections.factories import ConnectionFactory, integration_from_document
+from tests.connections.factories import ConnectionFactory, integration_from_document, sign_in_document
 from tests.host_site import HostSite
+from tests.oauth_provider import PASSWORD as OAUTH_PASSWORD
+from tests.oauth_provider import USERNAME as OAUTH_USERNAME
 from tests.provider_server import BEARER_TOKEN
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -210,3 +213,57 @@ def test_framing_obeys_connect_frame_ancestors(
     expect(frame.get_by_label("Connection name")).to_be_visible()  # one auth method: step 2 skipped
     assert not refusals
     shot(page, request, "2-framed")
+
+
+@pytest.fixture
+def sign_in_integration(oauth_provider, live_server, allow_local_provider):
+    """An integration whose users sign in at the real OAuth server (tests/oauth_provider)."""
+    oauth_provider.register_client(
+        "connect-app",
+        "connect-app-secret",
+        [live_server.url + "/oauth/callback"],
+        token_auth="client_secret_post",
+    )
+    document = sign_in_document(
+        oauth_provider.origin, authorizeUrl=oauth_provider.authorize_url, tokenUrl=oauth_provider.token_url
+    )
+    document["testRequest"] = {"method": "GET", "path": urlsplit(oauth_provider.userinfo_url).path}
+    document["identity"] = {"accountId": "/id", "displayName": "/name", "email": "/email"}
+    integration = integration_from_document(validate_document(document), icon_url="")
+    oauth_app_save(
+        integration=integration,
+        auth_method_id="oauth",
+        client_id="connect-app",
+        client_secret="connect-app-secret",
+    )
+    return integration
+
+
+def test_oauth_sign_in_from_a_connect_link_returns_to_the_host(
+    fresh_browser, request, user, sign_in_integration, host_site, connect_settings, connect_link
+):
+    link = connect_link(user, integrationIds=["signin"], returnUrl=host_site.url("/done"))
+    page = fresh_browser()
+    page.goto(link["url"])
+    page.get_by_label("Connection name").fill("Alice at the provider")
+    shot(page, request, "1-sign-in-step")
+    page.get_by_role("button", name=re.compile("^Sign in with")).click()
+
+    # At the provider (another origin): sign in and approve.
+    page.locator("#username").fill(OAUTH_USERNAME)
+    page.locator("#password").fill(OAUTH_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    shot(page, request, "2-provider-consent")
+    page.locator("#approve").click()
+
+    # The callback returns into the connect session, which sends the browser back to the host.
+    page.wait_for_url(re.compile(re.escape(host_site.url("/done"))))
+    connection = Connection.objects.get(user=user)
+    assert parse_qs(urlsplit(page.url).query) == {
+        "connectionId": [connection.connection_id],
+        "status": ["connected"],
+    }
+    shot(page, request, "3-back-at-the-host")
+    assert connection.connection_name == "Alice at the provider" and connection.auth_method_id == "oauth"
+    assert connection.account_email == "alice@example.com"
+    assert ConnectSession.objects.get().finished_at is not None
