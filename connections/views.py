@@ -7,6 +7,7 @@ connection at step 3 and reviews the stored (masked) connection at step 4.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -526,6 +527,8 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if finish.connection.status == Connection.Status.ACTIVE:
+        finish = replace(finish, test_run=test_run_create(connection=finish.connection, actor=finish.actor))
     if getattr(request, "connect_session", None) is not None:
         # Signed in from a host product's connect link: straight back to its returnUrl.
         return connect_session_leave(request, finish.connection)
