@@ -278,6 +278,12 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
 # --- The wizard: review & test --------------------------------------------------------------
 
 
+def _shown_value(spec: dict, value):
+    """A select's option label rather than its value ("United States", not "us")."""
+    labels = {str(o.get("value")): o.get("label") for o in spec.get("options") or []}
+    return labels.get(str(value)) or value
+
+
 def _summary(connection: Connection, auth_method: dict | None, credentials: dict) -> list[dict]:
     """Label/value rows of what is stored; secrets only say that they are set."""
     rows = [
@@ -296,7 +302,7 @@ def _summary(connection: Connection, auth_method: dict | None, credentials: dict
                     {
                         "label": spec["label"],
                         "secret": secret,
-                        "value": "" if secret else stored[spec["name"]],
+                        "value": "" if secret else _shown_value(spec, stored[spec["name"]]),
                     }
                 )
     return rows
