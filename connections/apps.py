@@ -19,7 +19,7 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Connections"
 
     def ready(self) -> None:
-        from connections.health import key_findings
+        from connections.health import key_findings, oauth_app_findings
         from connections.metrics import rotation_metrics, test_run_metrics
         from connections.proxy import ProxyGateway
         from core import doctor
@@ -28,6 +28,7 @@ class ConnectionsConfig(AppConfig):
 
         checks.register(check_encryption_keys)
         doctor.register("keys", key_findings)
+        doctor.register("oauth apps", oauth_app_findings)
         register_scrape_collector("test_runs", test_run_metrics)
         register_scrape_collector("rotation", rotation_metrics)
         connection_gateway_install(ProxyGateway())

@@ -15,8 +15,10 @@ from django.utils import timezone
 
 from connections import encryption
 from connections.models import CheckRun, Connection
+from connections.oauth.clients import oauth_client_get
 from core.doctor import Finding, Level
 from core.log_format import mask_secrets
+from integrations.documents import is_sign_in_method
 from integrations.models import Integration
 
 SAMPLE = 10  # the newest and the oldest rows each
@@ -111,7 +113,7 @@ class IntegrationHealth:
 
 def integration_health_list(*, now: datetime | None = None) -> list[IntegrationHealth]:
     """Per integration with connections or recent failures: connections by status, needing
-    attention, tests failed in the last 24 h, and a few recent error messages. Four queries."""
+    attention or reconnection, tests failed in the last 24 h, and a few recent error messages. Four queries."""
     since = (now or timezone.now()) - FAILING_WINDOW
     rows: dict[str, IntegrationHealth] = {}
 
@@ -122,6 +124,7 @@ def integration_health_list(*, now: datetime | None = None) -> list[IntegrationH
         active=Count("id", filter=Q(status=Connection.Status.ACTIVE)),
         inactive=Count("id", filter=Q(status=Connection.Status.INACTIVE)),
         needs_attention=Count("id", filter=Q(consecutive_failures__gte=settings.CONNECTION_ATTENTION_AFTER)),
+        reconnect_required=Count("id", filter=Q(needs_reconnect=True)),
     ):
         row = health_of(counted.pop("integration_id"))
         for name, value in counted.items():
@@ -157,3 +160,46 @@ def _add_samples(health_of, failed) -> None:
             # is masked again here in case an older row predates that.
             text = mask_secrets(message or "")[:SAMPLE_CHARS]
             samples.append(ErrorSample(connection_id, finished_at, status_code, text))
+
+
+def oauth_app_findings() -> Iterable[Finding]:
+    """Every sign-in method of the active catalog has an OAuth app whose secret still decrypts."""
+    methods = [
+        (integration, method["id"])
+        for integration in Integration.objects.filter(status=Integration.Status.ACTIVE).order_by("id")
+        for method in integration.auth_methods
+        if is_sign_in_method(method)
+    ]
+    missing, unreadable = [], []
+    for integration, method_id in methods:
+        try:
+            client = oauth_client_get(integration=integration, auth_method_id=method_id)
+        except encryption.CredentialsUnreadable:
+            unreadable.append(integration.pk)
+            continue
+        if client is None or not client.client_id:
+            missing.append(integration.pk)
+    ready = len(methods) - len(missing) - len(unreadable)
+    yield Finding("oauth apps", Level.OK, f"{ready} of {len(methods)} sign-in method(s) have an OAuth app")
+    if missing:
+        yield Finding(
+            "oauth apps",
+            Level.WARN,
+            f"not set up (users see 'not set up by your administrator'): {', '.join(sorted(set(missing)))}",
+            "Admin › OAuth apps (or OAUTH_<INTEGRATION>_CLIENT_ID / _CLIENT_SECRET), and register "
+            "the callback URL at the provider.",
+        )
+    if unreadable:
+        yield Finding(
+            "oauth apps",
+            Level.FAIL,
+            f"client secret cannot be decrypted: {', '.join(sorted(set(unreadable)))}",
+            "Enter the client secret again in Admin › OAuth apps (or restore its key in ENCRYPTION_KEYS).",
+        )
+    if methods and not settings.DEBUG and not settings.PUBLIC_URL:
+        yield Finding(
+            "oauth apps",
+            Level.WARN,
+            "PUBLIC_URL is not set: the callback URL follows each request's host",
+            "Set PUBLIC_URL to the address users reach this app at.",
+        )

@@ -33,6 +33,8 @@ from connections.oauth.clients import oauth_client_get
 from connections.oauth.provider import OAuthProviderError, TokenSet, token_request
 from connections.selectors import connection_credentials
 from connections.services import audit_record
+from connections.webhooks import Event, webhook_event_emit
+from core import metrics
 from core.errors import ApplicationError
 from integrations.connectivity import allowed_hosts_for
 
@@ -218,14 +220,19 @@ def oauth_token_refresh(*, connection: Connection) -> Connection:
     except OAuthProviderError as exc:
         _release(current.pk, claim)
         if exc.permanent:
+            metrics.OAUTH_REFRESHES.labels(current.integration_id, "reconnect_required").inc()
             oauth_connection_mark_needs_reconnect(connection=current, reason=exc.message)
             raise ReconnectRequired(error=exc.message) from None
+        metrics.OAUTH_REFRESHES.labels(current.integration_id, "failure").inc()
         logger.warning("connection %s: token refresh failed: %s", current.connection_id, exc.message)
+        webhook_event_emit(event_type=Event.CONNECTION_REFRESH_FAILED, connection=current, reason=exc.message)
         raise TokenRefreshFailed(error=exc.message) from None
     except BaseException:
         _release(current.pk, claim)
+        metrics.OAUTH_REFRESHES.labels(current.integration_id, "failure").inc()
         raise
     _save_refreshed(current, claim, tokens, credentials)
+    metrics.OAUTH_REFRESHES.labels(current.integration_id, "success").inc()
     logger.info("connection %s: access token refreshed", current.connection_id)
     return _load(current.pk)
 
@@ -285,3 +292,13 @@ def oauth_refresh_window() -> timedelta:
     """How far ahead proactive refresh looks: the margin plus two beat intervals, so a token is
     refreshed before any request would have to."""
     return timedelta(seconds=settings.OAUTH_REFRESH_MARGIN + 2 * settings.OAUTH_REFRESH_EVERY_SECONDS)
+
+
+def connection_credentials_for_use(*, connection: Connection) -> dict:
+    """The decrypted credentials to put on a request (a test, a proxied call); for a sign-in
+    connection with a live access token (refreshed first when it expires within
+    OAUTH_REFRESH_MARGIN). ReconnectRequired / TokenRefreshFailed as for a refresh."""
+    credentials = connection_credentials(connection=connection)
+    if connection.is_sign_in:
+        credentials["accessToken"] = oauth_access_token_get(connection=connection)
+    return credentials
