@@ -10,7 +10,7 @@ from connections.models import Connection
 from connections.selectors import connection_credentials
 from tests.accounts.factories import UserFactory
 from tests.conftest import sign_in
-from tests.connections.factories import ConnectionFactory, acme
+from tests.connections.factories import ConnectionFactory, acme, integration_from_document, provider_document
 from tests.provider_server import PASSWORD, USERNAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -202,3 +202,28 @@ def test_the_create_path_works_without_javascript(page, screenshot, local_provid
         "Connection successful"
     )
     assert Connection.objects.get(user=user).last_test_status == "success"
+
+
+def test_self_managed_gitlab_is_not_prefilled_with_gitlab_com(page, screenshot):
+    gitlab = integration_from_document(provider_document("gitlab"))
+    user = UserFactory()
+    sign_in(page, user)
+    page.goto("/connections/new/?integration=gitlab")
+    page.get_by_label(re.compile("^GitLab deployment")).select_option("self-managed")
+    server_url = page.get_by_label(re.compile("^GitLab URL"))
+    expect(server_url).to_be_visible()
+    expect(server_url).to_have_value("")
+    screenshot("gitlab-self-managed-empty")
+
+    # Editing a GitLab.com connection: its hidden default is not offered as the user's server.
+    connection = ConnectionFactory(
+        user=user,
+        integration=gitlab,
+        auth_method_id="access-token",
+        auth_method_label="Access token",
+        configured_variables={"deployment": "gitlab.com", "server_url": "https://gitlab.com"},
+        credentials={"accessToken": "glpat-abc"},
+    )
+    page.goto(f"/connections/{connection.connection_id}/edit/")
+    page.get_by_label(re.compile("^GitLab deployment")).select_option("self-managed")
+    expect(page.get_by_label(re.compile("^GitLab URL"))).to_have_value("")
