@@ -135,7 +135,8 @@ class ConnectionForm(forms.Form):
         field.spec = spec
         field.group = group
         field.secret = secret
-        field.marked_required = bool(spec.get("required"))
+        # A kept secret is not asked for again: it is not marked required.
+        field.marked_required = bool(spec.get("required")) and not keeps_current
         field.keeps_current = keeps_current
         field.required_when_shown = (
             bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current
@@ -348,9 +349,8 @@ class OAuthAppAdminForm(forms.ModelForm):
             if stored
             else "Not set."
         )
-        self.fields[
-            "auth_method_id"
-        ].help_text = "The id of a sign-in (oauth2_authorization_code) auth method."
+        if "auth_method_id" in self.fields:  # read-only once the app exists
+            self.fields["auth_method_id"].help_text = "The id of a sign-in (oauth2_authorization_code) method"
 
     def clean(self):
         cleaned = super().clean()

@@ -16,11 +16,11 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from connections.tasks import deliver_webhook, execute_test_run
+from connections.tasks import deliver_webhook, execute_test_run, oauth_refresh_connection, oauth_refresh_due
 from tests.test_celery_worker import CELERY, REDIS_URL, ROOT, stop_worker, wait_for, worker_env
 
 # Tasks the tests send to a worker's own queue.
-ROUTED_TASKS = (execute_test_run, deliver_webhook)
+ROUTED_TASKS = (execute_test_run, deliver_webhook, oauth_refresh_connection, oauth_refresh_due)
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class RealWorker:
     """``celery -A config worker`` (thread pool) on ``queue`` of the real Redis, using this test's
     database and allowed to reach the local provider."""
 
-    def __init__(self, tmp_path: Path, queue: str, *, concurrency: int = 8, **env) -> None:
+    def __init__(self, tmp_path: Path, queue: str, *, concurrency: int = 8, args: tuple = (), **env) -> None:
         self.tmp_path, self.queue = tmp_path, queue
         self.log_path = tmp_path / f"worker-{queue}.log"
         environment = worker_env(
@@ -130,6 +130,7 @@ class RealWorker:
                 "--without-heartbeat",
                 "-l",
                 "info",
+                *args,
             ],
             cwd=ROOT,
             env=environment,
