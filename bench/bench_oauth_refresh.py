@@ -44,7 +44,6 @@ def environment() -> dict:
         "CELERY_QUEUE": QUEUE,
         "CACHE_KEY_PREFIX": QUEUE,
         "OUTBOUND_ALLOWLIST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)

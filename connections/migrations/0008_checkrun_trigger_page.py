@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('connections', '0007_oauth_sign_in'),
+        ("connections", "0007_oauth_sign_in"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='checkrun',
-            name='trigger',
-            field=models.CharField(choices=[('api', 'API'), ('schedule', 'Schedule'), ('admin', 'Admin'), ('command', 'Command'), ('page', 'Page')], max_length=8),
+            model_name="checkrun",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("api", "API"),
+                    ("schedule", "Schedule"),
+                    ("admin", "Admin"),
+                    ("command", "Command"),
+                    ("page", "Page"),
+                ],
+                max_length=8,
+            ),
         ),
     ]
