@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -96,11 +97,14 @@ def start_worker(env: dict, concurrency: int, prefetch: int, index: int = 0) -> 
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    ends = time.monotonic() + 60
-    while " ready." not in log.read_text():
+    # Ready when it answers a control ping: its log may not say so (LOG_LEVEL=WARNING).
+    from config.celery import app
+
+    name = f"{QUEUE}-{index}@{socket.gethostname()}"
+    ends = time.monotonic() + 180  # a loaded machine starts workers slowly
+    while not app.control.ping(destination=[name], timeout=0.5):
         if process.poll() is not None or time.monotonic() > ends:
             sys.exit(f"the worker did not start:\n{log.read_text()}")
-        time.sleep(0.1)
     return process, log
 
 

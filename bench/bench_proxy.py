@@ -10,7 +10,8 @@ What it does:
 
 1. Starts a provider that answers every request at once with a small JSON body (its own process,
    plain ``http.server`` with keep-alive, on 127.0.0.1).
-2. Prepares a fresh SQLite database (``bench.settings``: the production settings, DEBUG off), and
+2. Prepares a fresh SQLite database, or with ``--database-url`` a PostgreSQL one you can spare
+   (``bench.settings``: the production settings, DEBUG off), and
    seeds through the real services an integration whose base URL is that provider, an API key, a
    user and one bearer-token connection (credentials really encrypted).
 3. Serves the app with gunicorn: one worker process with one thread, so the figure is per process;
@@ -39,6 +40,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import secrets
 import shutil
 import statistics
 import sys
@@ -52,7 +54,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # also when run as a file, not with -m
 
-from bench.bench_connections_api import HOST, SETTINGS, free_port, start_server  # noqa: E402
+from bench.bench_connections_api import APP, HOST, SETTINGS, free_port, start_server  # noqa: E402
 
 TOKEN = "bench-provider-token-0123456789"
 ANSWER = json.dumps({"items": [{"id": 1, "name": "Ada"}], "total": 1}).encode()
@@ -98,9 +100,9 @@ def seed(origin: str) -> tuple[str, str]:
     from connections.services import connection_create
     from integrations.services import integration_create
 
-    integration_create(
+    integration = integration_create(
         document={
-            "id": "bench-provider",
+            "id": f"bench-{secrets.token_hex(4)}",
             "displayName": "Bench provider",
             "description": "Answers at once",
             "category": "testing",
@@ -121,11 +123,14 @@ def seed(origin: str) -> tuple[str, str]:
         }
     )
     api_key, raw_key = api_key_create(name="bench")
-    user = user_create(user_id="bench_proxy", name="Bench User", email="bench-proxy@example.com")
+    tag = secrets.token_hex(4)
+    user = user_create(
+        user_id=f"bench_proxy_{tag}", name="Bench User", email=f"bench-proxy-{tag}@example.com"
+    )
     connection = connection_create(
         actor=ApiKeyPrincipal(api_key),
         user=user,
-        integration_id="bench-provider",
+        integration_id=integration.pk,
         auth_method_id="token",
         credentials={"token": TOKEN},
     )
@@ -204,6 +209,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of one slice (default 2)")
     parser.add_argument("--rounds", type=int, default=3, help="slices per side (default 3)")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up per side, seconds (default 1)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database you can spare (migrated; the rows added stay) instead of a fresh SQLite file",
+    )
     return parser.parse_args(argv)
 
 
@@ -217,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": SETTINGS,
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "DATABASE_URL": options.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
             "OUTBOUND_ALLOWLIST": HOST,
             "PROXY_RATE": "100000000/min",
         }
@@ -232,7 +241,9 @@ def main(argv: list[str] | None = None) -> None:
         call_command("migrate", verbosity=0)
         raw_key, connection_id = seed(provider_origin)
         db_connections.close_all()
-        server = start_server(env=dict(os.environ), workers=1, threads=1, log_path=workdir / "gunicorn.log")
+        server = start_server(
+            app=APP, env=dict(os.environ), workers=1, threads=1, log_path=workdir / "gunicorn.log"
+        )
         print(
             f"provider on {provider_origin}; gunicorn on {HOST}:{server.port}, 1 worker x 1 thread; "
             f"{options.rounds} rounds x {options.seconds:g} s per side; load average {os.getloadavg()[0]:.2f}",

@@ -40,6 +40,29 @@ from core.errors import ServiceUnavailable, ValidationFailed
 from core.heartbeats import heartbeats_recent
 from core.models import ProcessHeartbeat
 
+RECENT_ROWS = 20
+
+
+class RecentRowsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        # A connection re-tested daily or called all day gathers thousands of rows; show the newest.
+        return super().get_queryset()[:RECENT_ROWS]
+
+
+class RecentRowsInline(admin.TabularInline):
+    """The newest rows of a connection's (or an endpoint's) history, read-only, each linking to its page."""
+
+    formset = RecentRowsFormSet
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
 
 class AuditEventInline(admin.TabularInline):
     model = AuditEvent
@@ -74,18 +97,10 @@ TEST_RUN_FIELDS = [
     "started_at",
     "finished_at",
 ]
-RECENT_TEST_RUNS = 20
 
 
-class RecentTestRunsFormSet(BaseInlineFormSet):
-    def get_queryset(self):
-        # A connection re-tested daily gathers hundreds of runs; the page shows the newest.
-        return super().get_queryset()[:RECENT_TEST_RUNS]
-
-
-class CheckRunInline(admin.TabularInline):
+class CheckRunInline(RecentRowsInline):
     model = CheckRun
-    formset = RecentTestRunsFormSet
     fields = [
         "run_id",
         "status",
@@ -99,16 +114,7 @@ class CheckRunInline(admin.TabularInline):
     ]
     readonly_fields = fields
     ordering = ["-queued_at", "-id"]
-    verbose_name_plural = f"Recent test runs (newest {RECENT_TEST_RUNS})"
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    verbose_name_plural = f"Recent test runs (newest {RECENT_ROWS})"
 
 
 @admin.register(CheckRun)
@@ -181,26 +187,11 @@ class ProxyCallAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
 
 
-class RecentProxyCallsFormSet(BaseInlineFormSet):
-    def get_queryset(self):
-        return super().get_queryset()[:RECENT_TEST_RUNS]
-
-
-class ProxyCallInline(admin.TabularInline):
+class ProxyCallInline(RecentRowsInline):
     model = ProxyCall
-    formset = RecentProxyCallsFormSet
     fields = readonly_fields = ["created_at", "method", "path", "status_code", "duration_ms", "actor"]
     ordering = ["-created_at", "-id"]
-    verbose_name_plural = f"Recent proxied calls (newest {RECENT_TEST_RUNS})"
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    verbose_name_plural = f"Recent proxied calls (newest {RECENT_ROWS})"
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
@@ -537,14 +528,8 @@ class WebhookEndpointForm(forms.ModelForm):
         return data
 
 
-class RecentDeliveriesFormSet(BaseInlineFormSet):
-    def get_queryset(self):
-        return super().get_queryset()[:RECENT_TEST_RUNS]
-
-
-class WebhookDeliveryInline(admin.TabularInline):
+class WebhookDeliveryInline(RecentRowsInline):
     model = WebhookDelivery
-    formset = RecentDeliveriesFormSet
     fields = readonly_fields = [
         "created_at",
         "event_type",
@@ -554,16 +539,7 @@ class WebhookDeliveryInline(admin.TabularInline):
         "last_error",
     ]
     ordering = ["-created_at", "-id"]
-    verbose_name_plural = f"Recent deliveries (newest {RECENT_TEST_RUNS})"
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+    verbose_name_plural = f"Recent deliveries (newest {RECENT_ROWS})"
 
 
 @admin.register(WebhookEndpoint)

@@ -155,6 +155,8 @@ def _check_group(
             if field.get("required"):
                 errors.append(f"{path} cannot be empty" if name in values else f"{path} is required")
             continue
+        if isinstance(value, str):
+            value = value.strip()  # what is checked is what is stored (pasted keys bring spaces)
         problems = _value_errors(field, value, path)
         errors.extend(problems)
         if not problems:

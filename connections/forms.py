@@ -135,7 +135,8 @@ class ConnectionForm(forms.Form):
         field.spec = spec
         field.group = group
         field.secret = secret
-        field.marked_required = bool(spec.get("required"))
+        # A kept secret is not asked for again: it is not marked required.
+        field.marked_required = bool(spec.get("required")) and not keeps_current
         field.keeps_current = keeps_current
         field.required_when_shown = (
             bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current

@@ -11,7 +11,9 @@ client. Around that one request:
 - 429 and 5xx answers (and lost connections) are retried with exponential backoff and jitter,
   honouring ``Retry-After``, at most ``PROXY_MAX_RETRIES`` times, for idempotent methods only
   unless the caller sent an ``Idempotency-Key``;
-- an OAuth connection answered 401 gets a fresh token once and the request is sent once more;
+- an OAuth connection answered 401 gets a fresh token once (a sign-in connection's through
+  ``oauth_token_refresh``, which marks it needing reconnection when the grant is gone) and the
+  request is sent once more;
 - every call is recorded as a ``ProxyCall``: method, path with query values masked, status,
   duration, attempts and caller — never a body, a header value or a credential.
 """
@@ -34,6 +36,7 @@ from django.utils import timezone
 
 from accounts.access import actor_label
 from connections.models import Connection, ProxyCall
+from connections.oauth.tokens import connection_credentials_for_use, oauth_token_refresh
 from connections.selectors import (
     connection_base_url,
     connection_credentials,
@@ -178,7 +181,8 @@ class _ConnectionAuth:
         self.connection = connection
         self.method = connection.integration.auth_method(connection.auth_method_id) or {}
         self.url, self.base_url = url, base_url
-        self.credentials = connection_credentials(connection=connection)
+        self.credentials = connection_credentials_for_use(connection=connection)
+        self.sign_in = connection.is_sign_in
         self._applied: AppliedAuth | None = None
         self.refreshed = False
 
@@ -203,9 +207,15 @@ class _ConnectionAuth:
 
     def refresh(self) -> bool:
         """Get a fresh token once (OAuth only); False when there is nothing to refresh."""
-        if self.refreshed or self.method.get("apply", {}).get("type") not in FETCHED_TOKEN_TYPES:
+        if self.refreshed or not (
+            self.sign_in or self.method.get("apply", {}).get("type") in FETCHED_TOKEN_TYPES
+        ):
             return False
         self.refreshed = True
+        if self.sign_in:  # ReconnectRequired (409) or TokenRefreshFailed (502) when it cannot
+            self.credentials = connection_credentials(
+                connection=oauth_token_refresh(connection=self.connection)
+            )
         self._applied = None
         return True
 
@@ -270,7 +280,7 @@ class _Call:
 def _require_usable(connection: Connection) -> None:
     if connection.status != Connection.Status.ACTIVE:
         raise Conflict("Connection is inactive", error="Reactivate it (PUT status active) before using it")
-    if getattr(connection, "needs_reconnect", False):  # issue 10's state, once it has landed
+    if connection.needs_reconnect:
         raise Conflict(
             "Connection needs reconnection", error="Its user must connect the account again before it is used"
         )

@@ -56,7 +56,10 @@ def audit_record(
         "connection %s: %s by %s (%s)", connection.connection_id, action, label, ", ".join(sorted(fields))
     )
     if action in AUDIT_EVENTS:
-        webhook_event_emit(event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields))
+        details = {"reason": detail} if detail else {}
+        webhook_event_emit(
+            event_type=AUDIT_EVENTS[action], connection=connection, fields=sorted(fields), **details
+        )
     return event
 
 
@@ -458,7 +461,7 @@ def connections_reencrypt_batch(*, after_pk: int, batch_size: int) -> Reencrypte
     with transaction.atomic():
         rows = list(
             Connection.objects.select_for_update(of=("self",))
-            .filter(pk__gt=after_pk)
+            .filter(pk__gt=after_pk, deleted_at__isnull=True)  # erased: nothing to re-encrypt
             .exclude(credentials_encrypted__startswith=encryption.current_token_prefix())
             .order_by("pk")
             .values_list("pk", "connection_id", "credentials_encrypted")[:batch_size]

@@ -29,9 +29,9 @@ from connections.models import AuditEvent, CheckRun, Connection
 from connections.oauth.tokens import (
     ReconnectRequired,
     TokenRefreshFailed,
-    oauth_access_token_get,
+    connection_credentials_for_use,
 )
-from connections.selectors import connection_base_url, connection_credentials
+from connections.selectors import connection_base_url
 from connections.services import audit_record_many, identity_values
 from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
@@ -78,21 +78,12 @@ def _outcome_without_call(message: str) -> CheckOutcome:
     )
 
 
-def _credentials_for_use(connection: Connection) -> dict:
-    """The decrypted credentials; for a sign-in connection with a live access token (refreshed
-    first when it expires within OAUTH_REFRESH_MARGIN)."""
-    credentials = connection_credentials(connection=connection)
-    if connection.is_sign_in:
-        credentials["accessToken"] = oauth_access_token_get(connection=connection)
-    return credentials
-
-
 def _call_provider(connection: Connection) -> CheckOutcome:
     """Run the integration's test request with the connection's credentials. Touches no database
     (the integration must be loaded already) unless a sign-in token needs refreshing first, so
     bulk tests can run it in threads."""
     try:
-        credentials = _credentials_for_use(connection)
+        credentials = connection_credentials_for_use(connection=connection)
         base_url = connection_base_url(connection=connection)
     except CredentialsUnreadable:
         return _outcome_without_call("The stored credentials could not be read: enter them again")

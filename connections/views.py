@@ -7,6 +7,7 @@ connection at step 3 and reviews the stored (masked) connection at step 4.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -277,6 +278,12 @@ def connection_edit(request: HttpRequest, connection_id: str) -> HttpResponse:
 # --- The wizard: review & test --------------------------------------------------------------
 
 
+def _shown_value(spec: dict, value):
+    """A select's option label rather than its value ("United States", not "us")."""
+    labels = {str(o.get("value")): o.get("label") for o in spec.get("options") or []}
+    return labels.get(str(value)) or value
+
+
 def _summary(connection: Connection, auth_method: dict | None, credentials: dict) -> list[dict]:
     """Label/value rows of what is stored; secrets only say that they are set."""
     rows = [
@@ -295,7 +302,7 @@ def _summary(connection: Connection, auth_method: dict | None, credentials: dict
                     {
                         "label": spec["label"],
                         "secret": secret,
-                        "value": "" if secret else stored[spec["name"]],
+                        "value": "" if secret else _shown_value(spec, stored[spec["name"]]),
                     }
                 )
     return rows
@@ -526,6 +533,8 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
         )
     except ApplicationError as exc:
         return render(request, "connections/oauth/failed.html", {"message": exc.message}, status=400)
+    if finish.connection.status == Connection.Status.ACTIVE:
+        finish = replace(finish, test_run=test_run_create(connection=finish.connection, actor=finish.actor))
     if getattr(request, "connect_session", None) is not None:
         # Signed in from a host product's connect link: straight back to its returnUrl.
         return connect_session_leave(request, finish.connection)

@@ -51,6 +51,8 @@ AUDIT_EVENTS = {
     "update": Event.CONNECTION_UPDATED,
     "reactivate": Event.CONNECTION_UPDATED,
     "delete": Event.CONNECTION_DELETED,
+    "reconnect": Event.CONNECTION_UPDATED,
+    "needs_reconnect": Event.CONNECTION_RECONNECT_REQUIRED,
 }
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_ERROR_TEXT = 300
@@ -148,6 +150,7 @@ def connection_event_data(connection: Connection) -> dict[str, Any]:
         "status": connection.status,
         "lastTestStatus": connection.last_test_status,
         "needsAttention": connection.needs_attention,
+        "needsReconnect": connection.needs_reconnect,
     }
 
 

@@ -4,6 +4,7 @@ them), and the checks of a URL that hold for every route."""
 from __future__ import annotations
 
 import logging
+import zoneinfo
 from dataclasses import asdict
 from time import perf_counter
 from urllib.parse import unquote_plus
@@ -14,6 +15,7 @@ from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.core.signals import request_finished
+from django.utils import timezone
 
 from core import request_context
 from core.api.parsers import unstorable_text_problem
@@ -109,3 +111,23 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             if policy:
                 response[CSP_HEADER] = policy
         return response
+
+
+class UserTimeZoneMiddleware:
+    """Dates in the user's own time zone: the browser names it in the ``tz`` cookie
+    (static/js/dates.js); without it, or with an unknown name, pages use UTC."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        name = request.COOKIES.get("tz", "")
+        try:
+            zone = zoneinfo.ZoneInfo(name) if name else None
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        return self.get_response(request)

@@ -73,7 +73,7 @@ class _Server(ThreadingHTTPServer):
             if self.failures_left:
                 self.failures_left -= 1
                 return 500
-            return 204
+            return 200
 
     def add(self, received: Received) -> None:
         with self.lock:

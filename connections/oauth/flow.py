@@ -34,7 +34,6 @@ from connections.oauth.provider import (
     pkce_pair,
     token_request,
 )
-from connections.test_run_services import test_run_create
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from integrations.connectivity import allowed_hosts_for
 from integrations.documents import is_sign_in_method
@@ -63,8 +62,10 @@ class OAuthStart:
 class OAuthFinish:
     connection: Connection
     reconnected: bool
-    test_run: CheckRun | None
     return_url: str
+    actor: str  # who started the flow
+    # Set by the caller, which tests the connection (test runs sit above this package).
+    test_run: CheckRun | None = None
 
 
 def _state_hash(state: str) -> str:
@@ -279,9 +280,8 @@ def oauth_flow_finish(
         raise OAuthFlowFailed(
             f"{integration.display_name} answered with unusable settings: {problems}"
         ) from None
-    run = test_run_create(connection=connection, actor=flow.actor) if connection.status == "active" else None
     return OAuthFinish(
-        connection=connection, reconnected=reconnected, test_run=run, return_url=flow.return_url
+        connection=connection, reconnected=reconnected, return_url=flow.return_url, actor=flow.actor
     )
 
 

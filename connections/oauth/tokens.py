@@ -33,6 +33,7 @@ from connections.oauth.clients import oauth_client_get
 from connections.oauth.provider import OAuthProviderError, TokenSet, token_request
 from connections.selectors import connection_credentials
 from connections.services import audit_record
+from connections.webhooks import Event, webhook_event_emit
 from core import metrics
 from core.errors import ApplicationError
 from integrations.connectivity import allowed_hosts_for
@@ -224,6 +225,7 @@ def oauth_token_refresh(*, connection: Connection) -> Connection:
             raise ReconnectRequired(error=exc.message) from None
         metrics.OAUTH_REFRESHES.labels(current.integration_id, "failure").inc()
         logger.warning("connection %s: token refresh failed: %s", current.connection_id, exc.message)
+        webhook_event_emit(event_type=Event.CONNECTION_REFRESH_FAILED, connection=current, reason=exc.message)
         raise TokenRefreshFailed(error=exc.message) from None
     except BaseException:
         _release(current.pk, claim)
@@ -290,3 +292,13 @@ def oauth_refresh_window() -> timedelta:
     """How far ahead proactive refresh looks: the margin plus two beat intervals, so a token is
     refreshed before any request would have to."""
     return timedelta(seconds=settings.OAUTH_REFRESH_MARGIN + 2 * settings.OAUTH_REFRESH_EVERY_SECONDS)
+
+
+def connection_credentials_for_use(*, connection: Connection) -> dict:
+    """The decrypted credentials to put on a request (a test, a proxied call); for a sign-in
+    connection with a live access token (refreshed first when it expires within
+    OAUTH_REFRESH_MARGIN). ReconnectRequired / TokenRefreshFailed as for a refresh."""
+    credentials = connection_credentials(connection=connection)
+    if connection.is_sign_in:
+        credentials["accessToken"] = oauth_access_token_get(connection=connection)
+    return credentials

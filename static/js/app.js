@@ -2,6 +2,7 @@
 import { enhanceCatalogFilter } from "./catalog-filter.js";
 import { enhanceConnectionForm, focusErrorSummary } from "./connection-form.js";
 import { enhanceDeleteLinks } from "./confirm-delete.js";
+import { rememberTimeZone } from "./dates.js";
 import { enhanceTestForm } from "./connection-test.js";
 import { enhanceToasts } from "./toasts.js";
 
@@ -20,6 +21,7 @@ function restoreMissingIcons() {
 }
 
 function start() {
+  rememberTimeZone();
   enhanceToasts();
   restoreMissingIcons();
   document.querySelectorAll("[data-filter-catalog]").forEach(enhanceCatalogFilter);

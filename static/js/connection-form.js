@@ -122,12 +122,16 @@ function showSummary(form, problems) {
   summary.focus();
 }
 
+const TRIMMED = new Set(["text", "password", "url", "email", "search", "textarea"]);
+
 function enhanceValidation(form) {
   form.noValidate = true;
   form.addEventListener("submit", (event) => {
     const problems = [];
     [...form.elements].forEach((control) => {
       if (!control.willValidate || !control.name) return;
+      // The server trims every value before checking and storing it; so does the browser.
+      if (TRIMMED.has(control.type) && control.value !== control.value.trim()) control.value = control.value.trim();
       const message = control.checkValidity() ? null : messageFor(control);
       setFieldErrors(control, message ? [message] : []);
       if (message) problems.push({ control, message });

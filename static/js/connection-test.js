@@ -1,5 +1,6 @@
 // Live connection tests: queue the test through the API, then poll its status until it finishes.
 // The enclosing form still works without this module (the server runs the test and redirects).
+import { formatDate } from "./dates.js";
 import { requestJSON } from "./csrf.js";
 import { showToast } from "./toasts.js";
 
@@ -34,7 +35,7 @@ function resultView(run) {
   if (run.statusCode) facts.append(fact("Status code", String(run.statusCode)));
   if (run.responseTime !== null && run.responseTime !== undefined) facts.append(fact("Response time", `${run.responseTime} ms`));
   if (run.finishedAt) {
-    const time = element("time", "", new Date(run.finishedAt).toLocaleString());
+    const time = element("time", "", formatDate(run.finishedAt));
     time.dateTime = run.finishedAt;
     const wrapper = element("div");
     wrapper.append(element("dt", "", "Tested"), element("dd"));

@@ -183,3 +183,20 @@ def test_plain_http_only_for_allowlisted_hosts(settings):
         configured_variables={"host": "crm.corp.test"},
     )
     assert valid.base_url == "http://crm.corp.test/api"
+
+
+def test_values_are_stored_as_they_were_checked_trimmed(user):
+    from connections.selectors import connection_credentials
+    from connections.services import connection_create
+    from tests.connections.factories import integration_from_document, provider_document
+
+    integration_from_document(provider_document("stripe"))
+    connection = connection_create(
+        actor=user,
+        user=user,
+        integration_id="stripe",
+        auth_method_id="api-key",
+        credentials={"secretKey": "  sk_test_abc123\n"},
+        configured_variables={},
+    )
+    assert connection_credentials(connection=connection) == {"secretKey": "sk_test_abc123"}

@@ -2,6 +2,7 @@
 a plain multi-step form), edit mode, My Connections, delete and reactivate."""
 
 import re
+from datetime import UTC
 
 import pytest
 from django.test import Client
@@ -571,3 +572,31 @@ def test_a_changed_secret_clears_the_last_test_on_review(client, user):
     response = client.post(edit, data, follow=True)
     page = html(response)
     assert "Welcome Dana" not in page and "Not tested since your last change." in page
+
+
+def test_dates_use_one_format_in_the_users_time_zone(client, user):
+    from datetime import datetime
+
+    acme_connection(user, last_test_status="success", last_test_date=datetime(2026, 1, 15, 13, 5, tzinfo=UTC))
+    assert '2026-01-15T13:05:00+00:00">Jan 15, 2026, 13:05 UTC</time>' in html(client.get("/my-connections/"))
+    client.cookies["tz"] = "Europe/Paris"  # as static/js/dates.js sets it
+    assert ">Jan 15, 2026, 14:05 CET</time>" in html(client.get("/my-connections/"))
+    client.cookies["tz"] = "Not/AZone"
+    assert ">Jan 15, 2026, 13:05 UTC</time>" in html(client.get("/my-connections/"))
+
+
+def test_review_shows_option_labels_and_edit_does_not_mark_kept_secrets_required(client, user):
+    connection = acme_connection(
+        user,
+        credentials={
+            "username": "dana",
+            "password": "s3cret-Passw0rd",
+            "region": "eu",
+            "euToken": "tok-123456",
+        },
+    )
+    page = html(client.get(reverse("connection-review", args=[connection.connection_id])))
+    assert ">EU<" in page and ">eu<" not in page
+    edit = html(client.get(reverse("connection-edit", args=[connection.connection_id])))
+    password_label = re.search(r'<label for="id_credentials__password">(.*?)</label>', edit, re.S)[1]
+    assert "required" not in password_label and "Leave blank to keep the current value." in edit

@@ -7,13 +7,24 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connections.models import Connection, ProxyCall
+from connections import webhooks
+from connections.models import Connection, ProxyCall, WebhookDelivery, WebhookEndpoint
+from connections.oauth.clients import oauth_app_save
+from connections.selectors import connection_credentials
 from integrations.documents import validate_document
 from tests import provider_server as provider
-from tests.connections.factories import integration_from_document, local_connection, local_provider
+from tests.connections.factories import (
+    integration_from_document,
+    local_connection,
+    local_provider,
+    sign_in_connection,
+    sign_in_credentials,
+    sign_in_document,
+)
 from tests.integrations.test_connectivity import GOOD
 
 pytestmark = pytest.mark.django_db
+ALL_EVENTS = list(WebhookEndpoint.Event.values)
 
 PROTECTED_PATH = {
     "basic": "/basic",
@@ -460,3 +471,82 @@ def test_a_proxied_call_makes_a_bounded_number_of_queries(
         response = proxy(key_client, connection, path="/bearer")
 
     assert response.json()["status"] == 200
+
+
+# --- Sign-in (authorization code) connections, against the real OAuth server of tests/oauth_provider
+
+IDP_CLIENT, IDP_SECRET = "proxy-app", "proxy-app-secret-4Kd9"
+
+
+@pytest.fixture
+def idp(oauth_provider, allow_local_provider):
+    oauth_provider.register_client(
+        IDP_CLIENT,
+        IDP_SECRET,
+        ["http://127.0.0.1/callback"],
+        require_pkce=False,
+        token_auth="client_secret_post",
+    )
+    document = sign_in_document(
+        oauth_provider.origin,
+        integration_id="idp",
+        tokenUrl=oauth_provider.token_url,
+        authorizeUrl=oauth_provider.authorize_url,
+    )
+    integration = integration_from_document(document)
+    oauth_app_save(
+        integration=integration, auth_method_id="oauth", client_id=IDP_CLIENT, client_secret=IDP_SECRET
+    )
+    webhooks.webhook_endpoint_create(url="https://hooks.example.com/connections", events=ALL_EVENTS)
+    return integration
+
+
+def signed_in(idp, oauth_provider, user, *, access_token="at-stale-token-1"):
+    tokens = oauth_provider.issue_tokens(IDP_CLIENT, scope="read")
+    credentials = sign_in_credentials(
+        access_token=access_token, refresh_token=tokens["refresh_token"], expires_in=3600
+    )
+    return sign_in_connection(idp, user=user, credentials=credentials)
+
+
+def test_a_sign_in_connection_answered_401_is_refreshed_once_and_retried(
+    key_client, oauth_provider, idp, user
+):
+    connection = signed_in(idp, oauth_provider, user)
+
+    response = proxy(key_client, connection, path="/userinfo")
+
+    assert response.json()["status"] == 200 and response.json()["body"]["login"] == "alice"
+    assert oauth_provider.stats()["token_requests"]["refresh_token"] == 1
+    stored = connection_credentials(connection=Connection.objects.get(pk=connection.pk))
+    assert stored["accessToken"] != "at-stale-token-1"
+    assert ProxyCall.objects.get(connection=connection).attempts == 2
+
+
+def test_a_sign_in_connection_whose_grant_is_gone_needs_reconnection(key_client, oauth_provider, idp, user):
+    connection = signed_in(idp, oauth_provider, user)
+    oauth_provider.invalidate_grants()
+
+    refused = proxy(key_client, connection, path="/userinfo")
+    again = proxy(key_client, connection, path="/userinfo")
+
+    assert (
+        refused.status_code == 409 and refused.json()["message"] == "The connection needs to be reconnected"
+    )
+    assert Connection.objects.get(pk=connection.pk).needs_reconnect
+    assert again.status_code == 409 and again.json()["message"] == "Connection needs reconnection"
+    (event,) = WebhookDelivery.objects.filter(event_type="connection.reconnect_required")
+    assert event.payload["data"]["connectionId"] == connection.connection_id
+    assert "invalid_grant" in event.payload["data"]["reason"]
+    assert IDP_SECRET not in json.dumps(event.payload)
+
+
+def test_a_failed_refresh_answers_502_and_is_an_event(key_client, oauth_provider, idp, user):
+    connection = signed_in(idp, oauth_provider, user)
+    oauth_provider.configure(token_endpoint="error")
+
+    response = proxy(key_client, connection, path="/userinfo")
+
+    assert response.status_code == 502 and response.json()["message"] == "Could not refresh the access token"
+    assert not Connection.objects.get(pk=connection.pk).needs_reconnect
+    assert WebhookDelivery.objects.filter(event_type="connection.refresh_failed").count() == 1
