@@ -49,6 +49,9 @@ def _widget(spec: dict, *, secret: bool) -> forms.Widget:
         return forms.Textarea(attrs={"rows": 4})
     if kind == "select":
         return forms.Select()
+    if "instanceOf" in spec:
+        # A bare instance name is welcome here, which type=url would refuse.
+        return forms.TextInput(attrs={"autocomplete": "off", "inputmode": "url"})
     widget_class = {"url": forms.URLInput, "email": forms.EmailInput, "number": forms.NumberInput}
     return widget_class.get(kind, forms.TextInput)(attrs={"autocomplete": "off"})
 
