@@ -208,7 +208,7 @@ def test_self_managed_gitlab_is_not_prefilled_with_gitlab_com(page, screenshot):
     gitlab = integration_from_document(provider_document("gitlab"))
     user = UserFactory()
     sign_in(page, user)
-    page.goto("/connections/new/?integration=gitlab")
+    page.goto("/connections/new/?integration=gitlab&authMethod=access-token")
     page.get_by_label(re.compile("^GitLab deployment")).select_option("self-managed")
     server_url = page.get_by_label(re.compile("^GitLab URL"))
     expect(server_url).to_be_visible()
