@@ -25,6 +25,7 @@ from integrations.models import Integration
 from integrations.url_templates import (
     UrlTemplateError,
     host_matches,
+    instance_address,
     resolve_template,
     resolved_host,
     template_variables,
@@ -157,6 +158,8 @@ def _check_group(
             continue
         if isinstance(value, str):
             value = value.strip()  # what is checked is what is stored (pasted keys bring spaces)
+            if "instanceOf" in field:
+                value = instance_address(value, field["instanceOf"])
         problems = _value_errors(field, value, path)
         errors.extend(problems)
         if not problems:

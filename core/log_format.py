@@ -31,10 +31,11 @@ _WELL_KNOWN = [
 
 
 def mask_secrets(text: str) -> str:
-    text = redaction.mask_forms(text, request_context.hidden_forms())
+    # Shapes first: a registered value that is also a word ("Bearer" as a token type) must not
+    # break the shape that would have masked the token after it.
     for pattern in _WELL_KNOWN:
         text = pattern.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
-    return text
+    return redaction.mask_forms(text, request_context.hidden_forms())
 
 
 def _context_fields() -> dict[str, str]:

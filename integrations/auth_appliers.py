@@ -242,7 +242,9 @@ class OAuth2AuthorizationCodeApplier(AuthApplier):
 
     def apply(self, spec, context):
         token = render_template("{{accessToken}}", context.values)
-        return AppliedAuth(headers={"Authorization": safe_header_value("Authorization", f"Bearer {token}")})
+        header, prefix = spec.get("tokenHeader", "Authorization"), spec.get("tokenPrefix", "Bearer")
+        value = f"{prefix} {token}" if prefix else token
+        return AppliedAuth(headers={header: safe_header_value(header, value)})
 
 
 def apply_credentials(

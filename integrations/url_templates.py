@@ -102,3 +102,27 @@ def host_matches(host: str, allowed_hosts: list[str]) -> bool:
 
 def resolved_host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
+
+
+def instance_address(value: str, spec: dict) -> str:
+    """A field's ``instanceOf`` rule: what users paste for their own instance, as its address.
+
+    With ``{"domain": "my.salesforce.com", "aliases": ["lightning.force.com"]}``, a bare
+    ``mycompany``, ``mycompany.my.salesforce.com`` and the browser's
+    ``https://mycompany.lightning.force.com/lightning/page/home`` all become
+    ``https://mycompany.my.salesforce.com``. Other hosts are left alone (the field's pattern and
+    the baseUrl's ``allowedHosts`` then reject them with their own messages).
+    """
+    text = value.strip()
+    host = urlsplit(text if SCHEME.match(text) else f"https://{text}").hostname or ""
+    if not host or not HOST_LABELS.match(host):
+        return value
+    domain = spec["domain"].lower()
+    for alias in spec.get("aliases", []):
+        if host.endswith(f".{alias.lower()}"):
+            return f"https://{host[: -len(alias)]}{domain}"
+    if "." not in host:
+        return f"https://{host}.{domain}"
+    if host.endswith(f".{domain}") or host_matches(host, spec.get("keep", [])):
+        return f"https://{host}"
+    return value

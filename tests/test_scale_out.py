@@ -36,7 +36,8 @@ from tests.connections.factories import local_connection, local_provider, salesf
 from tests.connections.task_queue import database_url_for_workers
 from tests.test_celery_worker import CELERY, ROOT, wait_for
 
-pytestmark = [pytest.mark.scale_out, pytest.mark.django_db(transaction=True)]
+# "worker" too: in a parallel run the cluster starts once, in the process that runs worker tests.
+pytestmark = [pytest.mark.scale_out, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 # A Redis database of this test's own; keys and queues carry a per-run prefix besides.

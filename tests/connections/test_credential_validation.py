@@ -200,3 +200,38 @@ def test_values_are_stored_as_they_were_checked_trimmed(user):
         configured_variables={},
     )
     assert connection_credentials(connection=connection) == {"secretKey": "sk_test_abc123"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("mycompany", "https://mycompany.my.salesforce.com"),
+        (" mycompany.my.salesforce.com ", "https://mycompany.my.salesforce.com"),
+        ("https://mycompany.lightning.force.com/lightning/page/home", "https://mycompany.my.salesforce.com"),
+        ("https://acme--dev.sandbox.lightning.force.com/", "https://acme--dev.sandbox.my.salesforce.com"),
+        ("https://mycompany.salesforce.com/", "https://mycompany.salesforce.com"),
+    ],
+)
+def test_salesforce_accepts_what_users_copy_and_stores_the_instance_address(typed, stored):
+    valid = validate_connection_input(
+        integration=salesforce(),
+        auth_method_id="api-key",
+        credentials={"apiKey": "k"},
+        configured_variables={"instance_url": typed},
+    )
+
+    assert valid.configured_variables == {"instance_url": stored}
+    assert valid.base_url == f"{stored}/services/data/v58.0"
+
+
+def test_a_lightning_address_on_another_domain_is_refused():
+    errors = errors_of(
+        integration=salesforce(),
+        auth_method_id="api-key",
+        credentials={"apiKey": "k"},
+        configured_variables={"instance_url": "https://mycompany.lightning.force.com.evil.example"},
+    )
+
+    assert errors == [
+        "configuredVariables.instance_url must be your Salesforce address, such as https://mycompany.my.salesforce.com"
+    ]

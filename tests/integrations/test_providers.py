@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.documents import PROVIDERS_DIR, load_document_file
+from integrations.documents import PROVIDERS_DIR, is_sign_in_method, load_document_file
 from integrations.url_templates import host_matches, resolve_template, resolved_host, template_variables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,8 +89,42 @@ def test_provider_file_is_valid_and_complete(path: Path):
     assert document["testRequest"]["method"] in ("GET", "HEAD"), "connection tests must be read-only"
     for method in document["authMethods"]:
         assert method.get("description")
+        if is_sign_in_method(method):
+            assert not method["fields"], "signing in at the provider, the user types no credential"
+            continue
         assert method["fields"], "every method asks for some credential"
         assert any(f["type"] == "password" or f.get("secret") for f in method["fields"])
+
+
+SIGN_IN_PROVIDERS = [
+    "salesforce",
+    "hubspot",
+    "github",
+    "gitlab",
+    "google-sheets",
+    "slack",
+    "notion",
+    "airtable",
+    "pipedrive",
+    "mailchimp",
+    "zendesk",
+    "shopify",
+]
+
+
+@pytest.mark.parametrize("integration_id", SIGN_IN_PROVIDERS)
+def test_sign_in_endpoints_are_https_on_the_providers_hosts(integration_id):
+    document = load_document_file(PROVIDERS_DIR / integration_id / "auth.schema.json")
+    (method,) = [m for m in document["authMethods"] if is_sign_in_method(m)]
+    apply = method["apply"]
+    defaults = {f["name"]: f["default"] for f in method.get("additionalFields", []) if "default" in f}
+    values = {**SAMPLE_VALUES, **defaults}
+    for key in ("authorizeUrl", "tokenUrl", "revocationUrl"):
+        if key in apply:
+            url = resolve_template(apply[key], values)
+            assert url.startswith("https://"), (key, url)
+            if key != "authorizeUrl":  # only the browser goes to the consent page
+                assert host_matches(resolved_host(url), document["allowedHosts"]), (key, url)
 
 
 @pytest.mark.parametrize("path", PROVIDER_FILES, ids=provider_ids())

@@ -57,3 +57,20 @@ def test_every_catalog_pattern_compiles_with_the_v_flag_and_checks_in_the_form(p
     assert page.evaluate("el => el.validity.patternMismatch", key.element_handle())
     key.fill("sk_test_abc123")
     assert not page.evaluate("el => el.validity.patternMismatch", key.element_handle())
+
+
+def test_salesforce_address_field_takes_a_bare_name_or_the_browsers_lightning_address(page, screenshot):
+    integration_from_document(provider_document("salesforce"))
+    sign_in(page, UserFactory())
+    page.goto("/connections/new/?integration=salesforce&authMethod=api-key")
+    field = page.get_by_label(re.compile("^Instance URL"))
+    for typed in (
+        "mycompany",
+        "mycompany.my.salesforce.com",
+        "https://mycompany.lightning.force.com/lightning/page/home",
+    ):
+        field.fill(typed)
+        assert page.evaluate("el => el.validity.valid", field.element_handle()), typed
+    field.fill("https://evil.example.com")
+    assert page.evaluate("el => el.validity.patternMismatch", field.element_handle())
+    screenshot("salesforce-instance-field")
