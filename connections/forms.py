@@ -86,7 +86,8 @@ class ConnectionForm(forms.Form):
     """Connection name plus one input per ``fields`` (credentials) and ``additionalFields``
     (configuredVariables) entry of ``auth_method``.
 
-    ``editing`` marks secret inputs optional: left blank, the stored value is kept.
+    ``editing`` marks secret inputs optional: left blank, the stored value is kept. ``kept``
+    names the secrets a wizard draft holds from a refused submit: optional too, blank keeps them.
     """
 
     connection_name = forms.CharField(
@@ -96,7 +97,9 @@ class ConnectionForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "aria-describedby": "connection_name-help"}),
     )
 
-    def __init__(self, *args, auth_method: dict, editing: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *args, auth_method: dict, editing: bool = False, kept: frozenset[str] = frozenset(), **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.auth_method = auth_method
         self.editing = editing
@@ -115,6 +118,19 @@ class ConnectionForm(forms.Form):
             show_when = spec.get("showWhen")
             if show_when:
                 self.fields[key].show_when = self._condition(show_when, labels)
+        self.mark_kept(kept)
+
+    def mark_kept(self, names: frozenset[str]) -> None:
+        """Show the secrets ``names`` as kept by the wizard draft: optional, blank keeps them."""
+        self.kept = names
+        for key, (_group, spec) in self.specs.items():
+            field = self.fields[key]
+            if not field.secret or spec["name"] not in names:
+                continue
+            field.kept_in_draft = field.keeps_current = True
+            field.marked_required = field.required_when_shown = False
+            field.widget.attrs.pop("required", None)
+            field.widget.attrs["placeholder"] = "•••••••• (kept)"
 
     def _field(self, group: str, spec: dict, key: str) -> forms.Field:
         secret = is_secret_field(spec)
@@ -141,6 +157,7 @@ class ConnectionForm(forms.Form):
         # A kept secret is not asked for again: it is not marked required.
         field.marked_required = bool(spec.get("required")) and not keeps_current
         field.keeps_current = keeps_current
+        field.kept_in_draft = False
         field.required_when_shown = (
             bool(spec.get("required")) and bool(spec.get("showWhen")) and not keeps_current
         )
@@ -196,6 +213,29 @@ class ConnectionForm(forms.Form):
                 raw = self.cleaned_data.get(key) or ""
                 values[spec["name"]] = self._typed(spec, raw) if raw != "" else ""
         return values
+
+    def secrets_typed(self) -> dict[str, str]:
+        """The secrets typed into this submit that the services did not reject, by name."""
+        return {
+            spec["name"]: self.cleaned_data[key]
+            for key, (group, spec) in self.specs.items()
+            if group == CREDENTIALS
+            and self.fields[key].secret
+            and self.cleaned_data.get(key)
+            and key not in self.errors
+        }
+
+    def secrets_to_reenter(self) -> list[forms.BoundField]:
+        """Secret inputs of a refused submit the user must fill in again: rejected ones, and
+        required ones neither typed nor kept."""
+        return [
+            self[key]
+            for key, (group, spec) in self.specs.items()
+            if self.fields[key].secret
+            and not self.fields[key].keeps_current
+            and self._shown(key)
+            and (key in self.errors or (spec.get("required") and not self.data.get(key)))
+        ]
 
     @property
     def credentials(self) -> dict[str, Any]:

@@ -30,11 +30,20 @@ from connections.selectors import connection_credentials, connection_get_for_act
 from connections.services import (
     ConnectionChanges,
     connection_create,
+    connection_create_idempotent,
     connection_delete,
     connection_reactivate,
     connection_update,
+    idempotency_fingerprint,
 )
 from connections.test_run_services import test_run_create
+from connections.wizard_drafts import (
+    wizard_draft_end,
+    wizard_draft_idempotency_key,
+    wizard_draft_keep_secrets,
+    wizard_draft_new_token,
+    wizard_draft_secrets,
+)
 from core.errors import ApplicationError, NotFound, ValidationFailed
 from integrations.documents import is_secret_field, is_sign_in_method
 from integrations.models import Integration, category_label
@@ -122,24 +131,24 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
     if is_sign_in_method(auth_method):
         return _sign_in_step(request, integration, auth_method)
 
+    draft = request.POST.get("draft") or wizard_draft_new_token()
+    kept = wizard_draft_secrets(session=request.session, token=draft) if request.method == "POST" else {}
     form = ConnectionForm(
-        request.POST or None, auth_method=auth_method, initial={NAME_FIELD: integration.display_name}
+        request.POST or None,
+        auth_method=auth_method,
+        initial={NAME_FIELD: integration.display_name},
+        kept=frozenset(kept),
     )
+    duplicate = None
     if request.method == "POST" and form.is_valid():
         try:
-            connection = connection_create(
-                actor=request.user,
-                user=request.user,
-                integration_id=integration.pk,
-                auth_method_id=method_id,
-                connection_name=form.cleaned_data[NAME_FIELD],
-                credentials=form.credentials,
-                configured_variables=form.configured_variables,
-            )
+            return _create_from_draft(request, integration, method_id, form, draft=draft, kept=kept)
+        except _SameName as same:
+            duplicate = same.connection
         except ApplicationError as exc:
             _save_errors(form, exc)
-        else:
-            return redirect("connection-review", connection_id=connection.connection_id)
+    if request.method == "POST":
+        _keep_draft_secrets(request, form, draft=draft, kept=kept)
     start = request.path
     method_step = None if only_method else f"{start}?integration={integration.pk}"
     return render(
@@ -151,9 +160,92 @@ def connection_wizard(request: HttpRequest) -> HttpResponse:
             "auth_method": auth_method,
             "form": form,
             "error_count": _error_count(form),
+            "reenter": form.secrets_to_reenter() if form.errors else [],
+            "draft": draft,
+            "duplicate": duplicate,
             "back_url": method_step or start,
         },
     )
+
+
+class _SameName(Exception):
+    """The user already has an active connection with this integration and name."""
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.connection_id)
+        self.connection = connection
+
+
+def _refuse_same_name(request: HttpRequest, integration: Integration, name: str) -> None:
+    """Ask before a second connection with the same integration and name, unless the user
+    already chose "Create it anyway"."""
+    if request.POST.get("allow_duplicate"):
+        return
+    existing = Connection.objects.filter(
+        user=request.user,
+        integration=integration,
+        connection_name=name.strip() or integration.display_name,
+        status=Connection.Status.ACTIVE,
+    ).first()
+    if existing is not None:
+        raise _SameName(existing)
+
+
+def _create_from_draft(
+    request: HttpRequest,
+    integration: Integration,
+    method_id: str,
+    form: ConnectionForm,
+    *,
+    draft: str,
+    kept: dict,
+) -> HttpResponse | None:
+    """Create the draft's one connection and go to its review (post/redirect/get); None when
+    the services refused it (their errors are on ``form``). A draft that was saved already —
+    Back, then submit again — leads to the connection it made instead of a second one."""
+    shown = form.values_for_update(CREDENTIALS)
+    credentials = {**{n: v for n, v in kept.items() if n in shown}, **form.credentials}
+    made = []
+
+    def create() -> Connection:
+        _refuse_same_name(request, integration, form.cleaned_data[NAME_FIELD] or "")
+        made.append(
+            connection_create(
+                actor=request.user,
+                user=request.user,
+                integration_id=integration.pk,
+                auth_method_id=method_id,
+                connection_name=form.cleaned_data[NAME_FIELD],
+                credentials=credentials,
+                configured_variables=form.configured_variables,
+            )
+        )
+        return made[0]
+
+    connection = connection_create_idempotent(
+        actor=request.user,
+        idempotency_key=wizard_draft_idempotency_key(token=draft),
+        # Any resubmit of the draft is the same create, whatever was changed on the way back.
+        request_fingerprint=idempotency_fingerprint({"wizardDraft": draft}),
+        create=create,
+    )
+    wizard_draft_end(session=request.session, token=draft)
+    if not made:
+        messages.info(
+            request,
+            f"“{connection.connection_name}” was already saved, so no second connection was created. "
+            "Edit it here to change anything.",
+        )
+    return redirect("connection-review", connection_id=connection.connection_id)
+
+
+def _keep_draft_secrets(request: HttpRequest, form: ConnectionForm, *, draft: str, kept: dict) -> None:
+    """After a refused submit: keep the secrets the user typed (or had kept) for the draft,
+    except those the services rejected, and show them as kept."""
+    rejected = {form.specs[key][1]["name"] for key in form.errors if key in form.specs}
+    values = {n: v for n, v in {**kept, **form.secrets_typed()}.items() if n not in rejected}
+    wizard_draft_keep_secrets(session=request.session, token=draft, values=values)
+    form.mark_kept(frozenset(values))
 
 
 def _choose_integration(request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,8 @@
 """Sign-in connections as operators see them: refreshes in /metrics, reconnections in the health
 view, OAuth apps in manage.py doctor."""
 
+import re
+
 import pytest
 
 from connections.models import OAuthApp
@@ -66,13 +68,17 @@ def test_the_health_view_counts_connections_needing_reconnection(admin_client, s
 def test_doctor_lists_sign_in_methods_without_an_app_and_apps_whose_secret_is_lost(signin, settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/14"
     table, _failure = doctor()
-    assert "oauth apps warn not set up (users see 'not set up by your administrator'): signin" in flat(table)
+    # The bundled catalog's sign-in methods are listed too, none of them set up in tests.
+    warned = "oauth apps warn not set up (users see 'not set up by your administrator'): "
+    assert warned in flat(table)
+    missing = flat(table).split(warned, 1)[1].split(" fix:", 1)[0]
+    assert "signin" in missing.split(", ")
 
     oauth_app_save(
         integration=signin, auth_method_id="oauth", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
     )
     table, _failure = doctor()
-    assert "oauth apps ok 1 of 1 sign-in method(s) have an OAuth app" in flat(table)
+    assert re.search(r"oauth apps ok 1 of \d+ sign-in method\(s\) have an OAuth app", flat(table))
 
     OAuthApp.objects.update(client_secret_encrypted="v1.gone.AAAA")
     table, failure = doctor()
