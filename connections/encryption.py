@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -164,7 +165,11 @@ def encrypt_json(value: dict, *, bound_to: str) -> str:
 
 
 def decrypt_json(token: str, *, bound_to: str) -> dict:
-    value = json.loads(decrypt(token, bound_to=bound_to))
+    plaintext = decrypt(token, bound_to=bound_to)
+    try:  # every list item is decrypted to mask it: orjson parses several times faster
+        value = orjson.loads(plaintext)
+    except orjson.JSONDecodeError:  # what only the stdlib reads (integers beyond 64 bits, NaN)
+        value = json.loads(plaintext)
     hide_in_logs(_secret_values(value))
     return value
 

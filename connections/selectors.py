@@ -80,7 +80,9 @@ def connection_get_for_actor(*, actor, connection_id: str, include_deleted: bool
     rows = Connection.objects.filter(connection_id=connection_id)
     if not include_deleted:
         rows = rows.filter(deleted_at__isnull=True)
-    connection = rows.select_related("user").annotate(catalog_revision=catalog_revision()).first()
+    # connection_id is unique: no ordering to compile, at most one row to read.
+    found = rows.select_related("user").annotate(catalog_revision=catalog_revision()).order_by()[:1]
+    connection = next(iter(found), None)
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import F, IntegerField
+from django.db.models.expressions import RawSQL
 
 from integrations.models import CatalogRevision, Integration
 
@@ -30,10 +31,17 @@ class _Snapshot:
 _snapshot: _Snapshot | None = None
 
 
-def catalog_revision() -> Coalesce:
-    """The catalog's revision, to annotate onto a query that is made anyway."""
-    number = CatalogRevision.objects.filter(pk=REVISION_ROW).values("number")[:1]
-    return Coalesce(Subquery(number), Value(0))
+def catalog_revision() -> RawSQL:
+    """The catalog's revision, to annotate onto a query that is made anyway. Written as SQL: a
+    Subquery would be compiled again, as a query of its own, on every hot request."""
+    return RawSQL(_REVISION_SQL, (REVISION_ROW,), output_field=IntegerField())
+
+
+_REVISION_SQL = "COALESCE((SELECT {number} FROM {table} WHERE {pk} = %s), 0)".format(
+    number=connection.ops.quote_name(CatalogRevision._meta.get_field("number").column),
+    table=connection.ops.quote_name(CatalogRevision._meta.db_table),
+    pk=connection.ops.quote_name(CatalogRevision._meta.pk.column),
+)
 
 
 def catalog_changed() -> None:
