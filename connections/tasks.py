@@ -13,7 +13,7 @@ from django.conf import settings
 
 from connections import test_run_schedule, test_run_services, webhooks
 from connections.oauth import tokens
-from core.tasks import once_per_period, publish
+from core.tasks import once_per_period, publish_many
 
 # Tokens queued for refresh per beat tick; the rest wait for the next tick (soonest first).
 REFRESH_BATCH = 5000
@@ -51,9 +51,11 @@ def sweep_test_runs() -> None:
 @shared_task(name="connections.oauth_refresh_due")
 @once_per_period(lambda: settings.OAUTH_REFRESH_EVERY_SECONDS)
 def oauth_refresh_due() -> None:
-    """Beat: queue a refresh of every sign-in token expiring within the refresh window."""
-    for pk in tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH):
-        publish(oauth_refresh_connection, pk)
+    """Beat: queue a refresh of every sign-in token expiring within the refresh window, all
+    over one broker connection. Exactly once still holds per token: the task refreshes only
+    while the token is due, under the per-connection claim (connections/oauth/tokens.py)."""
+    due = tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH)
+    publish_many(oauth_refresh_connection, ((pk,) for pk in due))
 
 
 @shared_task(

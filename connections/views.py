@@ -236,7 +236,18 @@ def _create_from_draft(
             f"“{connection.connection_name}” was already saved, so no second connection was created. "
             "Edit it here to change anything.",
         )
+    elif request.POST.get("then") == "test":
+        _test_now(request, connection)
     return redirect("connection-review", connection_id=connection.connection_id)
+
+
+def _test_now(request: HttpRequest, connection: Connection) -> None:
+    """Test in this request (no worker needed) and say how it went in a toast."""
+    run = test_run_create(connection=connection, actor=request.user, trigger=CheckRun.Trigger.PAGE)
+    if run.status == "success":
+        messages.success(request, f"{connection.connection_name}: connection test successful.")
+    else:
+        messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
 
 
 def _keep_draft_secrets(request: HttpRequest, form: ConnectionForm, *, draft: str, kept: dict) -> None:
@@ -515,11 +526,7 @@ def connection_test_view(request: HttpRequest, connection_id: str) -> HttpRespon
     result (the connection's last test) and a toast. With JavaScript the button uses the API's
     ``?async=true`` and polls instead."""
     connection = _owned_connection(request, connection_id)
-    run = test_run_create(connection=connection, actor=request.user, trigger=CheckRun.Trigger.PAGE)
-    if run.status == "success":
-        messages.success(request, f"{connection.connection_name}: connection test successful.")
-    else:
-        messages.error(request, f"{connection.connection_name}: connection test failed — {run.error_message}")
+    _test_now(request, connection)
     return redirect(_next_url(request, reverse("my-connections")))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from celery import Task, shared_task
 from django.core.cache import cache
@@ -35,6 +35,29 @@ def publish(task: Task, *args, **options) -> None:
         raise ServiceUnavailable(
             "The task queue is unavailable. Please try again shortly.", error="Task queue unavailable"
         ) from None
+
+
+def publish_many(task: Task, args_list: Iterable[tuple], **options) -> int:
+    """Send one ``task`` message per tuple of arguments over one producer (one broker
+    connection, taken once), not one connection checkout per message: a beat tick's thousands of
+    messages go out in well under a second. ``ServiceUnavailable`` as ``publish``; the messages
+    sent before the broker failed stay sent (each task must be safe to receive twice anyway)."""
+    sent = 0
+    try:
+        # Kombu's publish batch: on Redis one pipeline round trip per 1,000 messages (other
+        # transports publish each at once); leaving the block flushes what is still buffered.
+        with task.app.producer_or_acquire() as producer, producer.batch():
+            for args in args_list:
+                task.apply_async(args=args, producer=producer, **options)
+                sent += 1
+    except (OperationalError, OSError) as exc:
+        logger.error(
+            "Could not queue %s after %d: broker unreachable (%s)", task.name, sent, type(exc).__name__
+        )
+        raise ServiceUnavailable(
+            "The task queue is unavailable. Please try again shortly.", error="Task queue unavailable"
+        ) from None
+    return sent
 
 
 def enqueue_on_commit(task: Task, *args) -> None:

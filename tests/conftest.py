@@ -124,7 +124,9 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server, request):
-    """A fresh browser context on the live server. Requests to any other host fail the test."""
+    """A fresh browser context on the live server. Requests to any other host fail the test,
+    except, under @pytest.mark.oauth_provider_origin, the OAuth test server's (its sign-in and
+    consent pages are a real other origin the browser must visit)."""
     context = browser.new_context(
         base_url=live_server.url,
         viewport={"width": 1280, "height": 900},
@@ -132,11 +134,13 @@ def page(browser, live_server, request):
         java_script_enabled=request.node.get_closest_marker("no_javascript") is None,
     )
     foreign_requests: list[str] = []
-    live_origin = live_server.url.rstrip("/")
+    allowed = [live_server.url.rstrip("/") + "/", "data:", "blob:"]
+    if request.node.get_closest_marker("oauth_provider_origin"):
+        allowed.append(request.getfixturevalue("oauth_provider").origin.rstrip("/") + "/")
 
     def guard(route):
         url = route.request.url
-        if url.startswith(live_origin) or url.startswith("data:") or url.startswith("blob:"):
+        if url.startswith(tuple(allowed)):
             route.continue_()
         else:
             foreign_requests.append(url)

@@ -143,6 +143,11 @@ function enhanceValidation(form) {
     }
     const button = event.submitter || form.querySelector("button[type=submit]");
     if (button) {
+      // A disabled button is left out of what the form sends: carry its choice in a hidden input.
+      if (button.name) {
+        const choice = Object.assign(document.createElement("input"), { type: "hidden", name: button.name, value: button.value });
+        form.append(choice);
+      }
       button.disabled = true;
       button.classList.add("is-busy");
       if (button.dataset.busyLabel) button.textContent = button.dataset.busyLabel;

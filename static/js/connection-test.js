@@ -6,6 +6,8 @@ import { showToast } from "./toasts.js";
 
 const POLL_EVERY_MS = 500;
 const GIVE_UP_AFTER_MS = 90_000;
+// Still queued after this long: no worker has picked the test up, so say so and offer to run it now.
+const NO_WORKER_AFTER_MS = 4_000;
 const PROGRESS = { queued: "Queued — waiting for a worker…", running: "Testing the connection…" };
 
 function element(tag, className, text) {
@@ -59,20 +61,53 @@ function setBusy(button, busy) {
   } else if (button.dataset.idleHtml) {
     button.innerHTML = button.dataset.idleHtml;
   }
-  button.disabled = busy;
+  // aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
+  button.setAttribute("aria-disabled", String(busy));
   button.classList.toggle("is-busy", busy);
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function followRun(statusUrl, status) {
-  const deadline = Date.now() + GIVE_UP_AFTER_MS;
+// The plain explanation and a button that posts the form the way it works without JavaScript:
+// the server runs the test itself, then shows the page again with the result.
+function showNoWorker(status, form) {
+  const box = element("div", "test-no-worker");
+  box.dataset.noWorker = "";
+  box.append(
+    element(
+      "p",
+      "",
+      "No background worker has picked this test up yet — they may be down or busy. It stays queued and runs when one is free, or you can run it now and wait for the answer here.",
+    ),
+  );
+  const runNow = element("button", "button button-primary", "Run the test now");
+  runNow.type = "button";
+  runNow.addEventListener("click", () => {
+    runNow.disabled = true;
+    runNow.textContent = "Testing…";
+    form.submit(); // the plain POST: no submit event, so not queued again
+  });
+  box.append(runNow);
+  status.removeAttribute("aria-busy"); // announce it: this is news, not progress
+  status.replaceChildren(box);
+}
+
+async function followRun(statusUrl, status, form) {
+  const started = Date.now();
+  const deadline = started + GIVE_UP_AFTER_MS;
+  let offered = false;
   while (Date.now() < deadline) {
     const { status: code, body } = await requestJSON(statusUrl);
     if (code !== 200 || !body?.success) throw new Error(body?.message || "Could not read the test status");
     const run = body.testRun;
     if (run.status === "success" || run.status === "error") return run;
-    showProgress(status, run.status);
+    if (run.status === "queued" && Date.now() - started >= NO_WORKER_AFTER_MS) {
+      if (!offered) showNoWorker(status, form);
+      offered = true;
+    } else {
+      showProgress(status, run.status);
+      offered = false;
+    }
     await sleep(POLL_EVERY_MS);
   }
   throw new Error("The test is taking too long; check back later");
@@ -86,7 +121,7 @@ async function runTest(form, status, name) {
     const { status: code, body } = await requestJSON(form.dataset.testApi, { method: "POST", form });
     if (code !== 202 || !body?.testRun) throw new Error(body?.message || "The test could not be started");
     showProgress(status, body.testRun.status);
-    const run = await followRun(body.testRun.statusUrl, status);
+    const run = await followRun(body.testRun.statusUrl, status, form);
     status.replaceChildren(resultView(run));
     const detail = run.status === "success" ? run.message : run.errorMessage || run.message;
     showToast(
@@ -108,9 +143,10 @@ export function enhanceTestForm(form) {
   const scope = form.closest("[data-test-panel], .connection-card");
   const status = scope?.querySelector("[data-test-status]");
   if (!status) return;
-  const name = scope.querySelector("h2")?.textContent.trim() || "Connection";
+  const name = form.dataset.connectionName || "Connection";
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (form.querySelector("[aria-disabled=true]")) return; // a test is already running
     runTest(form, status, name);
   });
 }

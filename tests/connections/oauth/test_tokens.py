@@ -18,6 +18,7 @@ from connections.oauth.tokens import (
     oauth_token_refresh,
 )
 from connections.selectors import MASK, connection_credentials
+from connections.tasks import oauth_refresh_due
 from tests.connections.factories import (
     ConnectionFactory,
     integration_from_document,
@@ -25,6 +26,7 @@ from tests.connections.factories import (
     sign_in_credentials,
     sign_in_document,
 )
+from tests.connections.task_queue import clear_published, published_messages
 from tests.provider_server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
 
@@ -130,6 +132,23 @@ def test_a_failed_test_names_the_reconnection(integration):
     run = test_run_services.test_run_create(connection=connection, actor="tests")
     assert run.status == "error"
     assert "reconnected" in run.error_message and "invalid_grant" in run.error_message
+
+
+def test_a_beat_tick_queues_each_due_token_once(integration):
+    """Beat's tick publishes one refresh task per due connection (in one batch over one
+    producer), none for tokens that are not due or cannot be refreshed."""
+    due = [expired(integration, connection_name=f"Due {n}") for n in range(25)]
+    fresh = sign_in_credentials(access_token="fresh-access-1", refresh_token="r-1", expires_in=7200)
+    sign_in_connection(integration, credentials=fresh)
+    stuck = sign_in_credentials(access_token="no-refresh-1", refresh_token=None, expires_in=-60)
+    sign_in_connection(integration, credentials=stuck)
+    clear_published()
+
+    oauth_refresh_due()
+
+    messages = published_messages()
+    assert {message.task for message in messages} == {"connections.oauth_refresh_connection"}
+    assert sorted(message.args[0] for message in messages) == sorted(c.pk for c in due)
 
 
 @pytest.mark.django_db(transaction=True)
