@@ -149,7 +149,9 @@ class ConnectionForm(forms.Form):
         field.widget.attrs.update(_html_attrs(spec, key=key, required=required))
         if keeps_current:
             field.widget.attrs["placeholder"] = "•••••••• (unchanged)"
-        if "default" in spec and not self.is_bound:
+        # A showWhen field's default is what it means while hidden (GitLab.com's address), not a
+        # suggestion for when it is shown: "Self-managed" must not arrive prefilled with gitlab.com.
+        if "default" in spec and "showWhen" not in spec and not self.is_bound:
             field.initial = _option_value(spec["default"])
         field.spec = spec
         field.group = group
@@ -279,14 +281,23 @@ def initial_values(
 ) -> dict[str, Any]:
     """Edit mode: the stored values as form initial data. Secrets are never sent back."""
     initial: dict[str, Any] = {NAME_FIELD: connection_name}
+    values = {**credentials, **configured_variables}
     for group, specs, stored in (
         (CREDENTIALS, auth_method.get("fields", []), credentials),
         (VARIABLES, auth_method.get("additionalFields", []), configured_variables),
     ):
         for spec in specs:
-            if spec["name"] in stored and not is_secret_field(spec):
+            if spec["name"] in stored and not is_secret_field(spec) and _shown(spec, values):
                 initial[form_key(group, spec["name"])] = _option_value(stored[spec["name"]])
     return initial
+
+
+def _shown(spec: dict, values: dict) -> bool:
+    # A hidden field's stored value is its default (https://gitlab.com), not the user's entry.
+    condition = spec.get("showWhen")
+    if not condition:
+        return True
+    return _option_value(values.get(condition["key"], "")) == _option_value(condition["value"])
 
 
 # --- The admin -------------------------------------------------------------------------------

@@ -61,7 +61,8 @@ function setBusy(button, busy) {
   } else if (button.dataset.idleHtml) {
     button.innerHTML = button.dataset.idleHtml;
   }
-  button.disabled = busy;
+  // aria-disabled, not disabled: a disabled button drops keyboard focus to <body>.
+  button.setAttribute("aria-disabled", String(busy));
   button.classList.toggle("is-busy", busy);
 }
 
@@ -142,9 +143,10 @@ export function enhanceTestForm(form) {
   const scope = form.closest("[data-test-panel], .connection-card");
   const status = scope?.querySelector("[data-test-status]");
   if (!status) return;
-  const name = scope.querySelector("h2")?.textContent.trim() || "Connection";
+  const name = form.dataset.connectionName || "Connection";
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (form.querySelector("[aria-disabled=true]")) return; // a test is already running
     runTest(form, status, name);
   });
 }

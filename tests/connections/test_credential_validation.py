@@ -49,7 +49,7 @@ def test_required_missing_empty_and_unknown_are_all_reported():
 def test_unknown_auth_method_lists_the_valid_ones():
     assert errors_of(
         integration=salesforce(), auth_method_id="saml", credentials={}, configured_variables={}
-    ) == ["authMethodId must be one of: oauth2, api-key"]
+    ) == ["authMethodId must be one of: oauth2, api-key, sign-in"]
 
 
 def test_an_instance_url_that_is_not_a_url():

@@ -10,7 +10,7 @@ from connections.models import Connection
 from connections.selectors import connection_credentials
 from tests.accounts.factories import UserFactory
 from tests.conftest import sign_in
-from tests.connections.factories import ConnectionFactory, acme
+from tests.connections.factories import ConnectionFactory, acme, integration_from_document, provider_document
 from tests.provider_server import PASSWORD, USERNAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -202,3 +202,58 @@ def test_the_create_path_works_without_javascript(page, screenshot, local_provid
         "Connection successful"
     )
     assert Connection.objects.get(user=user).last_test_status == "success"
+
+
+def test_self_managed_gitlab_is_not_prefilled_with_gitlab_com(page, screenshot):
+    gitlab = integration_from_document(provider_document("gitlab"))
+    user = UserFactory()
+    sign_in(page, user)
+    page.goto("/connections/new/?integration=gitlab&authMethod=access-token")
+    page.get_by_label(re.compile("^GitLab deployment")).select_option("self-managed")
+    server_url = page.get_by_label(re.compile("^GitLab URL"))
+    expect(server_url).to_be_visible()
+    expect(server_url).to_have_value("")
+    screenshot("gitlab-self-managed-empty")
+
+    # Editing a GitLab.com connection: its hidden default is not offered as the user's server.
+    connection = ConnectionFactory(
+        user=user,
+        integration=gitlab,
+        auth_method_id="access-token",
+        auth_method_label="Access token",
+        configured_variables={"deployment": "gitlab.com", "server_url": "https://gitlab.com"},
+        credentials={"accessToken": "glpat-abc"},
+    )
+    page.goto(f"/connections/{connection.connection_id}/edit/")
+    page.get_by_label(re.compile("^GitLab deployment")).select_option("self-managed")
+    expect(page.get_by_label(re.compile("^GitLab URL"))).to_have_value("")
+
+
+def test_review_test_at_375px_keeps_focus_names_the_connection_and_its_toast_closes(
+    page, screenshot, local_provider, live_worker
+):
+    user = UserFactory()
+    connection = local_connection(user, local_provider, password="not-the-password", name="Team CRM")
+    sign_in(page, user)
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"/connections/{connection.connection_id}/review/")
+    button = page.get_by_role("button", name="Test connection")
+    button.focus()
+    page.keyboard.press("Enter")
+    toast = page.locator(".toast-error")
+    expect(toast).to_contain_text("Team CRM: connection test failed", timeout=30_000)
+    expect(toast).not_to_contain_text("Test connection:")
+    # The keyboard user is still on the button and can run the test again with Enter.
+    expect(button).to_be_focused()
+
+    done = page.get_by_role("link", name="Done", exact=True)
+    done.scroll_into_view_if_needed()
+    toast_box, done_box = toast.bounding_box(), done.bounding_box()
+    overlaps = not (
+        toast_box["y"] + toast_box["height"] <= done_box["y"]
+        or done_box["y"] + done_box["height"] <= toast_box["y"]
+    )
+    assert not overlaps, (toast_box, done_box)
+    screenshot("review-error-toast-375")
+    toast.get_by_role("button", name="Dismiss notification").click()
+    expect(toast).to_have_count(0)
