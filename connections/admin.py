@@ -364,6 +364,13 @@ class ConnectionAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/connections/health.html", context)
 
+    def history_view(self, request, object_id, extra_context=None):
+        # Connections change through the API, the wizard and workers, not through admin's own
+        # forms: their story is the audit trail, so the History page shows it beside admin's log.
+        connection = self.get_object(request, object_id)
+        events = connection.audit_events.all()[:200] if connection else []
+        return super().history_view(request, object_id, {**(extra_context or {}), "audit_events": events})
+
     def save_model(self, request, obj, form, change):
         # Through the service: row lock, merge, validation, re-encryption and the audit record.
         connection_update(connection=obj, actor=request.user, changes=form.changes())
