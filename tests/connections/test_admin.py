@@ -94,7 +94,8 @@ def test_typing_a_secret_replaces_it_through_the_service(admin_client, connectio
 
 def test_invalid_values_are_shown_as_form_errors(admin_client, connection):
     response = admin_client.post(
-        change_url(connection), form_data(connection, credential__clientId="", variable__instance_url="nope")
+        change_url(connection),
+        form_data(connection, credential__clientId="", variable__instance_url="not an address"),
     )
 
     page = response.content.decode()

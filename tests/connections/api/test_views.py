@@ -180,7 +180,7 @@ def test_connect_unknown_auth_method_lists_the_valid_ones(key_client, user_123):
     assert response.json() == {
         "success": False,
         "message": "Validation error",
-        "errors": ["authMethodId must be one of: oauth2, api-key"],
+        "errors": ["authMethodId must be one of: oauth2, api-key, sign-in"],
     }
 
 
@@ -535,7 +535,7 @@ def test_update_to_an_unknown_auth_method(key_client, seed_connection):
     response = key_client.put(
         f"/api/user-integrations/{seed_connection.connection_id}", {"authMethodId": "saml"}, format="json"
     )
-    assert response.json()["errors"] == ["authMethodId must be one of: oauth2, api-key"]
+    assert response.json()["errors"] == ["authMethodId must be one of: oauth2, api-key, sign-in"]
 
 
 def test_update_invalid_status_as_in_the_seed(key_client, seed_connection):
