@@ -98,3 +98,16 @@ def test_swagger_ui_renders_from_local_assets_in_a_browser(page, screenshot):
     page.goto("/api/docs/")
     page.get_by_text("/api/integrations/{integration_id}/auth-schema").first.wait_for()
     screenshot("swagger-ui")
+
+
+def test_configured_variables_is_an_object_in_every_schema(anon_client):
+    # An untyped property is shown as "string" by Swagger UI; configuredVariables is a JSON object.
+    schemas = anon_client.get(SCHEMA_PATH).json()["components"]["schemas"]
+    found = {
+        name: schema["properties"]["configuredVariables"]
+        for name, schema in schemas.items()
+        if "configuredVariables" in schema.get("properties", {})
+    }
+
+    assert {"ConnectionListItemOutput", "ConnectionDetailOutput", "ConnectInputRequest"} <= set(found)
+    assert {name: prop.get("type") for name, prop in found.items()} == dict.fromkeys(found, "object")

@@ -175,7 +175,10 @@ class ConnectionListItemOutput(ConnectionCreatedOutput):
     """Secrets always masked. With context ``reveal_secrets_to`` (an actor), the detail view
     shows that actor the decrypted values if they may see them."""
 
-    configuredVariables = serializers.JSONField(source="configured_variables")
+    # DictField, not JSONField: the schema (and Swagger's example) says object, not "string".
+    configuredVariables = serializers.DictField(
+        source="configured_variables", help_text="The auth method's additionalFields, by name"
+    )
     credentials = serializers.SerializerMethodField()
     lastTestStatus = serializers.CharField(source="last_test_status", allow_null=True)
     lastTestMessage = serializers.CharField(source="last_test_message", allow_null=True)

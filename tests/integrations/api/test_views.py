@@ -1,8 +1,12 @@
 """The catalog API over HTTP, as the seed contract writes it, plus the catalog writes."""
 
+import re
+
 import pytest
 
 from integrations.models import Integration
+from tests.accounts.factories import UserFactory
+from tests.connections.factories import salesforce
 from tests.integrations.factories import IntegrationFactory, integration_document
 
 pytestmark = pytest.mark.django_db
@@ -325,3 +329,13 @@ def test_end_users_cannot_change_the_catalog(user_client, method, path):
     assert response.status_code == 403
     assert response.json()["success"] is False
     assert Integration.objects.get(pk="stripe").status == "active"
+
+
+def test_browsable_api_breadcrumbs_name_each_level(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    salesforce()
+    response = client.get("/api/integrations/salesforce/auth-schema", HTTP_ACCEPT="text/html")
+
+    crumbs = re.search(r'<ul class="breadcrumb">(.*?)</ul>', response.content.decode(), re.S).group(1)
+    assert re.findall(r"<a [^>]*>([^<]+)</a>", crumbs) == ["Integrations", "Integration", "Auth schema"]
+    assert "Not Found" not in crumbs
