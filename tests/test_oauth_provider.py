@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.oauth_provider import PASSWORD, USER, USERNAME
+from tests.test_celery_worker import wait_for
 
 CALLBACK = "http://127.0.0.1:9/oauth/callback"
 SECRET = "app-secret-4Rf7"
@@ -291,7 +292,7 @@ def test_access_tokens_expire_after_the_configured_ttl(oauth_provider, client_id
     token = grant(oauth_provider, client_id)
     assert token["expires_in"] == 1
     assert userinfo(oauth_provider, token["access_token"]).status_code == 200
-    time.sleep(1.1)
+    assert wait_for(lambda: userinfo(oauth_provider, token["access_token"]).status_code == 401, timeout=10)
     expired = userinfo(oauth_provider, token["access_token"])
     assert expired.status_code == 401 and "invalid_token" in expired.headers["WWW-Authenticate"]
     oauth_provider.configure(access_token_ttl=0)

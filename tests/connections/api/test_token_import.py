@@ -13,7 +13,7 @@ from connections.oauth.tokens import oauth_connections_due, oauth_token_refresh
 from connections.selectors import MASK, connection_credentials
 from connections.token_import import import_fingerprint
 from integrations.documents import validate_document
-from tests.connections.factories import hubspot, integration_from_document, sign_in_document
+from tests.connections.factories import integration_from_document, provider_document, sign_in_document
 from tests.connections.task_queue import clear_published, published_messages
 from tests.provider_server import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
@@ -165,11 +165,12 @@ def test_bad_imports_are_refused_and_nothing_is_written(
 
 
 def test_integrations_without_a_sign_in_method_take_no_import(key_client, user, integration):
-    hubspot()
-    response = key_client.post(import_url(user), body("token-Zx81", integrationId="hubspot"), format="json")
+    # Stripe connects with API keys only (HubSpot gained a sign-in method).
+    integration_from_document(provider_document("stripe"))
+    response = key_client.post(import_url(user), body("token-Zx81", integrationId="stripe"), format="json")
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        "integrationId 'hubspot' has no OAuth sign-in method to import tokens into"
+        "integrationId 'stripe' has no OAuth sign-in method to import tokens into"
     ]
 
 

@@ -2,10 +2,10 @@
 exchange with PKCE, the state's rules, the failures that store nothing, refresh and rotation,
 invalid_grant, reconnect and revocation."""
 
-import time
 from datetime import timedelta
 
 import pytest
+import requests
 from django.test import Client
 from django.utils import timezone
 
@@ -15,6 +15,7 @@ from connections.oauth.tokens import ReconnectRequired, oauth_access_token_get, 
 from connections.selectors import connection_credentials
 from tests.connections.factories import integration_from_document
 from tests.connections.oauth.conftest import come_back, idp_document, register, start
+from tests.test_celery_worker import wait_for
 
 
 def code_requests(provider) -> int:
@@ -183,7 +184,10 @@ def test_an_expired_token_is_refreshed_at_its_expiry(idp, key_client, user, sett
     connection = connect(idp, key_client, user)
     assert connection.last_test_status == "success", connection.last_test_message
     assert idp.stats()["token_requests"].get("refresh_token", 0) == 0
-    time.sleep(2.2)  # the provider now refuses the first access token
+    first_token = connection_credentials(connection=connection)["accessToken"]
+    bearer = {"Authorization": f"Bearer {first_token}"}
+    # Until the provider refuses the first access token.
+    assert wait_for(lambda: requests.get(idp.userinfo_url, headers=bearer, timeout=10).status_code == 401)
 
     idp.configure(access_token_ttl=3600)
     response = key_client.post(f"/api/user-integrations/{connection.connection_id}/test")

@@ -35,6 +35,7 @@ from tests.connections.task_queue import (
     drop_redis_queue,
     published_messages,
 )
+from tests.test_celery_worker import wait_for
 
 
 def database_text() -> str:
@@ -145,7 +146,11 @@ def test_beat_refreshes_expiring_tokens_on_a_real_worker(oauth_provider, allow_l
                 ):
                     break
                 time.sleep(0.2)
-            time.sleep(3)  # a few more beats: none may refresh it again
+            # Three more beats (each logs its task as received): none may refresh it again.
+            beats = worker.log.count("connections.oauth_refresh_due[")
+            assert wait_for(
+                lambda: worker.log.count("connections.oauth_refresh_due[") >= beats + 6, timeout=30
+            )
             log = worker.log
     finally:
         drop_redis_queue(queue)
