@@ -48,13 +48,21 @@ def local_provider(provider_server, allow_local_provider):
     return integration_from_document(document, icon_url="")
 
 
-@pytest.fixture
-def live_worker(tmp_path, local_provider):
-    """A real Celery worker on real Redis that runs the pages' asynchronous tests (the Test
-    button posts ``?async=true`` and polls), with the live server publishing to its queue."""
+@pytest.fixture(scope="module")
+def module_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker on its own queue of the real Redis, started once for the module's
+    tests (a start costs seconds): each test's database is the same file or database."""
     queue = f"test-browser-{uuid.uuid4().hex[:10]}"
     try:
-        with broker(REDIS_URL, queue=queue), RealWorker(tmp_path, queue) as worker:
+        with RealWorker(tmp_path_factory.mktemp("worker"), queue) as worker:
             yield worker
     finally:
         drop_redis_queue(queue)
+
+
+@pytest.fixture
+def live_worker(module_worker, local_provider):
+    """A real Celery worker on real Redis that runs the pages' asynchronous tests (the Test
+    button posts ``?async=true`` and polls), with the live server publishing to its queue."""
+    with broker(REDIS_URL, queue=module_worker.queue):
+        yield module_worker
