@@ -66,6 +66,12 @@ def start_worker(env: dict, threads: int, index: int) -> tuple[subprocess.Popen,
     return process, log
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux): robust to a loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fill(provider, count: int):
     """The integration, its OAuth app and ``count`` connections expiring in 30 s."""
     from django.utils import timezone
@@ -136,6 +142,8 @@ def main() -> None:
         )
         try:
             workers = [start_worker(env, args.concurrency // args.workers, i) for i in range(args.workers)]
+            pids = [process.pid for process, _ in workers]
+            worker_cpu, idp_cpu = sum(map(cpu_seconds, pids)), cpu_seconds(provider.pid)
             started = time.monotonic()
             oauth_refresh_due()  # what beat runs: one task per connection due
             queued = time.monotonic() - started
@@ -144,6 +152,8 @@ def main() -> None:
                     sys.exit("not every token was refreshed within 300 s")
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
+            worker_cpu = sum(map(cpu_seconds, pids)) - worker_cpu
+            idp_cpu = cpu_seconds(provider.pid) - idp_cpu
             stats = provider.stats()
         finally:
             for process, _ in workers:
@@ -160,6 +170,10 @@ def main() -> None:
     print(
         f"refreshed {args.connections} tokens in {elapsed:.2f} s: {args.connections / elapsed:.0f} refreshes/s "
         f"(ideal for concurrency {args.concurrency}: {args.concurrency * 1000 / args.delay_ms:.0f}/s)"
+    )
+    print(
+        f"CPU per refresh: workers {worker_cpu * 1000 / args.connections:.1f} ms, "
+        f"token endpoint {idp_cpu * 1000 / args.connections:.1f} ms (load average {os.getloadavg()[0]:.1f})"
     )
     print(f"token requests: {requests}; every token refreshed exactly once: {each_once}")
     if requests != args.connections or not each_once:

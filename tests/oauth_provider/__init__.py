@@ -138,6 +138,11 @@ class OAuthProvider:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def pid(self) -> int:
+        """The provider process's id (benchmarks read its CPU time)."""
+        return self._process.pid
+
     # --- endpoints
 
     @property
