@@ -266,6 +266,10 @@ class ConnectionViewSet(viewsets.ViewSet):
 class ConnectionProxyViewSet(viewsets.ViewSet):
     """Calls to the provider with the connection's credentials, for API keys and the owner."""
 
+    # Limited per connection by PROXY_RATE: the API-wide write budget would cap a host product's
+    # calls through all its connections together.
+    throttle_classes = ()
+
     @extend_schema(
         operation_id="connections_proxy",
         description=(
