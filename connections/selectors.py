@@ -6,6 +6,7 @@ import base64
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db.models import Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
@@ -17,6 +18,7 @@ from connections import encryption
 from connections.credential_validation import resolve_base_url, secret_field_names
 from connections.models import AuditEvent, CheckRun, Connection, ProxyCall
 from core.errors import NotFound, ValidationFailed
+from core.prepared import PreparedQuery
 from integrations.catalog import catalog_integration, catalog_revision
 from integrations.documents import INTEGRATION_ID
 from integrations.models import Integration
@@ -70,6 +72,18 @@ def _with_integration(connection: Connection) -> Connection:
     return connection
 
 
+def _connection_by_id(*, connection_id: str, include_deleted: bool) -> QuerySet[Connection]:
+    rows = Connection.objects.filter(connection_id=connection_id)
+    if not include_deleted:
+        rows = rows.filter(deleted_at__isnull=True)
+    # connection_id is unique: no ordering to compile, at most one row to read.
+    return rows.select_related("user").annotate(catalog_revision=catalog_revision()).order_by()[:1]
+
+
+_CONNECTION = PreparedQuery(partial(_connection_by_id, include_deleted=False), "connection_id")
+_CONNECTION_ANY = PreparedQuery(partial(_connection_by_id, include_deleted=True), "connection_id")
+
+
 def connection_get_for_actor(*, actor, connection_id: str, include_deleted: bool = False) -> Connection:
     """The connection, if ``actor`` may see it: its owner, an API key or an operator. One query:
     the connection with its user (the integration comes from the in-memory catalog).
@@ -77,12 +91,8 @@ def connection_get_for_actor(*, actor, connection_id: str, include_deleted: bool
     Someone else's connection is "not found", so ids cannot be probed; so is one deleted
     permanently, unless ``include_deleted`` (its history outlives it).
     """
-    rows = Connection.objects.filter(connection_id=connection_id)
-    if not include_deleted:
-        rows = rows.filter(deleted_at__isnull=True)
-    # connection_id is unique: no ordering to compile, at most one row to read.
-    found = rows.select_related("user").annotate(catalog_revision=catalog_revision()).order_by()[:1]
-    connection = next(iter(found), None)
+    query = _CONNECTION_ANY if include_deleted else _CONNECTION
+    connection = next(iter(query.instances(connection_id=connection_id)), None)
     if connection is None or not (
         acts_for_any_user(actor) or connection.user_id == getattr(actor, "pk", None)
     ):
