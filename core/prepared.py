@@ -18,7 +18,8 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.query import get_related_populators
 
 
@@ -33,7 +34,7 @@ class Placeholder(str):
 class _Compiled:
     sql: str
     params: tuple
-    slots: dict[str, int]  # placeholder name -> its position among params
+    slots: dict[str, tuple[int, ...]]  # placeholder name -> its positions among params
     converters: list[tuple[int, list, Any]]
     connection: Any  # the DatabaseWrapper converters are called with
     model: Any
@@ -44,29 +45,44 @@ class _Compiled:
 
 
 class PreparedQuery:
-    """``build(**placeholders)`` returns the queryset; every keyword must appear in it as an
-    ``exact`` (or ``in``) string value, and every call gives each keyword its value."""
+    """``build(**placeholders)`` returns the queryset, and every call gives each placeholder its
+    value. A name in ``names`` stands for a string, compared with a field as is (``exact``); one in
+    ``typed`` for a value of that field's type, given to ``build`` as an expression to compare
+    with (``created_at__gte=placeholder``) and prepared for the database by that field."""
 
-    def __init__(self, build: Callable[..., QuerySet], *names: str, using: str = "default") -> None:
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        *names: str,
+        typed: dict[str, Field] | None = None,
+        using: str = "default",
+    ) -> None:
         self.build = build
         self.names = names
+        self.typed = typed or {}
         self.using = using
         self._compiled: WeakKeyDictionary = WeakKeyDictionary()
+
+    def _placeholders(self) -> tuple[dict[str, Placeholder], dict[str, Any]]:
+        markers = {name: Placeholder(name) for name in (*self.names, *self.typed)}
+        arguments: dict[str, Any] = dict(markers)
+        for name, field in self.typed.items():
+            arguments[name] = RawSQL("%s", (markers[name],), output_field=field)
+        return markers, arguments
 
     def _compile(self) -> _Compiled:
         connection = connections[self.using]
         compiled = self._compiled.get(connection)
         if compiled is not None:
             return compiled
-        markers = {name: Placeholder(name) for name in self.names}
-        compiler = self.build(**markers).query.get_compiler(using=self.using)
+        markers, arguments = self._placeholders()
+        compiler = self.build(**arguments).query.get_compiler(using=self.using)
         sql, params = compiler.as_sql()
         slots = {}
         for name, marker in markers.items():
-            found = [index for index, param in enumerate(params) if param is marker]
-            if len(found) != 1:
-                raise ValueError(f"placeholder {name!r} appears {len(found)} times in the compiled query")
-            slots[name] = found[0]
+            slots[name] = tuple(index for index, param in enumerate(params) if param is marker)
+            if not slots[name]:
+                raise ValueError(f"placeholder {name!r} is not in the compiled query")
         select = compiler.select
         converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
         klass_info = compiler.klass_info
@@ -99,8 +115,13 @@ class PreparedQuery:
         if values.keys() != compiled.slots.keys():
             raise TypeError(f"expected values for {sorted(compiled.slots)}, got {sorted(values)}")
         params = list(compiled.params)
-        for name, position in compiled.slots.items():
-            params[position] = values[name]
+        for name, positions in compiled.slots.items():
+            field = self.typed.get(name)
+            value = values[name]
+            if field is not None:
+                value = field.get_db_prep_value(value, compiled.connection)
+            for position in positions:
+                params[position] = value
         with compiled.connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = [list(row) for row in cursor.fetchall()]
