@@ -210,6 +210,7 @@ REST_FRAMEWORK = {
         "core.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env.str("API_WRITE_THROTTLE_RATE", default="600/min")},
     "EXCEPTION_HANDLER": "core.api.envelope.exception_handler",
