@@ -36,7 +36,7 @@ from connections.services import audit_record_many, identity_values
 from connections.webhooks import webhook_events_for_test_failure
 from core import metrics
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
-from core.tasks import publish
+from core.tasks import publish_many
 from integrations.catalog import catalog_integration, catalog_revision
 from integrations.connectivity import CheckOutcome, perform_test_request
 
@@ -263,25 +263,22 @@ def test_run_enqueue(*, connection: Connection, actor: Any, trigger: str = Trigg
 
 
 def test_run_send(*, run_ids: list[str], spread_seconds: float = 0) -> list[str]:
-    """Publish a task per run (only its id). Returns the ids sent; ServiceUnavailable if the
-    broker is down, the runs not sent staying queued.
+    """Publish a task per run (only its id), all in one broker batch. Returns the ids sent;
+    ServiceUnavailable if the broker is down, the runs staying queued (the sweeper sends again
+    those still queued; a run taken up twice is skipped by its claim).
 
     The task is named, not imported: ``connections.tasks`` calls this module, never the reverse.
     """
-    execute_test_run = signature(EXECUTE_TEST_RUN_TASK)
     step = spread_seconds / len(run_ids) if spread_seconds and run_ids else 0
-    sent: list[str] = []
     try:
-        for index, run_id in enumerate(run_ids):
-            publish(execute_test_run, run_id, countdown=round(index * step, 1) or None)
-            sent.append(run_id)
+        execute = signature(EXECUTE_TEST_RUN_TASK)
+        publish_many(execute, ((run_id,) for run_id in run_ids), countdown_step=step)
     except ServiceUnavailable as exc:
-        waiting = len(run_ids) - len(sent)
         raise ServiceUnavailable(
             exc.message,
-            error=f"{waiting} test run(s) saved as queued; they are sent automatically once the queue is back",
+            error=f"{len(run_ids)} test run(s) saved as queued; they are sent automatically once the queue is back",
         ) from None
-    return sent
+    return run_ids
 
 
 def test_run_execute_queued(*, run_id: str) -> CheckRun | None:
