@@ -18,7 +18,7 @@ from core.outbound_http import (
     OutboundTimeout,
     OutboundTlsError,
     OutboundTooManyRedirects,
-    _session,
+    _client,
     address_block_reason,
     check_outbound_url,
     host_in_allowlist,
@@ -491,7 +491,7 @@ def cookie_server(settings):
     server.server_close()
 
 
-def test_a_thread_reuses_its_session_and_connections_but_never_cookies(cookie_server):
+def test_a_thread_reuses_its_connections_but_never_cookies(cookie_server):
     origin = f"http://127.0.0.1:{cookie_server.server_address[1]}"
     first = outbound_request("GET", f"{origin}/a")
     second = outbound_request("GET", f"{origin}/b")
@@ -500,10 +500,10 @@ def test_a_thread_reuses_its_session_and_connections_but_never_cookies(cookie_se
     assert len(cookie_server.client_ports) == 1  # one connection, kept alive for the second call
 
 
-def test_each_thread_has_its_own_session():
-    sessions = []
-    thread = threading.Thread(target=lambda: sessions.append(_session()))
+def test_each_thread_has_its_own_client():
+    clients = []
+    thread = threading.Thread(target=lambda: clients.append(_client()))
     thread.start()
     thread.join()
-    assert sessions[0] is not _session()
-    assert _session() is _session()
+    assert clients[0] is not _client()
+    assert _client() is _client()
