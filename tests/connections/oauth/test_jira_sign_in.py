@@ -11,6 +11,7 @@ from django.test import Client
 
 from connections.models import Connection, OAuthFlow
 from connections.oauth.clients import oauth_app_save
+from connections.oauth.tokens import oauth_token_refresh
 from connections.selectors import connection_base_url, connection_credentials
 from integrations.documents import PROVIDERS_DIR, provider_variables
 from tests.connections.factories import integration_from_document
@@ -97,6 +98,23 @@ def test_signing_in_keeps_the_only_site_and_tests_through_the_gateway(jira, key_
     assert connection.last_test_status == "success", connection.last_test_message
     assert connection.oauth_has_refresh_token
     assert "refreshToken" in connection_credentials(connection=connection)
+
+
+def test_atlassians_rotating_refresh_tokens_are_kept_and_the_site_stays(jira, key_client, user):
+    """Refresh with the JSON body Atlassian takes; each refresh returns a new refresh token that
+    alone works next time."""
+    jira.configure(accessible_resources=[ALPHA], rotate_refresh_tokens=True)
+    sign_in(jira, key_client, user)
+    connection = Connection.objects.get(user=user)
+    first = connection_credentials(connection=connection)["refreshToken"]
+
+    refreshed = oauth_token_refresh(connection=connection)
+    second = connection_credentials(connection=refreshed)["refreshToken"]
+    again = oauth_token_refresh(connection=refreshed)
+
+    assert second != first and jira.stats()["refreshes"] == {first: 1, second: 1}
+    assert not again.needs_reconnect
+    assert again.configured_variables["cloudId"] == ALPHA["id"]
 
 
 def test_a_named_site_is_chosen_among_several(jira, key_client, user):
