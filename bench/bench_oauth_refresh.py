@@ -3,10 +3,12 @@ workers on Redis against a local OAuth token endpoint that answers in 100 ms.
 
 Starts the test suite's OAuth 2.0 provider (tests/oauth_provider, its own process), issues 1,000
 token pairs, stores 1,000 connections whose access tokens expire in 30 s, runs what Celery beat
-runs (``connections.oauth_refresh_due``: one task per due connection) and waits until real
-``celery -A config worker`` processes (thread pool) have refreshed them all. Prints refreshes per
-second and checks that every token was refreshed exactly once (the provider counts refreshes per
-refresh token).
+runs (``connections.oauth_refresh_due``: one task per chunk of REFRESH_CHUNK due connections) and
+waits until real ``celery -A config worker`` processes (thread pool, the README's settings: one
+process per core, 50 threads each) have refreshed them all. Prints refreshes per second, the CPU
+time per refresh of the workers and of the token endpoint (robust to a loaded machine), and
+checks that every token was refreshed exactly once (the provider counts refreshes per refresh
+token).
 
     .venv/bin/python -m bench.bench_oauth_refresh [--connections 1000] [--concurrency 100]
 
@@ -66,6 +68,12 @@ def start_worker(env: dict, threads: int, index: int) -> tuple[subprocess.Popen,
     return process, log
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux): robust to a loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fill(provider, count: int):
     """The integration, its OAuth app and ``count`` connections expiring in 30 s."""
     from django.utils import timezone
@@ -121,7 +129,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection as db
 
-    from connections.tasks import oauth_refresh_due
+    from connections.tasks import REFRESH_CHUNK, oauth_refresh_due
     from tests.oauth_provider import OAuthProvider
 
     call_command("migrate", verbosity=0)
@@ -136,14 +144,18 @@ def main() -> None:
         )
         try:
             workers = [start_worker(env, args.concurrency // args.workers, i) for i in range(args.workers)]
+            pids = [process.pid for process, _ in workers]
+            worker_cpu, idp_cpu = sum(map(cpu_seconds, pids)), cpu_seconds(provider.pid)
             started = time.monotonic()
-            oauth_refresh_due()  # what beat runs: one task per connection due
+            oauth_refresh_due()  # what beat runs: one task per chunk of due connections
             queued = time.monotonic() - started
             while connections.filter(oauth_refreshed_at__isnull=True).exists():
                 if time.monotonic() - started > 300:
                     sys.exit("not every token was refreshed within 300 s")
                 time.sleep(0.05)
             elapsed = time.monotonic() - started
+            worker_cpu = sum(map(cpu_seconds, pids)) - worker_cpu
+            idp_cpu = cpu_seconds(provider.pid) - idp_cpu
             stats = provider.stats()
         finally:
             for process, _ in workers:
@@ -156,10 +168,14 @@ def main() -> None:
                 store.delete(key)
     requests = stats["token_requests"].get("refresh_token", 0)
     each_once = len(stats["refreshes"]) == args.connections and set(stats["refreshes"].values()) == {1}
-    print(f"queued {args.connections} refresh tasks in {queued:.2f} s")
+    print(f"queued {args.connections} connections in chunks of {REFRESH_CHUNK} in {queued:.2f} s")
     print(
         f"refreshed {args.connections} tokens in {elapsed:.2f} s: {args.connections / elapsed:.0f} refreshes/s "
         f"(ideal for concurrency {args.concurrency}: {args.concurrency * 1000 / args.delay_ms:.0f}/s)"
+    )
+    print(
+        f"CPU per refresh: workers {worker_cpu * 1000 / args.connections:.1f} ms, "
+        f"token endpoint {idp_cpu * 1000 / args.connections:.1f} ms (load average {os.getloadavg()[0]:.1f})"
     )
     print(f"token requests: {requests}; every token refreshed exactly once: {each_once}")
     if requests != args.connections or not each_once:

@@ -20,7 +20,7 @@ from django.core.validators import EmailValidator, URLValidator
 
 from core.errors import ValidationFailed
 from core.outbound_http import host_in_allowlist, url_port
-from integrations.documents import is_secret_field, is_sign_in_method
+from integrations.documents import is_secret_field, is_sign_in_method, method_base_url
 from integrations.models import Integration
 from integrations.url_templates import (
     UrlTemplateError,
@@ -167,10 +167,11 @@ def _check_group(
     return clean
 
 
-def resolve_base_url(integration: Integration, variables: dict) -> str:
-    """The integration's baseUrl filled from ``variables``: https (or allowlisted http) on one of
-    the document's ``allowedHosts``. ValidationFailed otherwise, naming the variable to fix."""
-    template = integration.base_url
+def resolve_base_url(integration: Integration, variables: dict, auth_method: dict | None) -> str:
+    """The API root of ``auth_method`` (its own baseUrl, else the integration's) filled from
+    ``variables``: https (or allowlisted http) on one of the document's ``allowedHosts``.
+    ValidationFailed otherwise, naming the variable to fix."""
+    template = method_base_url(integration.document, auth_method) if auth_method else integration.base_url
     try:
         url = resolve_template(template, variables, label=VARIABLES)
     except UrlTemplateError as exc:
@@ -243,7 +244,7 @@ def validate_connection_input(
     base_url = ""
     if not errors and not variables_from_provider:
         try:
-            base_url = resolve_base_url(integration, clean_variables)
+            base_url = resolve_base_url(integration, clean_variables, method)
         except ValidationFailed as exc:
             errors.extend(exc.errors)
     if errors:

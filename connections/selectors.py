@@ -231,8 +231,12 @@ def connection_secrets_visible_to(*, actor, connection: Connection) -> bool:
 
 
 def connection_base_url(*, connection: Connection) -> str:
-    """The integration's baseUrl resolved with the connection's configuredVariables."""
-    return resolve_base_url(connection.integration, connection.configured_variables)
+    """The connection's API root (its auth method's, else the integration's baseUrl) resolved with
+    its configuredVariables."""
+    integration = connection.integration
+    return resolve_base_url(
+        integration, connection.configured_variables, integration.auth_method(connection.auth_method_id)
+    )
 
 
 def connection_history(*, connection: Connection) -> QuerySet[AuditEvent]:

@@ -17,6 +17,13 @@ from core.tasks import once_per_period, publish_many
 
 # Tokens queued for refresh per beat tick; the rest wait for the next tick (soonest first).
 REFRESH_BATCH = 5000
+# Connections per refresh task: one message, one load and one OAuth app lookup for all of them,
+# so the per-task costs (broker, Celery, database session) are paid once per chunk; refreshed one
+# after the other, so a chunk takes about REFRESH_CHUNK token round trips.
+REFRESH_CHUNK = 10
+# A chunk starts no refresh after this many seconds (under CELERY_TASK_SOFT_TIME_LIMIT, even
+# against a provider at the outbound deadline); the rest is queued again by the next tick.
+REFRESH_TASK_BUDGET = 60
 
 
 @shared_task(
@@ -51,15 +58,17 @@ def sweep_test_runs() -> None:
 @shared_task(name="connections.oauth_refresh_due")
 @once_per_period(lambda: settings.OAUTH_REFRESH_EVERY_SECONDS)
 def oauth_refresh_due() -> None:
-    """Beat: queue a refresh of every sign-in token expiring within the refresh window, all
-    over one broker connection. Exactly once still holds per token: the task refreshes only
-    while the token is due, under the per-connection claim (connections/oauth/tokens.py)."""
+    """Beat: queue a refresh of every sign-in token expiring within the refresh window, in
+    chunks of REFRESH_CHUNK connections per task, all over one broker connection. Exactly once
+    still holds per token: a task refreshes only while the token is due, under the
+    per-connection claim (connections/oauth/tokens.py)."""
     due = tokens.oauth_connections_due(within=tokens.oauth_refresh_window(), limit=REFRESH_BATCH)
-    publish_many(oauth_refresh_connection, ((pk,) for pk in due))
+    chunks = (due[start : start + REFRESH_CHUNK] for start in range(0, len(due), REFRESH_CHUNK))
+    publish_many(oauth_refresh_connections, ((chunk,) for chunk in chunks))
 
 
 @shared_task(
-    name="connections.oauth_refresh_connection",
+    name="connections.oauth_refresh_connections",
     acks_late=True,
     reject_on_worker_lost=True,
     autoretry_for=test_run_services.TRANSIENT_ERRORS,
@@ -67,9 +76,13 @@ def oauth_refresh_due() -> None:
     retry_backoff=2,
     retry_jitter=True,
 )
-def oauth_refresh_connection(connection_pk: int) -> None:
-    # Skipped when no longer due: a duplicate message or a request got there first.
-    tokens.oauth_refresh_if_due(connection_pk=connection_pk, within=tokens.oauth_refresh_window())
+def oauth_refresh_connections(connection_pks: list[int]) -> None:
+    # Skips what is no longer due: a duplicate message, a retry, or a request got there first.
+    tokens.oauth_refresh_many_if_due(
+        connection_pks=connection_pks,
+        within=tokens.oauth_refresh_window(),
+        budget_seconds=REFRESH_TASK_BUDGET,
+    )
 
 
 @shared_task(

@@ -45,7 +45,7 @@ from connections.wizard_drafts import (
     wizard_draft_secrets,
 )
 from core.errors import ApplicationError, NotFound, ValidationFailed
-from integrations.documents import is_secret_field, is_sign_in_method
+from integrations.documents import is_secret_field, is_sign_in_method, provider_variables
 from integrations.models import Integration, category_label
 from integrations.selectors import integration_list
 
@@ -545,7 +545,7 @@ def _sign_in_step(
 ) -> HttpResponse:
     """Step 3 of a sign-in method: the settings the provider does not supply, then "Sign in with
     <provider>". Editing a sign-in connection signs in again (reconnect) with the same settings."""
-    pending = set(auth_method["apply"].get("tokenResponseVariables", {}))
+    pending = provider_variables(auth_method)
     asked = {
         **auth_method,
         "fields": [],

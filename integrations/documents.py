@@ -69,11 +69,7 @@ def _semantic_errors(document: dict) -> list[str]:
     errors: list[str] = []
     if "iconUrl" in document and not LOCAL_ICON_URL.match(document["iconUrl"]):
         errors.append("$.iconUrl: must be a path on this app, such as /static/img/acme.svg")
-    base_url = document["baseUrl"]
-    variables = template_variables(base_url)
-    host_part = base_url.split("://", 1)[-1].split("/", 1)[0]
-    if (base_url.startswith("{{") or PLACEHOLDER.search(host_part)) and not document.get("allowedHosts"):
-        errors.append("$.allowedHosts: required when a {{variable}} sits in the baseUrl's host")
+    errors.extend(_base_url_errors(document["baseUrl"], "$.baseUrl", document))
 
     seen_methods: set[str] = set()
     for m_index, method in enumerate(document["authMethods"]):
@@ -112,7 +108,9 @@ def _semantic_errors(document: dict) -> list[str]:
                 errors.append(f"{here}.{group}[{f_index}].showWhen.key: no field named '{show_when['key']}'")
 
         additional = {f["name"] for f in method.get("additionalFields", [])}
-        for variable in variables:
+        if "baseUrl" in method:
+            errors.extend(_base_url_errors(method["baseUrl"], f"{here}.baseUrl", document))
+        for variable in template_variables(method_base_url(document, method)):
             if variable not in additional:
                 errors.append(
                     f"{here}.additionalFields: baseUrl variable '{variable}' needs a field of that name"
@@ -130,16 +128,48 @@ def _semantic_errors(document: dict) -> list[str]:
     return errors
 
 
+def _base_url_errors(base_url: str, here: str, document: dict) -> list[str]:
+    errors = []
+    host_part = base_url.split("://", 1)[-1].split("/", 1)[0]
+    if (base_url.startswith("{{") or PLACEHOLDER.search(host_part)) and not document.get("allowedHosts"):
+        errors.append("$.allowedHosts: required when a {{variable}} sits in the baseUrl's host")
+    elif here != "$.baseUrl" and not PLACEHOLDER.search(host_part):
+        allowed = document.get("allowedHosts") or [resolved_host(document["baseUrl"])]
+        if not host_matches(resolved_host(base_url), allowed):
+            errors.append(f"{here}: host {resolved_host(base_url)} is not one of the allowedHosts")
+    return errors
+
+
+def method_base_url(document: dict, method: dict) -> str:
+    """The API root of connections using ``method``: its own baseUrl, else the document's."""
+    return method.get("baseUrl") or document["baseUrl"]
+
+
 def _sign_in_errors(method: dict, here: str, additional: set[str]) -> list[str]:
     """An authorization-code method: the tokens come from the provider, so the end user types
-    no credential, and only configuredVariables can come from the token response."""
+    no credential, and only configuredVariables can come from the token response or the site
+    lookup (``resourcesUrl``)."""
     errors = []
+    apply = method["apply"]
     if method.get("fields"):
         errors.append(f"{here}.fields: a sign-in method asks for no credentials (the provider issues tokens)")
-    for name in method["apply"].get("tokenResponseVariables", {}):
-        if name not in additional:
-            errors.append(f"{here}.apply.tokenResponseVariables: '{name}' is not one of the additionalFields")
+    for key in ("tokenResponseVariables", "resourceVariables"):
+        for name in apply.get(key, {}):
+            if name not in additional:
+                errors.append(f"{here}.apply.{key}: '{name}' is not one of the additionalFields")
+    match = apply.get("resourceMatch")
+    if match and (match["variable"] not in additional or match["variable"] in provider_variables(method)):
+        errors.append(
+            f"{here}.apply.resourceMatch.variable: '{match['variable']}' must be a field the user fills in"
+        )
     return errors
+
+
+def provider_variables(method: dict) -> frozenset[str]:
+    """The configuredVariables of a sign-in method that the provider supplies when the user
+    signs in (token response, site lookup): never asked for, not required before."""
+    apply = method.get("apply", {})
+    return frozenset(apply.get("tokenResponseVariables", {})) | frozenset(apply.get("resourceVariables", {}))
 
 
 def is_sign_in_method(auth_method: dict | None) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -25,18 +25,20 @@ from accounts.models import User
 from connections import encryption
 from connections.credential_validation import auth_method_or_error, validate_connection_input
 from connections.models import CheckRun, Connection, OAuthFlow
-from connections.oauth.clients import oauth_client_get
+from connections.oauth.clients import OAuthClient, oauth_client_get
 from connections.oauth.connections import oauth_connection_create, oauth_connection_reconnect
 from connections.oauth.provider import (
     OAuthProviderError,
+    TokenSet,
     authorization_url,
     endpoint_url,
     pkce_pair,
     token_request,
 )
+from connections.oauth.resources import oauth_resource_variables
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from integrations.connectivity import allowed_hosts_for
-from integrations.documents import is_sign_in_method
+from integrations.documents import is_sign_in_method, provider_variables
 from integrations.models import Integration
 
 logger = logging.getLogger(__name__)
@@ -122,14 +124,20 @@ def _reconnected_connection(connection_id: str, user: User, integration: Integra
     return connection
 
 
-def _checked_variables(integration: Integration, method: dict, variables: dict) -> dict:
-    pending = frozenset(method["apply"].get("tokenResponseVariables", {}))
+def _checked_variables(
+    integration: Integration, method: dict, variables: dict | None, reconnecting: Connection | None
+) -> dict:
+    """The variables the sign-in starts with: those given, else the reconnected connection's
+    less what the provider supplies (it supplies them again: a reconnect keeps its site)."""
+    if variables is None and reconnecting:
+        supplied = provider_variables(method)
+        variables = {k: v for k, v in reconnecting.configured_variables.items() if k not in supplied}
     valid = validate_connection_input(
         integration=integration,
         auth_method_id=method["id"],
         credentials={},
-        configured_variables=variables,
-        variables_from_provider=pending,
+        configured_variables=variables or {},
+        variables_from_provider=provider_variables(method),
     )
     return valid.configured_variables
 
@@ -166,16 +174,15 @@ def oauth_flow_start(
             error=f"An operator must set the client ID and secret of {integration.display_name}'s OAuth app "
             f"(admin → OAuth apps, or the environment variables described in the README)",
         )
-    variables = configured_variables
-    if variables is None:
-        variables = reconnecting.configured_variables if reconnecting else {}
-    variables = _checked_variables(integration, method, variables)
+    variables = _checked_variables(integration, method, configured_variables, reconnecting)
     spec, allowed = method["apply"], allowed_hosts_for(integration.document)
     state = secrets.token_urlsafe(32)
     verifier, challenge = pkce_pair() if spec.get("pkce", True) else ("", None)
     try:
-        # The token URL is checked now, so a misconfigured document fails before the consent page.
-        endpoint_url(spec, "tokenUrl", variables=variables, allowed_hosts=allowed)
+        # Checked now, so a misconfigured document fails before the consent page.
+        for key in ("tokenUrl", "resourcesUrl"):
+            if key in spec:
+                endpoint_url(spec, key, variables=variables, allowed_hosts=allowed)
         url = authorization_url(
             spec=spec,
             client=client,
@@ -262,13 +269,7 @@ def oauth_flow_finish(
             flow.code_verifier_encrypted, bound_to=flow.state_hash
         ).decode()
     try:
-        tokens = token_request(
-            spec=method["apply"],
-            client=client,
-            grant=grant,
-            variables=flow.configured_variables,
-            allowed_hosts=allowed_hosts_for(integration.document),
-        )
+        tokens = _exchange(method["apply"], client, grant, flow)
     except OAuthProviderError as exc:
         raise OAuthFlowFailed(
             f"Signing in at {integration.display_name} failed: {exc.message}. Nothing was saved."
@@ -283,6 +284,27 @@ def oauth_flow_finish(
     return OAuthFinish(
         connection=connection, reconnected=reconnected, return_url=flow.return_url, actor=flow.actor
     )
+
+
+def _exchange(spec: dict, client: OAuthClient, grant: dict, flow: OAuthFlow) -> TokenSet:
+    """The code exchange, then (for providers that need it) the lookup of the site the token
+    reaches; the variables of both come with the tokens."""
+    allowed_hosts = allowed_hosts_for(flow.integration.document)
+    tokens = token_request(
+        spec=spec,
+        client=client,
+        grant=grant,
+        variables=flow.configured_variables,
+        allowed_hosts=allowed_hosts,
+    )
+    site = oauth_resource_variables(
+        spec=spec,
+        access_token=tokens.access_token,
+        variables={**flow.configured_variables, **tokens.variables},
+        allowed_hosts=allowed_hosts,
+        previous=flow.connection.configured_variables if flow.connection_id else {},
+    )
+    return replace(tokens, variables={**tokens.variables, **site}) if site else tokens
 
 
 def _store(flow: OAuthFlow, method: dict, tokens) -> tuple[Connection, bool]:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from connections import encryption
 from connections.models import AuditEvent, Connection
-from connections.oauth.clients import oauth_client_get
+from connections.oauth.clients import OAuthClient, oauth_client_get
 from connections.oauth.provider import OAuthProviderError, TokenSet, token_request
 from connections.selectors import connection_credentials
 from connections.services import audit_record
@@ -165,9 +165,8 @@ def _claim_or_wait(pk: int, seen: datetime | None) -> tuple[str | None, Connecti
         time.sleep(WAIT_STEP_SECONDS)
 
 
-def _request_refresh(connection: Connection, credentials: dict) -> TokenSet:
+def _request_refresh(connection: Connection, credentials: dict, client: OAuthClient | None) -> TokenSet:
     method = connection.integration.auth_method(connection.auth_method_id)
-    client = oauth_client_get(integration=connection.integration, auth_method_id=connection.auth_method_id)
     if client is None:
         raise OAuthProviderError("The OAuth app of this integration is no longer set up", permanent=True)
     return token_request(
@@ -195,28 +194,16 @@ def _save_refreshed(connection: Connection, claim: str, tokens: TokenSet, previo
         logger.error("connection %s: refresh finished after its claim expired", connection.connection_id)
 
 
-def oauth_token_refresh(*, connection: Connection) -> Connection:
-    """Replace the tokens ``connection`` holds (as loaded) with fresh ones; exactly one caller at
-    a time talks to the provider, the others wait and get its result, and a caller whose tokens
-    were already replaced gets the newer ones without a request. Returns the connection reloaded.
-
-    ReconnectRequired when the grant is gone (the connection is marked so); TokenRefreshFailed
-    when the provider could not be reached or answered an error that may pass.
-    """
-    # The tokens the caller holds are those obtained at ``oauth_refreshed_at``: if the row has
-    # newer ones, somebody refreshed since and those are the answer.
-    claim, current = _claim_or_wait(connection.pk, connection.oauth_refreshed_at)
-    if claim is None:
-        if current.needs_reconnect:
-            raise ReconnectRequired(error=current.reconnect_reason or None)
-        return current
+def _refresh_claimed(current: Connection, claim: str, client: OAuthClient | None) -> None:
+    """Ask the provider for new tokens of ``current`` (claimed by ``claim``) with ``client`` (the
+    app's; None when it is no longer set up) and save them, releasing the claim whatever happens. ReconnectRequired / TokenRefreshFailed as for a refresh."""
     try:
         credentials = connection_credentials(connection=current)
         if not credentials.get("refreshToken"):
             raise OAuthProviderError(
                 "The access token expired and the provider gave no refresh token", permanent=True
             )
-        tokens = _request_refresh(current, credentials)
+        tokens = _request_refresh(current, credentials, client)
     except OAuthProviderError as exc:
         _release(current.pk, claim)
         if exc.permanent:
@@ -234,6 +221,25 @@ def oauth_token_refresh(*, connection: Connection) -> Connection:
     _save_refreshed(current, claim, tokens, credentials)
     metrics.OAUTH_REFRESHES.labels(current.integration_id, "success").inc()
     logger.info("connection %s: access token refreshed", current.connection_id)
+
+
+def oauth_token_refresh(*, connection: Connection) -> Connection:
+    """Replace the tokens ``connection`` holds (as loaded) with fresh ones; exactly one caller at
+    a time talks to the provider, the others wait and get its result, and a caller whose tokens
+    were already replaced gets the newer ones without a request. Returns the connection reloaded.
+
+    ReconnectRequired when the grant is gone (the connection is marked so); TokenRefreshFailed
+    when the provider could not be reached or answered an error that may pass.
+    """
+    # The tokens the caller holds are those obtained at ``oauth_refreshed_at``: if the row has
+    # newer ones, somebody refreshed since and those are the answer.
+    claim, current = _claim_or_wait(connection.pk, connection.oauth_refreshed_at)
+    if claim is None:
+        if current.needs_reconnect:
+            raise ReconnectRequired(error=current.reconnect_reason or None)
+        return current
+    client = oauth_client_get(integration=current.integration, auth_method_id=current.auth_method_id)
+    _refresh_claimed(current, claim, client)
     return _load(current.pk)
 
 
@@ -269,23 +275,58 @@ def oauth_connections_due(*, within: timedelta, limit: int) -> list[int]:
     )
 
 
-def oauth_refresh_if_due(*, connection_pk: int, within: timedelta) -> bool:
-    """The worker's side of proactive refresh: refresh only if still due (another worker or a
-    request may have done it since the task was queued). True when this call refreshed it."""
-    connection = Connection.objects.filter(pk=connection_pk).select_related("integration").first()
-    if (
-        connection is None
-        or connection.status != Connection.Status.ACTIVE
-        or connection.needs_reconnect
-        or not _due(connection, margin=within)
-    ):
-        return False
-    before = connection.oauth_refreshed_at
-    try:
-        refreshed = oauth_token_refresh(connection=connection)
-    except (ReconnectRequired, TokenRefreshFailed):
-        return False
-    return refreshed.oauth_refreshed_at != before
+def _claim_unchanged(connection: Connection) -> str | None:
+    """Claim the refresh of ``connection`` only while its row still holds the tokens it was
+    loaded with (nobody refreshed, reconnected, edited or flagged it since) and nobody else
+    holds the claim: one conditional UPDATE, no reload."""
+    claim = secrets.token_hex(16)
+    now = timezone.now()
+    taken = (
+        Connection.objects.filter(
+            pk=connection.pk,
+            oauth_refreshed_at=connection.oauth_refreshed_at,
+            version=connection.version,
+            needs_reconnect=False,
+        )
+        .exclude(oauth_refresh_claim__gt="", oauth_refresh_claimed_until__gt=now)
+        .update(
+            oauth_refresh_claim=claim,
+            oauth_refresh_claimed_until=now + timedelta(seconds=settings.OUTBOUND_DEADLINE + 10),
+        )
+    )
+    return claim if taken else None
+
+
+def oauth_refresh_many_if_due(*, connection_pks: list[int], within: timedelta, budget_seconds: float) -> int:
+    """The worker's side of proactive refresh, for a chunk of connections queued by one beat
+    tick: each one still due (another worker or a request may have done it since) is refreshed
+    under its own claim, one after the other. A connection someone else is refreshing is skipped,
+    not waited for. Starts no refresh after ``budget_seconds``: what is left is still due and the
+    next tick queues it again. Returns how many this call refreshed.
+
+    One query loads the chunk and each OAuth app is read once, so a refresh costs two UPDATEs
+    (the claim; the new tokens with the claim's release) beside the token request."""
+    ends = time.monotonic() + budget_seconds
+    loaded = Connection.objects.filter(
+        pk__in=connection_pks, status=Connection.Status.ACTIVE, needs_reconnect=False
+    ).select_related("integration", "user")
+    clients: dict[tuple[str, str], OAuthClient | None] = {}
+    refreshed = 0
+    for connection in loaded:
+        if time.monotonic() > ends:
+            logger.warning("proactive refresh: time budget spent; the rest waits for the next tick")
+            break
+        if not _due(connection, margin=within) or (claim := _claim_unchanged(connection)) is None:
+            continue
+        app = (connection.integration_id, connection.auth_method_id)
+        if app not in clients:
+            clients[app] = oauth_client_get(integration=connection.integration, auth_method_id=app[1])
+        try:
+            _refresh_claimed(connection, claim, clients[app])
+        except (ReconnectRequired, TokenRefreshFailed):
+            continue
+        refreshed += 1
+    return refreshed
 
 
 def oauth_refresh_window() -> timedelta:

@@ -16,11 +16,11 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from connections.tasks import deliver_webhook, execute_test_run, oauth_refresh_connection, oauth_refresh_due
+from connections.tasks import deliver_webhook, execute_test_run, oauth_refresh_connections, oauth_refresh_due
 from tests.test_celery_worker import CELERY, REDIS_URL, ROOT, stop_worker, wait_for, worker_env
 
 # Tasks the tests send to a worker's own queue.
-ROUTED_TASKS = (execute_test_run, deliver_webhook, oauth_refresh_connection, oauth_refresh_due)
+ROUTED_TASKS = (execute_test_run, deliver_webhook, oauth_refresh_connections, oauth_refresh_due)
 
 
 @dataclass(frozen=True)

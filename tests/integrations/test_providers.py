@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.documents import PROVIDERS_DIR, is_sign_in_method, load_document_file
+from integrations.documents import PROVIDERS_DIR, is_sign_in_method, load_document_file, method_base_url
 from integrations.url_templates import host_matches, resolve_template, resolved_host, template_variables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +35,7 @@ SAMPLE_VALUES = {
     "dc": "us21",
     "accountSid": "AC" + "0123456789abcdef" * 2,
     "spreadsheet_id": "1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms",
+    "cloudId": "1324a887-45db-1bf4-1e99-ef0ff456d421",
 }
 HOSTILE_VALUES = [
     "evil.example/",
@@ -109,6 +110,7 @@ SIGN_IN_PROVIDERS = [
     "mailchimp",
     "zendesk",
     "shopify",
+    "jira",
 ]
 
 
@@ -119,7 +121,7 @@ def test_sign_in_endpoints_are_https_on_the_providers_hosts(integration_id):
     apply = method["apply"]
     defaults = {f["name"]: f["default"] for f in method.get("additionalFields", []) if "default" in f}
     values = {**SAMPLE_VALUES, **defaults}
-    for key in ("authorizeUrl", "tokenUrl", "revocationUrl"):
+    for key in ("authorizeUrl", "tokenUrl", "revocationUrl", "resourcesUrl"):
         if key in apply:
             url = resolve_template(apply[key], values)
             assert url.startswith("https://"), (key, url)
@@ -132,7 +134,7 @@ def test_base_url_resolves_onto_an_allowed_host(path: Path):
     document = load_document_file(path)
     for method in document["authMethods"]:
         defaults = {f["name"]: f["default"] for f in method.get("additionalFields", []) if "default" in f}
-        url = resolve_template(document["baseUrl"], {**defaults, **SAMPLE_VALUES})
+        url = resolve_template(method_base_url(document, method), {**defaults, **SAMPLE_VALUES})
         assert url.startswith("https://")
         assert host_matches(resolved_host(url), document["allowedHosts"]), url
 

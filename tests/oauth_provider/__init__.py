@@ -42,12 +42,19 @@ Revocation (POST ``revocation_url``, RFC 7009): same client authentication; ``to
 optional ``token_type_hint``; 200 even for unknown tokens. Revoking a refresh token also revokes
 the access tokens issued from it.
 
+Sites (as Atlassian's 3LO): ``GET /oauth/token/accessible-resources`` answers a valid bearer
+access token with the configured ``accessible_resources`` list; ``GET
+/ex/jira/{cloudId}/rest/api/3/myself`` answers it with the user (``accountId``, ``displayName``,
+``emailAddress``) when ``cloudId`` is one of their ids, 404 otherwise. The token endpoint also
+takes a JSON body (``Content-Type: application/json``), as Atlassian and Notion document.
+
 ``configure(**options)`` (merged; ``reset()`` restores the defaults and clears the stats):
   ``token_delay_ms`` (0) every token response waits this long, concurrently;
   ``token_endpoint`` ("up") | "down" (the TCP connection is reset, no response) | "error" (500
   with an HTML body); ``access_token_ttl`` (3600 s; 0 allowed); ``rotate_refresh_tokens``
   (False); ``extra_token_fields`` ({}) merged into token responses; ``granted_scopes`` (None: as
-  requested) the list of scopes the token responses grant; ``code_ttl`` (60 s).
+  requested) the list of scopes the token responses grant; ``code_ttl`` (60 s);
+  ``accessible_resources`` ([]) the sites listed, each an object with at least an ``id``.
   Unknown options or bad values raise ValueError.
 
 ``invalidate_grants()``: every refresh and access token issued so far is dead (``invalid_grant``
@@ -137,6 +144,11 @@ class OAuthProvider:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    @property
+    def pid(self) -> int:
+        """The provider process's id (benchmarks read its CPU time)."""
+        return self._process.pid
 
     # --- endpoints
 

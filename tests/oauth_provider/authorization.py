@@ -6,6 +6,7 @@ token request checks and consumes a code or refresh token atomically while delay
 from __future__ import annotations
 
 import hmac
+import json
 import os
 import secrets
 import threading
@@ -46,6 +47,7 @@ DEFAULTS = {
     "extra_token_fields": {},
     "granted_scopes": None,
     "code_ttl": 60,
+    "accessible_resources": [],
 }
 
 
@@ -62,6 +64,9 @@ def validated_options(options: dict) -> dict:
             raise ValueError(f"{name} must be a number >= 0")
     if not isinstance(options.get("extra_token_fields", {}), dict):
         raise ValueError("extra_token_fields must be an object")
+    resources = options.get("accessible_resources", [])
+    if not (isinstance(resources, list) and all(isinstance(r, dict) and r.get("id") for r in resources)):
+        raise ValueError("accessible_resources must be a list of objects with an id")
     granted = options.get("granted_scopes")
     if granted is not None and not (isinstance(granted, list) and all(isinstance(s, str) for s in granted)):
         raise ValueError("granted_scopes must be a list of strings or null")
@@ -216,12 +221,27 @@ class _Payload(OAuth2Payload):
         return self._datalist
 
 
+def _form(body: str, headers) -> dict[str, list[str]]:
+    """A form body, or a JSON object of strings (Atlassian's and Notion's token requests)."""
+    if (headers.get("Content-Type") or "").startswith("application/json"):
+        try:
+            data = json.loads(body or "{}")
+        except ValueError:
+            return {}
+        return (
+            {key: [value] for key, value in data.items() if isinstance(value, str)}
+            if isinstance(data, dict)
+            else {}
+        )
+    return parse_qs(body)
+
+
 class HttpRequest(OAuth2Request):
     """An OAuth2Request built from http.server's request line, headers and body."""
 
     def __init__(self, method: str, uri: str, headers, query: str = "", body: str = ""):
         super().__init__(method, uri, headers=headers)
-        args, form = parse_qs(query), parse_qs(body) if method == "POST" else {}
+        args, form = parse_qs(query), _form(body, headers) if method == "POST" else {}
         self._args = {key: values[0] for key, values in args.items()}
         self._form = {key: values[0] for key, values in form.items()}
         self.payload = _Payload(args, form)

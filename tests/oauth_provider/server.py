@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import socket
 import struct
@@ -34,6 +35,7 @@ from tests.oauth_provider.authorization import (
 )
 
 SESSION_COOKIE = "oauth_provider_session"
+SITE_API = re.compile(r"/ex/jira/[^/]+/rest/api/3/myself")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -97,10 +99,14 @@ class _Handler(BaseHTTPRequestHandler):
             "/authorize": self._authorize,
             "/login": self._login_form,
             "/userinfo": self._userinfo,
+            "/oauth/token/accessible-resources": self._accessible_resources,
             "/.well-known/oauth-authorization-server": self._metadata,
             "/_control/stats": lambda: self._json(200, self.server.store.stats()),
         }
-        handler = routes.get(urlsplit(self.path).path)
+        path = urlsplit(self.path).path
+        if SITE_API.fullmatch(path):
+            return self._site_api(path)
+        handler = routes.get(path)
         return handler() if handler else self._json(404, {"error": "not_found"})
 
     def do_POST(self):
@@ -189,15 +195,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _token(self, body: str) -> None:
         store = self.server.store
+        request = self._oauth_request(body)
         with store.lock:
-            store.token_requests[parse_qs(body).get("grant_type", [""])[0]] += 1
+            store.token_requests[request.form.get("grant_type", "")] += 1
             config = dict(store.config)
         if config["token_endpoint"] == "down":
             return self._reset_connection()
         time.sleep(config["token_delay_ms"] / 1000)
         if config["token_endpoint"] == "error":
             return self._html(500, "<h1>Internal Server Error</h1>")
-        request = self._oauth_request(body)
         with store.lock:
             status, payload, headers = self.server.oauth.create_token_response(request)
         self._json(status, payload, headers)
@@ -211,14 +217,38 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._json(status, payload, headers)
 
-    def _userinfo(self) -> None:
-        request = self._oauth_request()
+    def _bearer_refused(self) -> bool:
+        """Answers 401 (and True) unless the request carries a live access token."""
         try:
-            self.server.protector.validate_request(None, request)
+            self.server.protector.validate_request(None, self._oauth_request())
         except OAuth2Error as error:
             status, payload, headers = error()
-            return self._json(status, dict(payload), headers)
-        self._json(200, USER)
+            self._json(status, dict(payload), headers)
+            return True
+        return False
+
+    def _userinfo(self) -> None:
+        if not self._bearer_refused():
+            self._json(200, USER)
+
+    def _accessible_resources(self) -> None:
+        if not self._bearer_refused():
+            with self.server.store.lock:
+                self._json(200, list(self.server.store.config["accessible_resources"]))
+
+    def _site_api(self, path: str) -> None:
+        """A site's API behind a gateway, as Atlassian's /ex/jira/{cloudId}/rest/api/3/myself:
+        the current user for a live token and a listed cloudId, 404 for another id."""
+        if self._bearer_refused():
+            return
+        cloud_id = path.split("/")[3]
+        with self.server.store.lock:
+            known = {r["id"] for r in self.server.store.config["accessible_resources"]}
+        if cloud_id not in known:
+            return self._json(404, {"errorMessages": ["Site not found"]})
+        self._json(
+            200, {"accountId": str(USER["id"]), "displayName": USER["name"], "emailAddress": USER["email"]}
+        )
 
     def _metadata(self) -> None:
         origin = self.server.origin

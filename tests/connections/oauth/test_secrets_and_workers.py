@@ -159,4 +159,4 @@ def test_beat_refreshes_expiring_tokens_on_a_real_worker(oauth_provider, allow_l
     assert oauth_provider.stats()["token_requests"]["refresh_token"] == 1
     assert (refreshed.oauth_expires_at - timezone.now()).total_seconds() > 3000
     assert connection_credentials(connection=refreshed)["accessToken"] != issued["access_token"]
-    assert "connections.oauth_refresh_due" in log and "connections.oauth_refresh_connection" in log
+    assert "connections.oauth_refresh_due" in log and "connections.oauth_refresh_connections[" in log

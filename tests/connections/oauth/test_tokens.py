@@ -10,15 +10,17 @@ from django.utils import timezone
 
 from connections import test_run_services
 from connections.models import AuditEvent, Connection
+from connections.oauth import tokens as tokens_module
 from connections.oauth.clients import oauth_app_save
 from connections.oauth.tokens import (
     ReconnectRequired,
     oauth_access_token_get,
     oauth_connections_due,
+    oauth_refresh_many_if_due,
     oauth_token_refresh,
 )
 from connections.selectors import MASK, connection_credentials
-from connections.tasks import oauth_refresh_due
+from connections.tasks import REFRESH_CHUNK, oauth_refresh_due
 from tests.connections.factories import (
     ConnectionFactory,
     integration_from_document,
@@ -135,8 +137,9 @@ def test_a_failed_test_names_the_reconnection(integration):
 
 
 def test_a_beat_tick_queues_each_due_token_once(integration):
-    """Beat's tick publishes one refresh task per due connection (in one batch over one
-    producer), none for tokens that are not due or cannot be refreshed."""
+    """Beat's tick publishes refresh tasks of up to REFRESH_CHUNK due connections (in one batch
+    over one producer), each due connection in exactly one of them, none for tokens that are not
+    due or cannot be refreshed."""
     due = [expired(integration, connection_name=f"Due {n}") for n in range(25)]
     fresh = sign_in_credentials(access_token="fresh-access-1", refresh_token="r-1", expires_in=7200)
     sign_in_connection(integration, credentials=fresh)
@@ -147,8 +150,98 @@ def test_a_beat_tick_queues_each_due_token_once(integration):
     oauth_refresh_due()
 
     messages = published_messages()
-    assert {message.task for message in messages} == {"connections.oauth_refresh_connection"}
-    assert sorted(message.args[0] for message in messages) == sorted(c.pk for c in due)
+    assert {message.task for message in messages} == {"connections.oauth_refresh_connections"}
+    assert sorted(len(message.args[0]) for message in messages) == [5, REFRESH_CHUNK, REFRESH_CHUNK]
+    assert sorted(pk for message in messages for pk in message.args[0]) == sorted(c.pk for c in due)
+
+
+def test_a_refresh_task_refreshes_each_due_connection_of_its_chunk_once(
+    integration, provider_server, django_assert_max_num_queries
+):
+    """The worker's chunk: one load for all, one OAuth app lookup, then per connection its claim
+    and the save of its new tokens; a connection not due is left alone and a second delivery of
+    the same message (acks_late) sends no token request."""
+    due = [expired(integration, connection_name=f"Due {n}") for n in range(REFRESH_CHUNK - 1)]
+    fresh = sign_in_connection(
+        integration,
+        credentials=sign_in_credentials(access_token="fresh-access-2", refresh_token="r-2", expires_in=7200),
+    )
+    before = token_requests(provider_server)
+    pks = [c.pk for c in due] + [fresh.pk]
+
+    with django_assert_max_num_queries(2 + 2 * len(due)):
+        refreshed = oauth_refresh_many_if_due(
+            connection_pks=pks, within=timedelta(minutes=5), budget_seconds=60
+        )
+
+    assert refreshed == len(due)
+    assert token_requests(provider_server) == before + len(due)
+    for connection in due:
+        connection.refresh_from_db()
+        assert connection.oauth_refreshed_at is not None and connection.oauth_refresh_claim == ""
+        assert connection_credentials(connection=connection)["accessToken"] != "old-access-token-1"
+    fresh.refresh_from_db()
+    assert connection_credentials(connection=fresh)["accessToken"] == "fresh-access-2"
+    assert oauth_refresh_many_if_due(connection_pks=pks, within=timedelta(minutes=5), budget_seconds=60) == 0
+    assert token_requests(provider_server) == before + len(due)
+
+
+def test_a_refresh_task_skips_a_connection_claimed_or_changed_since_it_was_queued(
+    integration, provider_server, monkeypatch
+):
+    claimed, changed, due = (
+        expired(integration, connection_name=name) for name in ("Claimed", "Changed", "Due")
+    )
+    Connection.objects.filter(pk=claimed.pk).update(
+        oauth_refresh_claim="someone-else", oauth_refresh_claimed_until=timezone.now() + timedelta(seconds=30)
+    )
+    before = token_requests(provider_server)
+    # Reconnected (new tokens, a new refresh time) between the load and the claim.
+    original_claim = tokens_module._claim_unchanged
+
+    def reconnect_first(connection):
+        if connection.pk == changed.pk:
+            Connection.objects.filter(pk=changed.pk).update(oauth_refreshed_at=timezone.now())
+        return original_claim(connection)
+
+    monkeypatch.setattr(tokens_module, "_claim_unchanged", reconnect_first)
+    refreshed = oauth_refresh_many_if_due(
+        connection_pks=[claimed.pk, changed.pk, due.pk], within=timedelta(minutes=5), budget_seconds=60
+    )
+
+    assert refreshed == 1
+    assert token_requests(provider_server) == before + 1
+    claimed.refresh_from_db()
+    assert claimed.oauth_refresh_claim == "someone-else"
+    assert connection_credentials(connection=claimed)["accessToken"] == "old-access-token-1"
+    changed.refresh_from_db()
+    assert connection_credentials(connection=changed)["accessToken"] == "old-access-token-1"
+
+
+def test_a_refresh_task_goes_on_after_a_revoked_grant_and_stops_at_its_budget(integration, provider_server):
+    revoked = expired(integration, refresh_token="revoked-refresh-token-7", connection_name="Revoked")
+    due = expired(integration, connection_name="Due")
+    before = token_requests(provider_server)
+
+    assert (
+        oauth_refresh_many_if_due(
+            connection_pks=[revoked.pk, due.pk], within=timedelta(minutes=5), budget_seconds=0
+        )
+        == 0
+    )
+    assert token_requests(provider_server) == before
+
+    assert (
+        oauth_refresh_many_if_due(
+            connection_pks=[revoked.pk, due.pk], within=timedelta(minutes=5), budget_seconds=60
+        )
+        == 1
+    )
+    revoked.refresh_from_db()
+    assert revoked.needs_reconnect and "invalid_grant" in revoked.reconnect_reason
+    assert revoked.oauth_refresh_claim == ""
+    due.refresh_from_db()
+    assert connection_credentials(connection=due)["accessToken"] != "old-access-token-1"
 
 
 @pytest.mark.django_db(transaction=True)
