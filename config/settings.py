@@ -135,11 +135,13 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connections are kept between requests on SQLite too: opening one (and its PRAGMAs) cost more
+# than the whole of an API request's own query.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer (web + worker) instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -208,6 +210,7 @@ REST_FRAMEWORK = {
         "core.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env.str("API_WRITE_THROTTLE_RATE", default="600/min")},
     "EXCEPTION_HANDLER": "core.api.envelope.exception_handler",

@@ -507,3 +507,21 @@ def test_each_thread_has_its_own_session():
     thread.join()
     assert sessions[0] is not _session()
     assert _session() is _session()
+
+
+def test_environment_proxies_and_netrc_credentials_are_never_used(
+    allow_local_provider, provider_server, monkeypatch, tmp_path
+):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password from-the-environment\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens: a request through it fails
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    response = outbound_request("GET", f"{provider_server.origin}/echo")
+
+    assert response.status_code == 200  # reached directly, not through the proxy
+    assert "authorization" not in response.json()["headers"]
