@@ -19,7 +19,9 @@ a throwaway SQLite file, or BENCH_DATABASE_URL (an empty database you own: it is
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 WORK_DIR = Path(tempfile.mkdtemp(prefix="bench-oauth-refresh-"))
+# The SQLite file, broker folder and worker logs go with the run (a failed start prints its log).
+atexit.register(shutil.rmtree, WORK_DIR, ignore_errors=True)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 QUEUE = f"bench-oauth-{uuid.uuid4().hex[:12]}"
 CLIENT_ID, CLIENT_SECRET = "bench-app", "bench-app-secret-7Yt3"

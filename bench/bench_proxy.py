@@ -29,9 +29,18 @@ What it does:
    falls on both alike.
 
 Output: requests/second and p50/p95 latency of each, the ratio proxy/direct (the target is at
-least 0.3) and the p50 latency the proxy adds, ending with a machine-parseable line::
+least 0.3) and the p50 latency the proxy adds; then the CPU time each request costs every process
+on its way (this client, the app's gunicorn worker, the provider; from /proc) and the SQL queries
+of one proxied call, ending with machine-parseable lines::
 
     RESULT proxy_rps=… direct_rps=… ratio=… proxy_p50_ms=… direct_p50_ms=… added_p50_ms=…
+    RESULT direct_client_cpu_ms=… proxy_client_cpu_ms=… app_cpu_ms=… provider_cpu_ms=… cpu_ratio=… queries=…
+
+Each request waits for the one before, so on an idle machine a request takes about the CPU time
+it costs along its chain; ``cpu_ratio`` is the ratio those CPU times alone give (direct: client +
+provider; proxy: client + app + provider). Other busy processes delay every hop of a chain, and
+the proxy's chain has twice as many (client, app, provider, app, client), so on a loaded machine
+the measured ratio falls well below ``cpu_ratio`` while the CPU figures hardly move.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -140,6 +150,25 @@ def seed(origin: str) -> tuple[str, str]:
 # --- Measuring
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (all its threads) so far, from Linux /proc."""
+    # Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Side:
+    """What one side (direct or proxy) measured over all its slices."""
+
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds
+
+    def per_request_ms(self, process: str) -> float:
+        return self.cpu.get(process, 0.0) / len(self.latencies) * 1000
+
+
 def timed(call, seconds: float) -> list[float]:
     """Latencies (seconds) of ``call()`` made back to back for ``seconds``."""
     latencies = []
@@ -150,45 +179,70 @@ def timed(call, seconds: float) -> list[float]:
     return latencies
 
 
-def measure(*, provider_origin: str, app_origin: str, raw_key: str, connection_id: str, options) -> dict:
+def measure(
+    *, provider_origin: str, app_origin: str, raw_key: str, connection_id: str, cpu_of, options
+) -> dict:
+    """``cpu_of()``: the CPU seconds so far of each process on the way, by name."""
     direct_session, proxy_session = requests.Session(), requests.Session()
     direct_session.headers["Authorization"] = f"Bearer {TOKEN}"
     proxy_session.headers["Authorization"] = f"Bearer {raw_key}"
     proxy_url = f"{app_origin}/api/user-integrations/{connection_id}/proxy"
     payload = {"method": "GET", "path": "/items"}
 
+    # Both read the provider's answer, as a host product would.
     def direct():
         response = direct_session.get(f"{provider_origin}/items", timeout=10)
-        if response.status_code != 200:
+        if response.status_code != 200 or response.json().get("total") != 1:
             raise SystemExit(f"direct call answered {response.status_code}")
 
     def proxy():
         response = proxy_session.post(proxy_url, json=payload, timeout=30)
-        if response.status_code != 200 or response.json().get("status") != 200:
+        if response.status_code != 200 or response.json().get("body", {}).get("total") != 1:
             raise SystemExit(f"proxy answered {response.status_code}: {response.text[:300]}")
 
     for call in (direct, proxy):
         timed(call, options.warmup)
-    results: dict[str, list[float]] = {"direct": [], "proxy": []}
+    sides = {"direct": Side(), "proxy": Side()}
     for round_number in range(options.rounds):
         order = (("direct", direct), ("proxy", proxy))
         for name, call in order if round_number % 2 == 0 else reversed(order):
-            results[name] += timed(call, options.seconds)
-    return results
+            before, started = cpu_of(), time.perf_counter()
+            sides[name].latencies += timed(call, options.seconds)
+            after = cpu_of()
+            sides[name].seconds += time.perf_counter() - started
+            for process, seconds in after.items():
+                sides[name].cpu[process] = sides[name].cpu.get(process, 0.0) + seconds - before[process]
+    return sides
 
 
-def summary(latencies: list[float], seconds: float) -> dict[str, float]:
-    ordered = sorted(latencies)
+def query_count(*, raw_key: str, connection_id: str) -> int:
+    """SQL queries of one proxied call in the steady state, made in this process."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=HOST, HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    url = f"/api/user-integrations/{connection_id}/proxy"
+    payload = {"method": "GET", "path": "/items"}
+    client.post(url, payload, content_type="application/json")  # the key's first use is recorded once
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, payload, content_type="application/json")
+    if response.status_code != 200:
+        raise SystemExit(f"proxy answered {response.status_code} in process: {response.content[:300]!r}")
+    return len(captured)
+
+
+def summary(side: Side) -> dict[str, float]:
+    ordered = sorted(side.latencies)
     return {
-        "rps": len(latencies) / seconds,
+        "rps": len(ordered) / side.seconds,
         "p50_ms": statistics.median(ordered) * 1000,
         "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
     }
 
 
-def report(results: dict[str, list[float]], options) -> None:
-    seconds = options.rounds * options.seconds
-    direct, proxy = summary(results["direct"], seconds), summary(results["proxy"], seconds)
+def report(sides: dict[str, Side], *, queries: int) -> None:
+    direct, proxy = summary(sides["direct"]), summary(sides["proxy"])
     ratio = proxy["rps"] / direct["rps"]
     added = proxy["p50_ms"] - direct["p50_ms"]
     for name, figures in (("direct", direct), ("proxy", proxy)):
@@ -198,9 +252,30 @@ def report(results: dict[str, list[float]], options) -> None:
         )
     verdict = "meets" if ratio >= 0.3 else "BELOW"
     print(f"  ratio: {ratio:.2f} of the direct figure ({verdict} the 0.3 target); p50 added {added:.2f} ms")
+    cpu = {
+        "direct_client": sides["direct"].per_request_ms("client"),
+        "proxy_client": sides["proxy"].per_request_ms("client"),
+        "app": sides["proxy"].per_request_ms("app"),
+        # The provider does the same work for both sides: their average is the better estimate.
+        "provider": (sides["direct"].per_request_ms("provider") + sides["proxy"].per_request_ms("provider"))
+        / 2,
+    }
+    proxy_chain = cpu["proxy_client"] + cpu["app"] + cpu["provider"]
+    # CPU time is counted in clock ticks: a very short run may count none.
+    cpu_ratio = (cpu["direct_client"] + cpu["provider"]) / proxy_chain if proxy_chain else 0.0
+    print(
+        f"  CPU per request: direct = client {cpu['direct_client']:.2f} + provider {cpu['provider']:.2f} ms; "
+        f"proxy = client {cpu['proxy_client']:.2f} + app {cpu['app']:.2f} + provider {cpu['provider']:.2f} ms"
+    )
+    print(f"  ratio from CPU time alone: {cpu_ratio:.2f}; SQL queries per proxied call: {queries}")
     print(
         f"RESULT proxy_rps={proxy['rps']:.0f} direct_rps={direct['rps']:.0f} ratio={ratio:.3f} "
         f"proxy_p50_ms={proxy['p50_ms']:.2f} direct_p50_ms={direct['p50_ms']:.2f} added_p50_ms={added:.2f}"
+    )
+    print(
+        "RESULT "
+        + " ".join(f"{name}_cpu_ms={value:.3f}" for name, value in cpu.items())
+        + f" cpu_ratio={cpu_ratio:.3f} queries={queries}"
     )
 
 
@@ -240,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         call_command("migrate", verbosity=0)
         raw_key, connection_id = seed(provider_origin)
+        queries = query_count(raw_key=raw_key, connection_id=connection_id)
         db_connections.close_all()
         server = start_server(
             app=APP, env=dict(os.environ), workers=1, threads=1, log_path=workdir / "gunicorn.log"
@@ -249,14 +325,23 @@ def main(argv: list[str] | None = None) -> None:
             f"{options.rounds} rounds x {options.seconds:g} s per side; load average {os.getloadavg()[0]:.2f}",
             flush=True,
         )
-        results = measure(
+
+        def cpu_of() -> dict[str, float]:
+            app = server.worker_cpu_seconds()
+            if app is None:
+                raise SystemExit("CPU times need Linux /proc")
+            return {"client": time.process_time(), "app": app, "provider": process_cpu_seconds(provider.pid)}
+
+        sides = measure(
             provider_origin=provider_origin,
             app_origin=f"http://{HOST}:{server.port}",
             raw_key=raw_key,
             connection_id=connection_id,
+            cpu_of=cpu_of,
             options=options,
         )
-        report(results, options)
+        report(sides, queries=queries)
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:
         if server is not None:
             server.stop()

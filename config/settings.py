@@ -135,9 +135,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# Connections are kept (each worker thread and web thread has its own): opening one per task cost
-# a worker about 2 ms of CPU per connection test on SQLite, and a round trip and a backend on
-# PostgreSQL.
+# Connections are kept between requests on SQLite too: opening one (and its PRAGMAs) cost more
+# than the whole of an API request's own query.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer (web + worker) instead of failing at once.
@@ -211,6 +210,7 @@ REST_FRAMEWORK = {
         "core.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.api.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["core.api.throttling.WriteRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"writes": env.str("API_WRITE_THROTTLE_RATE", default="600/min")},
     "EXCEPTION_HANDLER": "core.api.envelope.exception_handler",

@@ -10,7 +10,7 @@ from time import perf_counter
 from urllib.parse import unquote_plus
 
 from csp.constants import HEADER as CSP_HEADER
-from csp.middleware import CSPMiddleware
+from csp.middleware import CheckableLazyObject, CSPMiddleware
 from csp.utils import build_policy
 from django.conf import settings
 from django.core.exceptions import BadRequest
@@ -100,17 +100,50 @@ class RefuseUnstorableUrls:
         return self.get_response(request)
 
 
+_PER_RESPONSE_POLICY = tuple(
+    f"_csp_{part}{suffix}" for part in ("config", "update", "replace") for suffix in ("", "_ro")
+)
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """django-csp's middleware, except that DEBUG's 404 page gets the policy too (django-csp leaves
-    it out for the page's inline styles: it renders unstyled, but no 404 is ever unguarded)."""
+    it out for the page's inline styles: it renders unstyled, but no 404 is ever unguarded).
+
+    A response without a nonce or a policy of its own (every API answer) gets the header built
+    once from the settings: building it is most of the middleware's work."""
+
+    _built: tuple[object, str] | None = None  # (the settings' policy, its header)
 
     def process_response(self, request, response):
+        if self._settings_policy_applies(request, response):
+            if CSP_HEADER not in response and not getattr(response, "_csp_exempt", False):
+                response[CSP_HEADER] = self._settings_header()
+            request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+            return response
         response = super().process_response(request, response)
         if settings.DEBUG and response.status_code == 404 and CSP_HEADER not in response:
             policy = build_policy(**asdict(self.get_policy_parts(request=request, response=response)))
             if policy:
                 response[CSP_HEADER] = policy
         return response
+
+    def _settings_policy_applies(self, request, response) -> bool:
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", None)
+        return (
+            bool(policy)
+            and not settings.DEBUG
+            and "EXCLUDE_URL_PREFIXES" not in policy
+            and not getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)
+            and getattr(request, "_csp_nonce", None) is None
+            and not any(hasattr(response, name) for name in _PER_RESPONSE_POLICY)
+        )
+
+    def _settings_header(self) -> str:
+        policy = settings.CONTENT_SECURITY_POLICY
+        built = self._built
+        if built is None or built[0] is not policy:  # settings changed (tests override them)
+            built = self._built = (policy, build_policy())
+        return built[1]
 
 
 class UserTimeZoneMiddleware:

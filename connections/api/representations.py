@@ -3,23 +3,30 @@ connections and the detail are hot paths, and a serializer class costs several t
 item. The serializer classes in ``serializers.py`` describe the same shapes for the OpenAPI schema
 and for the rare answers; ``tests/connections/api/test_representations.py`` keeps the two equal.
 
-To add a field, add it here and to the matching serializer class, in the same place.
+The functions take a model instance or a ``ConnectionRow`` (the list's plain values, under the
+same names). To add a field, add it here (and to ``ConnectionRow`` if the list needs a column)
+and to the matching serializer class, in the same place.
 """
 
 from __future__ import annotations
 
 from connections.models import Connection
 from connections.selectors import (
+    ConnectionRow,
+    ConnectionRowsPage,
+    auth_method_facts,
     connection_credentials,
     connection_credentials_masked,
     connection_secrets_visible_to,
 )
 from core.api.fields import iso_timestamp
+from integrations.models import Integration
 
 
-def oauth_state(connection: Connection) -> dict | None:
+def oauth_state(connection: Connection | ConnectionRow) -> dict | None:
     """The ``oauth`` block of a sign-in connection (None for others); from columns, never decrypting."""
-    if not connection.is_sign_in:
+    facts = auth_method_facts(integration=connection.integration, auth_method_id=connection.auth_method_id)
+    if not facts.sign_in:
         return None
     return {
         "scopes": connection.oauth_scopes,
@@ -30,8 +37,7 @@ def oauth_state(connection: Connection) -> dict | None:
     }
 
 
-def _integration_summary(connection: Connection) -> dict:
-    integration = connection.integration
+def _integration_summary(integration: Integration) -> dict:
     return {
         "displayName": integration.display_name,
         "category": integration.category,
@@ -39,10 +45,12 @@ def _integration_summary(connection: Connection) -> dict:
     }
 
 
-def _item(connection: Connection, *, decrypted: dict, integration: dict) -> dict:
+def _item(
+    connection: Connection | ConnectionRow, *, user_id: str, decrypted: dict, integration: dict
+) -> dict:
     return {
         "connectionId": connection.connection_id,
-        "userId": connection.user.user_id,
+        "userId": user_id,
         "integrationId": connection.integration_id,
         "integrationName": connection.integration.display_name,
         "connectionName": connection.connection_name,
@@ -68,9 +76,23 @@ def connection_list_item(connection: Connection) -> dict:
     """An item of my-connections: secrets masked (ConnectionListItemOutput)."""
     return _item(
         connection,
+        user_id=connection.user.user_id,
         decrypted=connection_credentials_masked(connection=connection),
-        integration=_integration_summary(connection),
+        integration=_integration_summary(connection.integration),
     )
+
+
+def connection_list_items(page: ConnectionRowsPage) -> list[dict]:
+    """The items of my-connections from a page of rows, as ``connection_list_item`` makes each."""
+    return [
+        _item(
+            row,
+            user_id=page.user_id,
+            decrypted=connection_credentials_masked(connection=row),
+            integration=_integration_summary(row.integration),
+        )
+        for row in page.items
+    ]
 
 
 def connection_detail(connection: Connection, *, actor) -> dict:
@@ -78,5 +100,8 @@ def connection_detail(connection: Connection, *, actor) -> dict:
     decrypted = connection_credentials(connection=connection)
     if not connection_secrets_visible_to(actor=actor, connection=connection):
         decrypted = connection_credentials_masked(connection=connection, credentials=decrypted)
-    integration = {**_integration_summary(connection), "description": connection.integration.description}
-    return _item(connection, decrypted=decrypted, integration=integration)
+    integration = {
+        **_integration_summary(connection.integration),
+        "description": connection.integration.description,
+    }
+    return _item(connection, user_id=connection.user.user_id, decrypted=decrypted, integration=integration)

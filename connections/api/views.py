@@ -18,7 +18,7 @@ from accounts.access import (
 from accounts.selectors import user_get
 from connections import proxy, selectors, services, test_run_services
 from connections.api import serializers as s
-from connections.api.representations import connection_detail, connection_list_item
+from connections.api.representations import connection_detail, connection_list_item, connection_list_items
 from connections.connect.services import connect_session_create
 from connections.models import CheckRun
 from connections.oauth.clients import (
@@ -149,7 +149,7 @@ class ConnectionViewSet(viewsets.ViewSet):
         if acts_for_any_user(request.user) and not request.query_params.get("userId"):
             raise ApplicationError("userId query parameter is required")
         query = validate_input(s.MyConnectionsQuery, request.query_params)
-        page = selectors.connection_list_for_user(
+        page = selectors.connection_rows_for_user(
             user=user_or_user_id_for_request(request.user, query.get("userId")),
             status=query.get("status"),
             integration_id=query.get("integrationId"),
@@ -158,7 +158,7 @@ class ConnectionViewSet(viewsets.ViewSet):
             cursor=query.get("cursor"),
         )
         body = ok(
-            connections=[connection_list_item(item) for item in page.items],
+            connections=connection_list_items(page),
             total=page.total,
             stats=asdict(page.stats),
         )
@@ -265,6 +265,10 @@ class ConnectionViewSet(viewsets.ViewSet):
 
 class ConnectionProxyViewSet(viewsets.ViewSet):
     """Calls to the provider with the connection's credentials, for API keys and the owner."""
+
+    # Limited per connection by PROXY_RATE: the API-wide write budget would cap a host product's
+    # calls through all its connections together.
+    throttle_classes = ()
 
     @extend_schema(
         operation_id="connections_proxy",

@@ -138,6 +138,8 @@ class FieldTypeViewSet(viewsets.ViewSet):
 class FeatureRunViewSet(viewsets.ViewSet):
     """Running a feature through a connection: API keys and the connection's owner."""
 
+    throttle_classes = ()  # a run is a proxied call, limited per connection by PROXY_RATE
+
     @extend_schema(
         operation_id="feature_mappings_run",
         description=(

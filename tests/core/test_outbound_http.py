@@ -18,7 +18,7 @@ from core.outbound_http import (
     OutboundTimeout,
     OutboundTlsError,
     OutboundTooManyRedirects,
-    _client,
+    _session,
     address_block_reason,
     check_outbound_url,
     host_in_allowlist,
@@ -491,7 +491,7 @@ def cookie_server(settings):
     server.server_close()
 
 
-def test_a_thread_reuses_its_connections_but_never_cookies(cookie_server):
+def test_a_thread_reuses_its_session_and_connections_but_never_cookies(cookie_server):
     origin = f"http://127.0.0.1:{cookie_server.server_address[1]}"
     first = outbound_request("GET", f"{origin}/a")
     second = outbound_request("GET", f"{origin}/b")
@@ -500,10 +500,28 @@ def test_a_thread_reuses_its_connections_but_never_cookies(cookie_server):
     assert len(cookie_server.client_ports) == 1  # one connection, kept alive for the second call
 
 
-def test_each_thread_has_its_own_client():
-    clients = []
-    thread = threading.Thread(target=lambda: clients.append(_client()))
+def test_each_thread_has_its_own_session():
+    sessions = []
+    thread = threading.Thread(target=lambda: sessions.append(_session()))
     thread.start()
     thread.join()
-    assert clients[0] is not _client()
-    assert _client() is _client()
+    assert sessions[0] is not _session()
+    assert _session() is _session()
+
+
+def test_environment_proxies_and_netrc_credentials_are_never_used(
+    allow_local_provider, provider_server, monkeypatch, tmp_path
+):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login intruder password from-the-environment\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens: a request through it fails
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    response = outbound_request("GET", f"{provider_server.origin}/echo")
+
+    assert response.status_code == 200  # reached directly, not through the proxy
+    assert "authorization" not in response.json()["headers"]

@@ -395,6 +395,20 @@ def test_the_rate_limit_answers_429_with_retry_after(key_client, local, user, se
     assert proxy(key_client, other, path="/bearer").status_code == 200  # per connection
 
 
+def test_the_proxy_is_limited_by_proxy_rate_not_the_api_write_budget(key_client, local, user, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "2/min"}}
+    settings.PROXY_RATE = "4/min"
+    connection = local_connection(local, user=user)
+
+    answers = [proxy(key_client, connection, path="/bearer") for _ in range(5)]
+
+    # A host product calls through all its connections with one key: PROXY_RATE, per connection,
+    # is the proxy's limit, not the budget of writes to Connections itself.
+    assert [a.status_code for a in answers] == [200, 200, 200, 200, 429]
+    assert answers[-1].json()["message"] == "Rate limit reached for this connection"
+    assert key_client.post("/api/users", {}, format="json").status_code != 429  # its budget untouched
+
+
 def test_an_inactive_connection_answers_409(key_client, local, user, provider_server):
     connection = local_connection(local, user=user, status=Connection.Status.INACTIVE)
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from accounts.authentication import ApiKeyPrincipal
 from accounts.models import ApiKey
-from connections.api.representations import connection_detail, connection_list_item
+from connections.api.representations import connection_detail, connection_list_item, connection_list_items
 from connections.api.serializers import ConnectionDetailOutput, ConnectionListItemOutput
-from connections.selectors import connection_get_for_actor, connection_list_for_user
+from connections.selectors import connection_get_for_actor, connection_list_for_user, connection_rows_for_user
 from tests.accounts.factories import OperatorFactory
 from tests.connections.factories import ConnectionFactory, hubspot
 
@@ -57,6 +57,18 @@ def test_list_items_agree_with_the_list_serializer(user, connections):
     assert len(page.items) == 3
     for item in page.items:
         assert as_json(connection_list_item(item)) == as_json(ConnectionListItemOutput(item).data)
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "inactive"}, {"integration_id": "hubspot"}, {"limit": 2}])
+def test_list_items_from_rows_agree_with_the_list_serializer(user, connections, filters):
+    instances = connection_list_for_user(user=user, **filters).items
+    for owner in (user, user.user_id):
+        page = connection_rows_for_user(user=owner, **filters)
+
+        assert page.items and len(page.items) == len(instances)
+        assert as_json(connection_list_items(page)) == as_json(
+            [ConnectionListItemOutput(item).data for item in instances]
+        )
 
 
 @pytest.mark.parametrize("who", ["owner", "api_key", "operator"])

@@ -416,6 +416,19 @@ def test_get_connection_as_in_the_seed(key_client, seed_connection):
     }
 
 
+def test_get_connection_is_one_query_once_the_key_and_catalog_are_warm(
+    key_client, user, django_assert_num_queries
+):
+    first, second = ConnectionFactory(user=user), ConnectionFactory(user=user)
+    key_client.get(f"/api/user-integrations/{first.connection_id}")  # proves the key, loads the catalog
+
+    with django_assert_num_queries(1):  # the connection, its user and the catalog's revision together
+        response = key_client.get(f"/api/user-integrations/{second.connection_id}")
+    assert response.json()["connection"]["connectionId"] == second.connection_id
+    with django_assert_num_queries(1):
+        assert key_client.get("/api/user-integrations/conn_none").status_code == 404
+
+
 def test_the_owner_sees_decrypted_values_an_operator_sees_masks(user, operator_client):
     connection = ConnectionFactory(user=user)
     from rest_framework.test import APIClient

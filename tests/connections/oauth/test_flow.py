@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from connections import encryption
 from connections.models import AuditEvent, Connection, OAuthApp, OAuthFlow
+from connections.oauth.clients import oauth_app_save
 from connections.oauth.tokens import ReconnectRequired, oauth_access_token_get, oauth_token_refresh
 from connections.selectors import connection_credentials
 from tests.connections.factories import integration_from_document
@@ -305,3 +306,21 @@ def test_an_unconfigured_app_is_not_set_up_by_your_administrator(oauth_provider,
     client.force_login(user)
     step = client.get("/connections/new/?integration=idp", follow=True).content.decode()
     assert "Not set up by your administrator" in step and "data-oauth-sign-in" not in step
+
+
+@pytest.mark.parametrize("description", ["Approve read access at the provider.", "Approve read access"])
+def test_the_sign_in_step_ends_its_lead_with_one_full_stop(
+    oauth_provider, allow_local_provider, user, description
+):
+    document = idp_document(oauth_provider)
+    document["authMethods"][0]["description"] = description
+    integration = integration_from_document(document)
+    oauth_app_save(
+        integration=integration, auth_method_id="oauth", client_id="app", client_secret="app-secret"
+    )
+    client = Client()
+    client.force_login(user)
+
+    step = client.get("/connections/new/?integration=idp", follow=True).content.decode()
+
+    assert f"Sign in with Test IdP — {description.rstrip('.')}. You sign in at Test IdP" in step

@@ -36,6 +36,20 @@ def test_a_feature_runs_through_the_connection(
     assert call.feature_mapping_id == echo_mapping.pk and call.path == "/echo/contacts"
 
 
+def test_feature_runs_are_limited_by_proxy_rate_not_the_api_write_budget(
+    key_client, local_integration, echo_mapping, user, provider_server, settings
+):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"writes": "1/min"}}
+    settings.PROXY_RATE = "2/min"
+    connection = local_connection(local_integration, user=user)
+    user_input = {"first_name": "ada", "email": "ada@example.com"}
+
+    answers = [run(key_client, connection, echo_mapping.pk, user_input) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[-1].json()["message"] == "Rate limit reached for this connection"
+
+
 def test_invalid_input_lists_every_field_error_and_sends_nothing(
     key_client, local_integration, echo_mapping, user, provider_server
 ):

@@ -1,0 +1,153 @@
+"""Read queries compiled to SQL once, for the paths that run on every API request.
+
+Django builds and compiles a queryset each time it is evaluated; for a query of one row that is
+most of the request's work. A ``PreparedQuery`` compiles its queryset once per database
+connection, from placeholder values, and then only runs the SQL with the values of each call,
+turning rows into model instances (with ``select_related`` ones and annotations) or tuples the
+way Django's own iterables do.
+
+Only the values passed as placeholders may change between calls: anything else the builder reads
+(the clock, settings) is frozen at the first compilation, so pass it as a placeholder too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from django.db import connections
+from django.db.models import Field, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.query import get_related_populators
+
+
+class Placeholder(str):
+    """A string standing for a value given at run time; found again among the compiled parameters
+    by identity (Django passes string values through to the SQL parameters unchanged)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple
+    slots: dict[str, tuple[int, ...]]  # placeholder name -> its positions among params
+    converters: list[tuple[int, list, Any]]
+    connection: Any  # the DatabaseWrapper converters are called with
+    model: Any
+    model_columns: tuple[int, int]
+    init_list: list[str]
+    related_populators: list
+    annotation_col_map: dict[str, int]
+
+
+class PreparedQuery:
+    """``build(**placeholders)`` returns the queryset, and every call gives each placeholder its
+    value. A name in ``names`` stands for a string, compared with a field as is (``exact``); one in
+    ``typed`` for a value of that field's type, given to ``build`` as an expression to compare
+    with (``created_at__gte=placeholder``) and prepared for the database by that field."""
+
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        *names: str,
+        typed: dict[str, Field] | None = None,
+        using: str = "default",
+    ) -> None:
+        self.build = build
+        self.names = names
+        self.typed = typed or {}
+        self.using = using
+        self._compiled: WeakKeyDictionary = WeakKeyDictionary()
+
+    def _placeholders(self) -> tuple[dict[str, Placeholder], dict[str, Any]]:
+        markers = {name: Placeholder(name) for name in (*self.names, *self.typed)}
+        arguments: dict[str, Any] = dict(markers)
+        for name, field in self.typed.items():
+            arguments[name] = RawSQL("%s", (markers[name],), output_field=field)
+        return markers, arguments
+
+    def _compile(self) -> _Compiled:
+        connection = connections[self.using]
+        compiled = self._compiled.get(connection)
+        if compiled is not None:
+            return compiled
+        markers, arguments = self._placeholders()
+        compiler = self.build(**arguments).query.get_compiler(using=self.using)
+        sql, params = compiler.as_sql()
+        slots = {}
+        for name, marker in markers.items():
+            slots[name] = tuple(index for index, param in enumerate(params) if param is marker)
+            if not slots[name]:
+                raise ValueError(f"placeholder {name!r} is not in the compiled query")
+        select = compiler.select
+        converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+        klass_info = compiler.klass_info
+        model_columns = (0, 0)
+        init_list: list[str] = []
+        populators: list = []
+        if klass_info is not None:
+            fields = klass_info["select_fields"]
+            model_columns = (fields[0], fields[-1] + 1)
+            init_list = [column[0].target.attname for column in select[slice(*model_columns)]]
+            populators = get_related_populators(klass_info, select, self.using)
+        compiled = _Compiled(
+            sql=sql,
+            params=tuple(params),
+            slots=slots,
+            converters=[
+                (position, convs, expression) for position, (convs, expression) in converters.items()
+            ],
+            connection=connection,
+            model=klass_info["model"] if klass_info else None,
+            model_columns=model_columns,
+            init_list=init_list,
+            related_populators=populators,
+            annotation_col_map=dict(compiler.annotation_col_map or {}),
+        )
+        self._compiled[connection] = compiled
+        return compiled
+
+    def _rows(self, compiled: _Compiled, values: dict[str, Any]) -> list[list]:
+        if values.keys() != compiled.slots.keys():
+            raise TypeError(f"expected values for {sorted(compiled.slots)}, got {sorted(values)}")
+        params = list(compiled.params)
+        for name, positions in compiled.slots.items():
+            field = self.typed.get(name)
+            value = values[name]
+            if field is not None:
+                value = field.get_db_prep_value(value, compiled.connection)
+            for position in positions:
+                params[position] = value
+        with compiled.connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = [list(row) for row in cursor.fetchall()]
+        connection = compiled.connection
+        for row in rows:
+            for position, convs, expression in compiled.converters:
+                value = row[position]
+                for converter in convs:
+                    value = converter(value, expression, connection)
+                row[position] = value
+        return rows
+
+    def rows(self, **values: Any) -> list[list]:
+        """The converted rows of a ``values_list`` queryset (or any), as lists."""
+        return self._rows(self._compile(), values)
+
+    def instances(self, **values: Any) -> list:
+        """Model instances, as iterating the queryset would give them."""
+        compiled = self._compile()
+        start, end = compiled.model_columns
+        instances = []
+        for row in self._rows(compiled, values):
+            obj = compiled.model.from_db(self.using, compiled.init_list, row[start:end])
+            for populator in compiled.related_populators:
+                populator.populate(row, obj)
+            for name, position in compiled.annotation_col_map.items():
+                setattr(obj, name, row[position])
+            instances.append(obj)
+        return instances

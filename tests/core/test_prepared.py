@@ -1,0 +1,51 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from connections.models import Connection
+from core.prepared import PreparedQuery
+from tests.connections.factories import ConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _by_id(connection_id):
+    return Connection.objects.filter(connection_id=connection_id).select_related("user").order_by()[:1]
+
+
+def test_instances_match_the_orm_with_each_call_s_values(user):
+    first, second = ConnectionFactory(user=user), ConnectionFactory(user=user)
+    query = PreparedQuery(_by_id, "connection_id")
+
+    for expected in (first, second, first):
+        with CaptureQueriesContext(connection) as captured:
+            (found,) = query.instances(connection_id=expected.connection_id)
+        assert len(captured) == 1  # the user came with it
+        orm = _by_id(expected.connection_id).get()
+        assert {f.attname: getattr(found, f.attname) for f in Connection._meta.concrete_fields} == {
+            f.attname: getattr(orm, f.attname) for f in Connection._meta.concrete_fields
+        }
+        assert found.user == user and found.user.user_id == user.user_id
+        assert found._state.adding is False and found._state.db == "default"
+    assert query.instances(connection_id="conn_none") == []
+
+
+def test_rows_are_converted_like_values_list(user):
+    made = ConnectionFactory(user=user, configured_variables={"a": [1, 2]})
+    query = PreparedQuery(
+        lambda user_id: Connection.objects.filter(user__user_id=user_id).values_list(
+            "connection_id", "configured_variables", "created_at", "needs_reconnect"
+        ),
+        "user_id",
+    )
+    assert query.rows(user_id=user.user_id) == [[made.connection_id, {"a": [1, 2]}, made.created_at, False]]
+
+
+def test_every_placeholder_must_reach_the_sql_once_and_every_call_give_each():
+    unused = PreparedQuery(lambda user_id: User.objects.all(), "user_id")
+    with pytest.raises(ValueError, match="placeholder 'user_id' is not in the compiled query"):
+        unused.rows(user_id="x")
+    query = PreparedQuery(lambda user_id: User.objects.filter(user_id=user_id), "user_id")
+    with pytest.raises(TypeError, match="expected values for"):
+        query.rows()
