@@ -2,11 +2,13 @@
 
 Starts the local provider (tests/provider_server.py) answering each test in 200 ms, creates 500
 connections to it, queues a test of each (``test_run_enqueue_many``: what the API's
-``?async=true``, the schedule and ``test_connections --async`` do) and waits until a real
-``celery -A config worker`` process (thread pool) has finished them all. Prints tests per second
-and the ratio to the ideal for the worker's concurrency (ideal = concurrency / 0.2 s).
+``?async=true``, the schedule and ``test_connections --async`` do) and waits until real workers
+have finished them all: one per core, each started with the Procfile's ``worker:`` command as
+it stands (pool, concurrency, log level), only given a queue and a name of their own. Prints
+tests per second, the ratio to the ideal for the workers' concurrency (ideal = concurrency /
+0.2 s) and the workers' CPU time per test.
 
-    .venv/bin/python bench/bench_connection_tests.py [--tests 500] [--concurrency 100]
+    .venv/bin/python bench/bench_connection_tests.py [--tests 500] [--workers N]
 
 The broker is Redis when it answers at BENCH_REDIS_URL (default redis://127.0.0.1:6379/13, a
 queue of its own), else Kombu's filesystem transport; the database a throwaway SQLite file, or
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import socket
 import statistics
@@ -45,21 +48,23 @@ def redis_reachable() -> bool:
 
 
 def configure(use_redis: bool) -> dict:
-    """Environment for this process and the worker: settings_test's fixed keys, the broker, the database."""
+    """Environment for the workers: settings_test's fixed keys, the broker, the database, and
+    otherwise the defaults (LOG_LEVEL INFO included). This process logs warnings only."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{WORK_DIR / 'bench.sqlite3'}"),
         "CELERY_FILESYSTEM_DIR": str(WORK_DIR / "celery"),
         "OUTBOUND_ALLOWLIST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
     if use_redis:
         env["REDIS_URL"] = REDIS_URL
     else:
         os.environ.pop("REDIS_URL", None)
-    os.environ.update(env)
-    return {**os.environ, **env}
+    workers_env = {**os.environ, **env}
+    workers_env.pop("LOG_LEVEL", None)
+    os.environ.update(env, LOG_LEVEL="WARNING")
+    return workers_env
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,36 +73,40 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def start_worker(env: dict, concurrency: int, prefetch: int, index: int = 0) -> tuple[subprocess.Popen, Path]:
+def procfile_worker() -> list[str]:
+    """The Procfile's worker command, word by word (``celery -A config worker --pool …``)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        kind, _, command = line.partition(":")
+        if kind.strip() == "worker":
+            return shlex.split(command)
+    sys.exit("the Procfile has no worker: line")
+
+
+def worker_option(command: list[str], *names: str) -> str | None:
+    """The value the worker command gives an option (``--concurrency 50`` or ``-c 50``)."""
+    for index, word in enumerate(command[:-1]):
+        if word in names:
+            return command[index + 1]
+    return None
+
+
+def start_worker(env: dict, command: list[str], index: int = 0) -> tuple[subprocess.Popen, Path]:
     log = WORK_DIR / f"worker-{index}.log"
     process = subprocess.Popen(
         [
-            str(Path(sys.executable).with_name("celery")),
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--prefetch-multiplier",
-            str(prefetch),
+            str(Path(sys.executable).with_name(command[0])),
+            *command[1:],
             "-Q",
             QUEUE,
             "-n",
             f"{QUEUE}-{index}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-l",
-            "info",
         ],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
-    # Ready when it answers a control ping: its log may not say so (LOG_LEVEL=WARNING).
+    # Ready when it answers a control ping (its log may not say so with LOG_LEVEL=WARNING).
     from config.celery import app
 
     name = f"{QUEUE}-{index}@{socket.gethostname()}"
@@ -111,12 +120,10 @@ def start_worker(env: dict, concurrency: int, prefetch: int, index: int = 0) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tests", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=100, help="Worker threads in all (default 100)")
-    # A worker process is bound by one core (the GIL): one per core, sharing the threads.
+    # A worker process is bound by one core (the GIL): one per core, as the README says.
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="Worker processes (default: one per core)"
     )
-    parser.add_argument("--prefetch", type=int, default=1, help="Worker prefetch multiplier (default 1)")
     parser.add_argument("--delay-ms", type=int, default=200, help="Provider answer time (default 200 ms)")
     args = parser.parse_args()
 
@@ -139,9 +146,12 @@ def main() -> None:
     app.conf.task_default_queue = QUEUE  # before anything is sent: a queue only this bench uses
     call_command("migrate", verbosity=0)
     transport = f"Redis ({REDIS_URL})" if use_redis else "filesystem (no Redis reachable)"
+    command = procfile_worker()
+    threads = int(worker_option(command, "--concurrency", "-c") or settings.CELERY_WORKER_CONCURRENCY)
+    pool = worker_option(command, "--pool", "-P") or settings.CELERY_WORKER_POOL
     print(
-        f"broker: {transport}; database: {connection.vendor}; {args.workers} worker process(es), "
-        f"{args.concurrency // args.workers} threads each; prefetch multiplier {args.prefetch}"
+        f"broker: {transport}; database: {connection.vendor}; {args.workers} worker process(es), each "
+        f"`{shlex.join(command)}` (pool {pool}, {threads} threads)"
     )
 
     provider = ProviderServer().start()
@@ -169,9 +179,7 @@ def main() -> None:
         for row in connections:
             row.integration = integration
 
-        workers = [
-            start_worker(env, args.concurrency // args.workers, args.prefetch, i) for i in range(args.workers)
-        ]
+        workers = [start_worker(env, command, i) for i in range(args.workers)]
         cpu_before = sum(cpu_seconds(w.pid) for w, _ in workers)
         started = time.monotonic()
         runs = test_run_services.test_run_enqueue_many(
@@ -195,7 +203,7 @@ def main() -> None:
             )
         times = sorted(run.response_time_ms for run in passed)
         rate = args.tests / elapsed
-        concurrency = args.concurrency // args.workers * args.workers
+        concurrency = threads * args.workers
         ideal = concurrency / (args.delay_ms / 1000)
         print(f"{args.tests} tests: queued in {queued:.2f} s, all finished after {elapsed:.2f} s")
         print(

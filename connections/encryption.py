@@ -159,6 +159,13 @@ def decrypt(token: str, *, bound_to: str) -> bytes:
         ) from None
 
 
+def reencrypt(token: str, *, bound_to: str) -> str:
+    """``token``'s value encrypted again with the newest key (key rotation). The plaintext never
+    leaves this module, so it is neither parsed nor registered for log masking: nothing else
+    sees it. CredentialsUnreadable as ``decrypt``."""
+    return encrypt(decrypt(token, bound_to=bound_to), bound_to=bound_to)
+
+
 def encrypt_json(value: dict, *, bound_to: str) -> str:
     hide_in_logs(_secret_values(value))
     return encrypt(json.dumps(value, separators=(",", ":"), sort_keys=True).encode(), bound_to=bound_to)

@@ -24,16 +24,16 @@ class Connection(models.Model):
         ERROR = "error", "Error"
 
     connection_id = models.CharField(
-        "connectionId", max_length=40, unique=True, default=new_connection_id, editable=False
+        "connection ID", max_length=40, unique=True, default=new_connection_id, editable=False
     )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="connections")
     integration = models.ForeignKey(
         "integrations.Integration", on_delete=models.PROTECT, related_name="connections"
     )
-    auth_method_id = models.CharField("authMethodId", max_length=64)
-    auth_method_label = models.CharField("authMethodLabel", max_length=200)
-    connection_name = models.CharField("connectionName", max_length=200)
-    configured_variables = models.JSONField("configuredVariables", default=dict, blank=True)
+    auth_method_id = models.CharField("auth method ID", max_length=64)
+    auth_method_label = models.CharField("auth method", max_length=200)
+    connection_name = models.CharField("connection name", max_length=200)
+    configured_variables = models.JSONField("configured variables", default=dict, blank=True)
     credentials_encrypted = models.TextField(
         help_text="A token from connections.encryption: key id, nonce and AES-GCM ciphertext.", editable=False
     )
@@ -49,24 +49,24 @@ class Connection(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     # --- Sign-in (OAuth 2.0 authorization code) connections: what the tokens are worth, in the
     # clear because none of it is secret (the tokens themselves are in credentials_encrypted).
-    oauth_scopes = models.JSONField("oauth.scopes", default=list, blank=True, editable=False)
-    oauth_expires_at = models.DateTimeField("oauth.expiresAt", null=True, blank=True, editable=False)
-    oauth_has_refresh_token = models.BooleanField("oauth.hasRefreshToken", default=False, editable=False)
+    oauth_scopes = models.JSONField("OAuth scopes", default=list, blank=True, editable=False)
+    oauth_expires_at = models.DateTimeField("access token expires", null=True, blank=True, editable=False)
+    oauth_has_refresh_token = models.BooleanField("has a refresh token", default=False, editable=False)
     oauth_refreshed_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The one refresh in flight: whoever set the claim (a random id) until when. Taken with a
     # conditional UPDATE, so exactly one process refreshes a token at a time (connections/oauth/tokens.py).
     oauth_refresh_claim = models.CharField(max_length=32, blank=True, default="", editable=False)
     oauth_refresh_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     # The provider refused the grant (invalid_grant, a revoked app): only signing in again helps.
-    needs_reconnect = models.BooleanField("needsReconnect", default=False)
+    needs_reconnect = models.BooleanField("needs reconnecting", default=False)
     reconnect_reason = models.TextField(blank=True, default="")
     # The account these credentials belong to at the provider, read by the integration's
     # ``identity`` block after a successful test or sign-in. Not secret; shown to the user.
-    account_id = models.CharField("account.accountId", max_length=255, blank=True, default="", editable=False)
+    account_id = models.CharField("account ID", max_length=255, blank=True, default="", editable=False)
     account_display_name = models.CharField(
-        "account.displayName", max_length=255, blank=True, default="", editable=False
+        "account name", max_length=255, blank=True, default="", editable=False
     )
-    account_email = models.CharField("account.email", max_length=254, blank=True, default="", editable=False)
+    account_email = models.CharField("account email", max_length=254, blank=True, default="", editable=False)
     account_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Imported tokens: a keyed hash of the imported access token (never the token), so importing
     # the same token again finds this connection instead of creating a second one.
@@ -152,7 +152,9 @@ class CheckRun(models.Model):
         COMMAND = "command", "Command"
         PAGE = "page", "Page"  # the Test button of the wizard or My Connections
 
-    run_id = models.CharField("id", max_length=40, unique=True, default=new_test_run_id, editable=False)
+    run_id = models.CharField(
+        "test run ID", max_length=40, unique=True, default=new_test_run_id, editable=False
+    )
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="test_runs")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -351,11 +353,11 @@ class ConnectSession(models.Model):
 
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    integration_ids = models.JSONField("integrationIds", default=list, blank=True)
+    integration_ids = models.JSONField("integration IDs", default=list, blank=True)
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="connect_sessions"
     )
-    return_url = models.CharField("returnUrl", max_length=2000, blank=True, default="")
+    return_url = models.CharField("return URL", max_length=2000, blank=True, default="")
     created_by = models.CharField(max_length=200, help_text="accounts.access.actor_label of the creator.")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
@@ -380,7 +382,7 @@ class OAuthApp(models.Model):
     """
 
     integration = models.ForeignKey("integrations.Integration", on_delete=models.CASCADE, related_name="+")
-    auth_method_id = models.CharField("authMethodId", max_length=64)
+    auth_method_id = models.CharField("auth method ID", max_length=64)
     client_id = models.CharField("client ID", max_length=500)
     client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

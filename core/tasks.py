@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from celery import Task, shared_task
+from celery import Signature, Task, shared_task
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -37,23 +37,28 @@ def publish(task: Task, *args, **options) -> None:
         ) from None
 
 
-def publish_many(task: Task, args_list: Iterable[tuple], **options) -> int:
+def publish_many(
+    task: Task | Signature, args_list: Iterable[tuple], *, countdown_step: float = 0, **options
+) -> int:
     """Send one ``task`` message per tuple of arguments over one producer (one broker
     connection, taken once), not one connection checkout per message: a beat tick's thousands of
-    messages go out in well under a second. ``ServiceUnavailable`` as ``publish``; the messages
-    sent before the broker failed stay sent (each task must be safe to receive twice anyway)."""
+    messages go out in well under a second. With ``countdown_step`` message *i* waits
+    ``i × countdown_step`` seconds (a batch spread over time). ``ServiceUnavailable`` as
+    ``publish``; the messages sent before the broker failed stay sent (each task must be safe to
+    receive twice anyway). ``task`` may be a signature of a task named only (one this process
+    has not imported)."""
     sent = 0
     try:
         # Kombu's publish batch: on Redis one pipeline round trip per 1,000 messages (other
         # transports publish each at once); leaving the block flushes what is still buffered.
         with task.app.producer_or_acquire() as producer, producer.batch():
             for args in args_list:
-                task.apply_async(args=args, producer=producer, **options)
+                countdown = round(sent * countdown_step, 1) or None
+                task.apply_async(args=args, producer=producer, countdown=countdown, **options)
                 sent += 1
     except (OperationalError, OSError) as exc:
-        logger.error(
-            "Could not queue %s after %d: broker unreachable (%s)", task.name, sent, type(exc).__name__
-        )
+        name = task.task if isinstance(task, Signature) else task.name
+        logger.error("Could not queue %s after %d: broker unreachable (%s)", name, sent, type(exc).__name__)
         raise ServiceUnavailable(
             "The task queue is unavailable. Please try again shortly.", error="Task queue unavailable"
         ) from None

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from django import forms
 
 from core.errors import ApplicationError, ValidationFailed
 from features import services
-from features.handlers import SLOTS, handlers_of_kind, split_reference
+from features.handlers import REGISTRY, REQUIRED, SLOTS, Param, handlers_of_kind, split_reference
 from features.mapping_rules import METHODS
 from features.models import FeatureMapping, FeatureTemplate
+from features.preview import feature_sample_input
 from features.template_files import fields_as_list, fields_errors
 from features.vocabulary import FIELD_TYPES, FILL_BY, HTML_TYPES, TYPES
 
@@ -60,8 +62,53 @@ def _choices(vocabulary: dict) -> list[tuple[str, str]]:
     return [(key, key) for key in vocabulary]
 
 
+PARAMS_SHOWN = "handlerParams"  # marks a post from the page, which carries every parameter input
+
+
+def param_field_name(slot: str, handler_name: str, param_name: str) -> str:
+    return f"{slot}-{handler_name}-{param_name}"
+
+
+def _param_label(name: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
+
+
+def _param_field(param: Param) -> forms.Field:
+    if param.type is bool:
+        return forms.BooleanField(label=_param_label(param.name), required=False, help_text=param.description)
+    default = "" if param.default in (REQUIRED, None) else f"default {param.default}"
+    attrs = {"placeholder": default, "spellcheck": "false", "autocomplete": "off"}
+    if param.type is int:
+        attrs["inputmode"] = "numeric"
+    label = _param_label(param.name) + (" (required)" if param.default is REQUIRED else "")
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=200,
+        help_text=param.description,
+        widget=forms.TextInput(attrs),
+    )
+
+
+@dataclass(frozen=True)
+class ParamGroup:
+    """The parameter inputs of one handler, shown while that handler is chosen in its slot."""
+
+    handler: str
+    fields: list
+    shown: bool
+
+
+@dataclass(frozen=True)
+class HandlerCell:
+    slot: str
+    select: forms.BoundField
+    groups: list[ParamGroup]
+
+
 class HandlerSelects(forms.Form):
-    """The three handler slots as selects offering the registry's handlers of the right kind."""
+    """The three handler slots as selects offering the registry's handlers of the right kind, each
+    with inputs for the parameters of the handlers that take some (renameTo's key, nestUnder's path)."""
 
     valueHandler = forms.ChoiceField(label="Value handler", required=False)
     validationHandler = forms.ChoiceField(label="Validation handler", required=False)
@@ -71,6 +118,86 @@ class HandlerSelects(forms.Form):
         super().__init__(*args, **kwargs)
         for slot, kind in SLOTS.items():
             self.fields[slot].choices = _handler_choices(kind)
+            self.fields[slot].widget.attrs["data-handler-select"] = slot
+            for handler in handlers_of_kind(kind):
+                for param in handler.params:
+                    self.fields[param_field_name(slot, handler.name, param.name)] = _param_field(param)
+
+    @property
+    def handler_cells(self) -> list[HandlerCell]:
+        cells = []
+        for slot, kind in SLOTS.items():
+            chosen = self[slot].value() or ""
+            groups = [
+                ParamGroup(
+                    handler=handler.name,
+                    fields=[self[param_field_name(slot, handler.name, p.name)] for p in handler.params],
+                    shown=handler.name == chosen,
+                )
+                for handler in handlers_of_kind(kind)
+                if handler.params
+            ]
+            cells.append(HandlerCell(slot=slot, select=self[slot], groups=groups))
+        return cells
+
+    @staticmethod
+    def initial_for(handlers: dict | None) -> dict:
+        """Initial select and parameter values from stored references (names or {name, params})."""
+        initial = {}
+        for slot in SLOTS:
+            name, raw_params = split_reference((handlers or {}).get(slot))
+            initial[slot] = name or ""
+            if name in REGISTRY and isinstance(raw_params, dict):
+                for param in REGISTRY[name].params:
+                    if param.name in raw_params:
+                        value = raw_params[param.name]
+                        initial[param_field_name(slot, name, param.name)] = (
+                            value if param.type is bool else str(value)
+                        )
+        return initial
+
+    def references(self, previous: dict | None) -> dict:
+        """The chosen handler per slot: a name, or {name, params} when parameters are set. A post
+        without the parameter inputs (an older page, a script) keeps the parameters a handler had."""
+        previous = previous or {}
+        carried = self.add_prefix(PARAMS_SHOWN) in self.data
+        chosen = {}
+        for slot in SLOTS:
+            name = self.cleaned_data.get(slot) or None
+            before = previous.get(slot)
+            if name and not carried:
+                chosen[slot] = before if split_reference(before)[0] == name else name
+            else:
+                chosen[slot] = self._reference(slot, name) if name else None
+        return chosen
+
+    def _reference(self, slot: str, name: str):
+        params = {}
+        for param in REGISTRY[name].params:
+            raw = self.cleaned_data.get(param_field_name(slot, name, param.name))
+            if param.type is bool:
+                if raw != param.default:
+                    params[param.name] = bool(raw)
+            elif raw and raw.strip():
+                text = raw.strip()
+                # A whole number is sent as a number; anything else as typed, for the rules to name.
+                is_number = param.type is int and re.fullmatch(r"-?\d{1,9}", text)
+                params[param.name] = int(text) if is_number else text
+        return {"name": name, "params": params} if params else name
+
+    def attach_error(self, message: str, prop: str | None) -> None:
+        """A rule's message next to the parameter input, handler select or input it names."""
+        target = prop
+        for slot in SLOTS:
+            if f".customHandlers.{slot}" not in message:
+                continue
+            target = slot
+            match = re.search(rf"\.customHandlers\.{slot}\.params\.(\w+)", message)
+            name = self.cleaned_data.get(slot) if hasattr(self, "cleaned_data") else None
+            if match and name and param_field_name(slot, name, match.group(1)) in self.fields:
+                target = param_field_name(slot, name, match.group(1))
+            break
+        self.add_error(target if target in self.fields else None, message)
 
 
 class FeatureForm(forms.Form):
@@ -159,8 +286,11 @@ class FeatureEditor:
             form = FieldMappingForm(data, prefix=f"field-{key}", initial=initial)
             # The table's column headings are not labels: each control names its row and column.
             name = definition.get("label") or key
-            for control in form.fields.values():
-                control.widget.attrs["aria-label"] = f"{name}: {control.label}"
+            for field_name, control in form.fields.items():
+                handler = field_name.split("-")[1] if field_name.count("-") == 2 else ""
+                control.widget.attrs["aria-label"] = " ".join(
+                    filter(None, [f"{name}:", handler, control.label])
+                )
             self.field_rows.append((key, definition, form))
         self.extra_formset = ExtraFieldFormSet(
             data, prefix="extra", initial=[self._extra_initial(f) for f in self.existing_extras.values()]
@@ -177,10 +307,6 @@ class FeatureEditor:
             }
         return {"featureTemplateName": self.template.name if self.template else "", "method": "POST"}
 
-    @staticmethod
-    def _handler_initial(handlers: dict | None) -> dict:
-        return {slot: split_reference((handlers or {}).get(slot))[0] or "" for slot in SLOTS}
-
     def _field_initial(self, entry: dict | None, definition: dict) -> dict:
         if entry is None:  # a new feature starts with the template's required fields on
             return {"enabled": self.mapping is None and definition.get("required", False)}
@@ -188,7 +314,7 @@ class FeatureEditor:
         return {
             "enabled": entry.get("enabled", True),
             "adminValue": "" if admin_value is None else admin_value,
-            **self._handler_initial(entry.get("customHandlers")),
+            **HandlerSelects.initial_for(entry.get("customHandlers")),
         }
 
     def _extra_initial(self, field: dict) -> dict:
@@ -200,19 +326,33 @@ class FeatureEditor:
             },
             "possibleValues": "\n".join(f"{v['id']}|{v['label']}" for v in values),
             "adminValue": "" if field.get("adminValue") is None else field["adminValue"],
-            **self._handler_initial(field.get("customHandlers")),
+            **HandlerSelects.initial_for(field.get("customHandlers")),
         }
 
-    @staticmethod
-    def _handlers(cleaned: dict, previous: dict | None) -> dict:
-        """Chosen handler names; a handler kept unchanged keeps the parameters set through the API."""
-        previous = previous or {}
-        chosen = {}
-        for slot in SLOTS:
-            name = cleaned.get(slot) or None
-            before = previous.get(slot)
-            chosen[slot] = before if name and split_reference(before)[0] == name else name
-        return chosen
+    @property
+    def is_bound(self) -> bool:
+        return self.feature_form.is_bound
+
+    def _forms(self) -> list[forms.Form]:
+        return [self.feature_form, *(form for _, _, form in self.field_rows), *self.extra_formset.forms]
+
+    def problems(self) -> list[str]:
+        """Every input's error as "<what> – <message>", for a summary away from the inputs."""
+        found = [str(error) for error in self.extra_formset.non_form_errors()]
+        for form in self._forms():
+            for name, errors in form.errors.items():
+                control = form.fields.get(name)
+                what = control and (control.widget.attrs.get("aria-label") or control.label)
+                found += [f"{what} – {error}" if what else str(error) for error in errors]
+        return found
+
+    def sample_input(self) -> dict:
+        """Example input for the fields turned on (as typed, or as stored) and the extra fields."""
+        definitions = {
+            key: definition for key, definition, form in self.field_rows if form["enabled"].value()
+        }
+        definitions.update(self.existing_extras)
+        return feature_sample_input(definitions=definitions)
 
     def is_valid(self) -> bool:
         forms_valid = [self.feature_form.is_valid(), self.extra_formset.is_valid()]
@@ -227,7 +367,7 @@ class FeatureEditor:
             field_mappings[key] = {
                 "enabled": form.cleaned_data["enabled"],
                 "overrides": previous.get("overrides"),
-                "customHandlers": self._handlers(form.cleaned_data, previous.get("customHandlers")),
+                "customHandlers": form.references(previous.get("customHandlers")),
                 "adminValue": form.cleaned_data["adminValue"] or None,
             }
         return field_mappings
@@ -242,7 +382,7 @@ class FeatureEditor:
         for position, form in enumerate(self.extra_forms, start=1):
             data = form.cleaned_data
             previous = self.existing_extras.get(data["fieldKey"], {})
-            handlers = self._handlers(data, previous.get("customHandlers"))
+            handlers = form.references(previous.get("customHandlers"))
             extra = {
                 **{
                     k: data[k]
@@ -281,17 +421,13 @@ class FeatureEditor:
             match = ERROR_PATH.match(message)
             prop = match.group("prop") if match else None
             if match and match.group("field") in rows:
-                form = rows[match.group("field")]
-                name = next((slot for slot in SLOTS if f".customHandlers.{slot}" in message), prop)
-                form.add_error(name if name in form.fields else None, message)
+                rows[match.group("field")].attach_error(message, prop)
             elif (
                 match
                 and match.group("index") is not None
                 and int(match.group("index")) < len(self.extra_forms)
             ):
-                form = self.extra_forms[int(match.group("index"))]
-                name = next((slot for slot in SLOTS if f".customHandlers.{slot}" in message), prop)
-                form.add_error(name if name in form.fields else None, message)
+                self.extra_forms[int(match.group("index"))].attach_error(message, prop)
             elif message.startswith("apiConfig.") and prop in API_CONFIG_INPUTS:
                 self.feature_form.add_error(API_CONFIG_INPUTS[prop], message)
             elif prop in ("featureTemplateName", "status") and message.startswith(prop):
@@ -313,8 +449,7 @@ class FeatureEditor:
 
     @property
     def has_errors(self) -> bool:
-        forms = [self.feature_form, *(form for _, _, form in self.field_rows), *self.extra_formset.forms]
-        return bool(self.page_errors) or any(form.is_bound and form.errors for form in forms)
+        return bool(self.page_errors) or any(form.is_bound and form.errors for form in self._forms())
 
     def save(self, integration) -> FeatureMapping | None:
         payload = self.payload()

@@ -507,7 +507,10 @@ def rename_to(field_key, value, *, key: str):
 @handler(
     "nestUnder",
     kind=SUBMIT,
-    description="Sends the value inside an object: path 'properties' gives {\"properties\": {field: value}} (HubSpot).",
+    description=(
+        "Sends the value inside an object: path 'properties' gives {\"properties\": {field: value}}; "
+        'with key \'firstname\', {"properties": {"firstname": value}} (HubSpot).'
+    ),
     params=(
         Param(
             "path",
@@ -515,10 +518,11 @@ def rename_to(field_key, value, *, key: str):
             "Dotted path of the enclosing object, e.g. properties or fields.custom.",
             pattern=BODY_PATH,
         ),
+        Param("key", str, "Body key inside the object (the field's key when empty).", None, pattern=BODY_KEY),
     ),
 )
-def nest_under(field_key, value, *, path: str):
-    part: dict = {field_key: value}
+def nest_under(field_key, value, *, path: str, key: str | None):
+    part: dict = {key or field_key: value}
     for segment in reversed(path.split(".")):
         part = {segment: part}
     return part

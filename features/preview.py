@@ -30,6 +30,17 @@ from features.models import FeatureMapping
 from features.vocabulary import coerce_value, is_empty
 
 BODYLESS_METHODS = {"GET", "DELETE"}
+# What the add-feature page's preview starts from, by field type, when a field has no placeholder.
+SAMPLE_VALUES = {
+    "number": 42.5,
+    "integer": 42,
+    "boolean": True,
+    "email": "ada@example.com",
+    "phone": "+14155552671",
+    "url": "https://example.com",
+    "date": "2025-11-23",
+    "datetime": "2025-11-23T14:05:00Z",
+}
 
 
 @dataclass(frozen=True)
@@ -223,3 +234,23 @@ def feature_mapping_preview(*, mapping: FeatureMapping, user_input: dict) -> dic
         "ignoredInput": ignored,
         "steps": {run.field.key: run.steps for run in runs},
     }
+
+
+def feature_sample_input(*, definitions: dict[str, dict]) -> dict:
+    """Plausible input for the fields end users fill (``{key: definition}``): the placeholder, a
+    choice's first id, or an example of the field type (text: the label in lower case, so value
+    handlers such as capitalizeFirstName show what they do)."""
+    sample: dict = {}
+    for key, definition in definitions.items():
+        if definition.get("fillBy") == "Admin":
+            continue
+        choices = [v["id"] for v in definition.get("possibleValues") or [] if isinstance(v, dict)]
+        field_type = definition.get("fieldType")
+        if definition.get("placeholder"):
+            value = definition["placeholder"]
+        elif choices:
+            value = choices[:1] if field_type == "array" else choices[0]
+        else:
+            value = SAMPLE_VALUES.get(field_type, str(definition.get("label") or key).lower())
+        sample[key] = value
+    return sample

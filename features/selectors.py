@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFound
 from features.models import FeatureMapping, FeatureTemplate
@@ -35,3 +35,11 @@ def feature_mapping_get(*, integration: Integration, mapping_id: str) -> Feature
     if mapping is None:
         raise NotFound("Feature mapping not found")
     return mapping
+
+
+def feature_integration_list() -> QuerySet[Integration]:
+    """Every integration with its number of features and of active ones, for the operators' index."""
+    return Integration.objects.annotate(
+        feature_count=Count("feature_mappings"),
+        active_feature_count=Count("feature_mappings", filter=Q(feature_mappings__status="active")),
+    ).order_by("display_name", "id")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -21,9 +22,13 @@ from core.errors import ApplicationError, NotFound
 from features import selectors, services
 from features.forms import FeatureEditor
 from features.models import FeatureMapping, FeatureTemplate
+from features.preview import feature_mapping_preview
 from features.runs import feature_draft_try, feature_try_choices
 
 BLANK = "blank"
+SAMPLE_INPUT = "try_input"  # shared by the preview and "Try it with a connection"
+SAMPLE_INPUT_RULE = 'The sample input must be a JSON object, such as {"email": "ada@example.com"}'
+PREVIEW_HEADER = "X-Feature-Preview"
 
 
 def operator_required(view):
@@ -57,30 +62,103 @@ def _editor_page(request, integration, *, template, mapping):
     data = request.POST if request.method == "POST" else None
     if data is not None and "add_extra" in data:
         editor = FeatureEditor.with_another_extra_row(template=template, mapping=mapping, data=data)
-        return render(request, "features/feature_form.html", _context(integration, editor))
+        # That editor's errors are cleared: the preview checks the form as typed.
+        as_typed = FeatureEditor(template=template, mapping=mapping, data=data)
+        return _render(request, integration, editor, preview_of=as_typed)
     editor = FeatureEditor(template=template, mapping=mapping, data=data)
+    if data is not None and "preview" in data:
+        if request.headers.get(PREVIEW_HEADER):  # the page's script refreshing only the panel
+            preview = _preview(integration, editor, data.get(SAMPLE_INPUT))
+            return render(request, "features/_preview.html", {"preview": preview})
+        return _render(request, integration, editor, action="preview")
     if data is not None and "try" in data:
         trial = _try_it(request, integration, editor)
-        context = {**_context(integration, editor), "trial": trial}
-        return render(request, "features/feature_form.html", context, status=200 if trial.ok else 400)
+        return _render(
+            request, integration, editor, action="try", trial=trial, status=200 if trial.ok else 400
+        )
     if data is not None and editor.is_valid():
         saved = editor.save(integration)
         if saved is not None:
             verb = "updated" if mapping else "added"
             messages.success(request, f"Feature “{saved.feature_template_name}” {verb}.")
             return redirect("features:list", integration.pk)
-    status = 400 if data is not None else 200
-    return render(request, "features/feature_form.html", _context(integration, editor), status=status)
+    return _render(request, integration, editor, status=400 if data is not None else 200)
 
 
-def _context(integration, editor: FeatureEditor) -> dict:
-    return {
+def _render(
+    request, integration, editor: FeatureEditor, *, action="save", trial=None, status=200, preview_of=None
+):
+    sample = request.POST.get(SAMPLE_INPUT) if request.method == "POST" else None
+    context = {
         "integration": integration,
         "editor": editor,
         "template": editor.template,
         "mapping": editor.mapping,
+        "action": action,
+        "trial": trial,
+        "preview": _preview(integration, preview_of or editor, sample),
         "try_connections": feature_try_choices(integration_id=integration.pk),
     }
+    return render(request, "features/feature_form.html", context, status=status)
+
+
+@dataclass
+class RequestPreview:
+    """The "Preview the request" panel: what the form as it stands would send for the sample
+    input — computed by the API's preview, never sent."""
+
+    input_text: str
+    request: dict | None = None
+    problems: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    steps: dict = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        query = urlencode((self.request or {}).get("query") or {}, doseq=True)
+        return f"{self.request['method']} {self.request['path']}" + (f"?{query}" if query else "")
+
+    @property
+    def body_text(self) -> str:
+        body = (self.request or {}).get("body")
+        return "" if body is None else json.dumps(body, indent=2, ensure_ascii=False)
+
+
+def _sample_input(text: str) -> dict | None:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _preview(integration, editor: FeatureEditor, input_text: str | None) -> RequestPreview:
+    if input_text is None:
+        input_text = json.dumps(editor.sample_input(), indent=2, ensure_ascii=False)
+    preview = RequestPreview(input_text=input_text)
+    user_input = _sample_input(input_text)
+    if user_input is None:
+        preview.problems.append(SAMPLE_INPUT_RULE)
+    if not editor.is_bound:
+        draft = editor.mapping
+        if draft is None:
+            preview.problems.append("Fill in the endpoint path and turn on fields: the request appears here.")
+    elif editor.is_valid():
+        draft = FeatureMapping(integration=integration)
+        try:
+            services.feature_mapping_draft(mapping=draft, **editor.payload())
+        except ApplicationError as exc:
+            preview.problems += exc.errors or [exc.message]
+    else:
+        preview.problems += editor.problems()
+    if preview.problems:
+        return preview
+    result = feature_mapping_preview(mapping=draft, user_input=user_input)
+    preview.request = result["request"]
+    preview.problems = result["validationErrors"]
+    preview.ignored = result["ignoredInput"]
+    preview.steps = result["steps"]
+    return preview
 
 
 @dataclass
@@ -109,14 +187,11 @@ class Trial:
 def _try_it(request, integration, editor: FeatureEditor) -> Trial:
     """Run the feature as the form now describes it (saved or not) through the chosen connection."""
     trial = Trial(
-        connection_id=request.POST.get("try_connection", ""), input_text=request.POST.get("try_input", "")
+        connection_id=request.POST.get("try_connection", ""), input_text=request.POST.get(SAMPLE_INPUT, "")
     )
-    try:
-        user_input = json.loads(trial.input_text or "{}")
-    except ValueError:
-        user_input = None
-    if not isinstance(user_input, dict):
-        trial.errors.append('The sample input must be a JSON object, such as {"email": "ada@example.com"}')
+    user_input = _sample_input(trial.input_text)
+    if user_input is None:
+        trial.errors.append(SAMPLE_INPUT_RULE)
     if not trial.connection_id:
         trial.errors.append("Choose a connection")
     if not editor.is_valid():
@@ -132,6 +207,12 @@ def _try_it(request, integration, editor: FeatureEditor) -> Trial:
     except ApplicationError as exc:
         trial.errors += exc.errors or [f"{exc.message}: {exc.error}" if exc.error else exc.message]
     return trial
+
+
+@operator_required
+def feature_index(request):
+    integrations = selectors.feature_integration_list()
+    return render(request, "features/feature_index.html", {"integrations": integrations})
 
 
 @operator_required

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from django.utils import timezone
 
 from core.outbound_http import OutboundError, OutboundResponse, outbound_request
-from core.redaction import MASK, scrub
+from core.redaction import MASK, all_forms, mask_forms, scrub
 from integrations.auth_appliers import (
     AppliedAuth,
     AuthApplyError,
@@ -138,12 +138,13 @@ class _Trace:
     secrets: list[str]
 
     def outcome(self, status, message: str, *, endpoint: str, status_code: int | None = None) -> CheckOutcome:
+        forms = all_forms(self.secrets)  # worked out once for both texts (base64 in every variant…)
         return CheckOutcome(
             status=status,
             status_code=status_code,
             response_time_ms=round((time.monotonic() - self.started) * 1000),
-            endpoint=scrub(endpoint, self.secrets),
-            message=scrub(message, self.secrets),
+            endpoint=mask_forms(endpoint, forms),
+            message=mask_forms(message, forms),
             timestamp=self.started_at,
         )
 

@@ -6,9 +6,9 @@ import { rememberTimeZone } from "./dates.js";
 import { enhanceTestForm } from "./connection-test.js";
 import { enhanceToasts } from "./toasts.js";
 
-function restoreMissingIcons() {
+function restoreMissingIcons(root) {
   // An icon that fails to load becomes the integration's monogram.
-  document.querySelectorAll(".integration-icon img[data-monogram]").forEach((img) => {
+  root.querySelectorAll(".integration-icon img[data-monogram]").forEach((img) => {
     const fallback = () => {
       const monogram = document.createElement("span");
       monogram.className = "monogram";
@@ -20,14 +20,22 @@ function restoreMissingIcons() {
   });
 }
 
+// Parts that come again with new content (My Connections' cards after a live filter).
+function enhanceCards(root) {
+  restoreMissingIcons(root);
+  root.querySelectorAll("[data-test-form]").forEach(enhanceTestForm);
+  enhanceDeleteLinks(root.querySelectorAll("[data-confirm-delete]"));
+}
+
 function start() {
   rememberTimeZone();
   enhanceToasts();
-  restoreMissingIcons();
+  enhanceCards(document);
   document.querySelectorAll("[data-filter-catalog]").forEach(enhanceCatalogFilter);
+  const filters = document.querySelector("[data-filter-connections]");
+  // Loaded only where it is used, so no other page waits for it.
+  if (filters) import("./connection-filter.js").then((m) => m.enhanceConnectionFilter(filters, enhanceCards));
   document.querySelectorAll("[data-connection-form]").forEach(enhanceConnectionForm);
-  document.querySelectorAll("[data-test-form]").forEach(enhanceTestForm);
-  enhanceDeleteLinks(document.querySelectorAll("[data-confirm-delete]"));
   focusErrorSummary();
   document.documentElement.classList.add("js");
 }

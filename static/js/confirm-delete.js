@@ -31,7 +31,8 @@ const HELP = {
 
 export function enhanceDeleteLinks(links) {
   if (!links.length || typeof HTMLDialogElement === "undefined") return;
-  const dialog = buildDialog();
+  // One dialog for the page, also when links arrive later (My Connections' live filters).
+  const dialog = document.querySelector("dialog.confirm-dialog") ?? buildDialog();
   links.forEach((link) => {
     link.addEventListener("click", (event) => {
       event.preventDefault();

@@ -69,6 +69,22 @@ def test_an_old_key_still_decrypts_and_a_removed_key_fails_loudly(settings):
     assert caught.value.error == "Encrypted with key 'test1', which is not in ENCRYPTION_KEYS"
 
 
+def test_reencrypt_moves_a_value_to_the_newest_key_for_the_same_row_only(settings):
+    newest, older = settings.ENCRYPTION_KEYS
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        old = encryption.encrypt(PLAINTEXT, bound_to="conn_a")
+
+    token = encryption.reencrypt(old, bound_to="conn_a")
+
+    assert encryption.token_key_id(token) == "test2" and token != old
+    with override_settings(ENCRYPTION_KEYS=[newest]):
+        assert encryption.decrypt(token, bound_to="conn_a") == PLAINTEXT
+        with pytest.raises(CredentialsUnreadable):
+            encryption.decrypt(token, bound_to="conn_b")
+    with pytest.raises(CredentialsUnreadable):
+        encryption.reencrypt(old, bound_to="conn_b")
+
+
 def test_a_wrong_key_under_the_same_id_fails_without_leaking(settings):
     token = encryption.encrypt(PLAINTEXT, bound_to="conn_a")
     with (

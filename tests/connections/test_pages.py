@@ -13,7 +13,15 @@ from connections.models import AuditEvent, Connection
 from connections.selectors import connection_credentials
 from connections.views import PAGE_SIZE
 from tests.accounts.factories import UserFactory
-from tests.connections.factories import ACME_DOCUMENT, ConnectionFactory, acme, hubspot, salesforce
+from tests.connections.factories import (
+    ACME_DOCUMENT,
+    ConnectionFactory,
+    acme,
+    hubspot,
+    integration_from_document,
+    provider_document,
+    salesforce,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -185,6 +193,17 @@ def test_step_three_shows_help_text_and_docs_link(client):
     )
     assert 'placeholder="https://your-instance.salesforce.com"' in page
     assert page.count('class="required-mark"') >= 3
+
+
+def test_step_three_has_a_setup_guide_beside_the_form(client):
+    integration_from_document(provider_document("stripe"))
+    page = html(client.get(WIZARD, {"integration": "stripe"}, follow=True))
+
+    guide = re.search(r"<aside class=\"card setup-guide\".*?</aside>", page, re.S).group(0)
+    assert "<strong>Secret key</strong>" in guide
+    assert "Dashboard → Developers → API keys" in guide
+    assert 'href="https://docs.stripe.com/keys"' in guide and "Where do I find the secret key?" in guide
+    assert 'href="https://docs.stripe.com/api"' in guide and "Stripe documentation" in guide
 
 
 def test_saving_step_three_creates_the_connection_and_opens_the_review(client, user):

@@ -107,18 +107,18 @@ def test_a_concurrent_update_is_never_overwritten(keys, monkeypatch):
     _, older = keys
     with override_settings(ENCRYPTION_KEYS=[older]):
         first, second = ConnectionFactory.create_batch(2)
-    real_encrypt = encryption.encrypt_json
+    real_reencrypt = encryption.reencrypt
     meanwhile = {}
 
-    def encrypt_while_someone_writes(value, *, bound_to):
+    def reencrypt_while_someone_writes(token, *, bound_to):
         if not meanwhile:  # another writer saves new credentials between our read and our write
-            meanwhile["token"] = real_encrypt(
+            meanwhile["token"] = encryption.encrypt_json(
                 {"clientId": "new", "clientSecret": "newer"}, bound_to=first.connection_id
             )
             Connection.objects.filter(pk=first.pk).update(credentials_encrypted=meanwhile["token"])
-        return real_encrypt(value, bound_to=bound_to)
+        return real_reencrypt(token, bound_to=bound_to)
 
-    monkeypatch.setattr(encryption, "encrypt_json", encrypt_while_someone_writes)
+    monkeypatch.setattr(encryption, "reencrypt", reencrypt_while_someone_writes)
     batch = connections_reencrypt_batch(after_pk=0, batch_size=10)
 
     first.refresh_from_db()

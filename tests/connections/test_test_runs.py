@@ -186,6 +186,23 @@ def test_queued_test_publishes_only_the_run_id_after_commit(local, queue, django
     assert connection.credentials_encrypted not in message.raw
 
 
+def test_a_queued_test_takes_four_statements(local, django_assert_max_num_queries):
+    # Claim and read the run, read the connection (and the catalog's revision), record the
+    # outcome on the run and on the connection; the transaction's savepoint and its release.
+    first, second = (local_connection(local) for _ in range(2))
+    runs = [
+        CheckRun.objects.create(connection=c, requested_by="tests", trigger="api") for c in (first, second)
+    ]
+    test_run_services.test_run_execute_queued(run_id=runs[0].run_id)  # loads the catalog
+
+    with django_assert_max_num_queries(6):
+        finished = test_run_services.test_run_execute_queued(run_id=runs[1].run_id)
+
+    assert finished.status == Status.SUCCESS
+    second.refresh_from_db()
+    assert (second.last_test_status, second.last_test_date) == (Status.SUCCESS, finished.started_at)
+
+
 def test_a_queued_run_is_run_once(local, provider_server):
     connection = local_connection(local)
     run = CheckRun.objects.create(connection=connection, requested_by="tests", trigger="api")

@@ -1,3 +1,7 @@
+import html
+import json
+import re
+
 import pytest
 from django.test import Client
 
@@ -242,3 +246,211 @@ def test_admin_template_edit_is_validated(staff):
             "fillBy": "User",
         }
     ]
+
+
+# --- Handler parameters, the request preview and the links to the feature pages.
+
+HUBSPOT_BODY = {
+    "field-first_name-submitHandler": "nestUnder",
+    "field-first_name-submitHandler-nestUnder-path": "properties",
+    "field-first_name-submitHandler-nestUnder-key": "firstname",
+    "field-first_name-handlerParams": "1",
+    "field-last_name-enabled": "on",
+    "field-last_name-submitHandler": "nestUnder",
+    "field-last_name-submitHandler-nestUnder-path": "properties",
+    "field-last_name-submitHandler-nestUnder-key": "lastname",
+    "field-last_name-handlerParams": "1",
+    "field-email-submitHandler": "nestUnder",
+    "field-email-submitHandler-nestUnder-path": "properties",
+    "field-email-handlerParams": "1",
+}
+SAMPLE = '{"first_name": "ada", "last_name": "Lovelace", "email": "ada@example.com"}'
+
+
+def test_every_handler_parameter_has_an_input(staff, hubspot):
+    page = staff.get(f"{ADD}?template=create_contact").content.decode()
+
+    for name in (
+        "field-email-submitHandler-renameTo-key",
+        "field-email-submitHandler-nestUnder-path",
+        "field-email-submitHandler-nestUnder-key",
+        "field-email-submitHandler-splitFullName-firstKey",
+        "field-phone-valueHandler-toE164Phone-defaultCountryCode",
+        "field-first_name-validationHandler-validateNameLength-max",
+        "extra-0-submitHandler-renameTo-key",
+    ):
+        assert f'name="{name}"' in page, name
+    assert '<label for="id_field-email-submitHandler-renameTo-key">Key (required)</label>' in page
+    assert 'aria-label="Email: renameTo Key (required)"' in page
+
+
+def test_hubspot_properties_body_is_built_from_the_page(staff, hubspot, key_client):
+    response = staff.post(f"{ADD}?template=create_contact", contact_post(**HUBSPOT_BODY))
+
+    assert response.status_code == 302
+    mapping = FeatureMapping.objects.get()
+    handlers = mapping.field_mappings["first_name"]["customHandlers"]
+    assert handlers["submitHandler"] == {
+        "name": "nestUnder",
+        "params": {"path": "properties", "key": "firstname"},
+    }
+    assert mapping.field_mappings["email"]["customHandlers"]["submitHandler"] == {
+        "name": "nestUnder",
+        "params": {"path": "properties"},
+    }
+    preview = key_client.post(
+        f"/api/integrations/hubspot/feature-mappings/{mapping.pk}/preview",
+        {"input": json.loads(SAMPLE)},
+        format="json",
+    ).json()
+    assert preview["request"]["body"] == {
+        "properties": {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com"}
+    }
+
+
+def test_parameters_are_saved_as_their_types_and_shown_again(staff, hubspot):
+    data = contact_post(
+        **{
+            "field-first_name-handlerParams": "1",
+            "field-first_name-validationHandler-validateNameLength-min": "2",
+            "field-first_name-validationHandler-validateNameLength-max": " 30 ",
+            # Another handler's inputs are sent too; only the chosen handler's count.
+            "field-first_name-validationHandler-validateMaxLength-max": "9",
+        }
+    )
+    staff.post(f"{ADD}?template=create_contact", data)
+
+    mapping = FeatureMapping.objects.get()
+    assert mapping.field_mappings["first_name"]["customHandlers"]["validationHandler"] == {
+        "name": "validateNameLength",
+        "params": {"min": 2, "max": 30},
+    }
+    page = staff.get(f"/integrations/hubspot/features/{mapping.pk}/edit").content.decode()
+    assert 'name="field-first_name-validationHandler-validateNameLength-max" value="30"' in page
+
+
+def test_a_cleared_parameter_is_removed(staff, hubspot):
+    reference = {"name": "validateNameLength", "params": {"min": 2, "max": 30}}
+    mapping = FeatureMappingFactory(
+        integration=hubspot,
+        field_mappings={"first_name": {"enabled": True, "customHandlers": {"validationHandler": reference}}},
+    )
+    data = contact_post(
+        **{
+            "field-first_name-handlerParams": "1",
+            "field-first_name-validationHandler-validateNameLength-min": "",
+            "field-first_name-validationHandler-validateNameLength-max": "30",
+        }
+    )
+
+    staff.post(f"/integrations/hubspot/features/{mapping.pk}/edit", data)
+
+    mapping.refresh_from_db()
+    assert mapping.field_mappings["first_name"]["customHandlers"]["validationHandler"] == {
+        "name": "validateNameLength",
+        "params": {"max": 30},
+    }
+
+
+def test_a_missing_or_bad_parameter_is_named_next_to_its_input(staff, hubspot):
+    data = contact_post(
+        **{
+            "field-email-submitHandler": "renameTo",
+            "field-email-handlerParams": "1",
+            "field-email-submitHandler-renameTo-key": "",
+            "field-first_name-handlerParams": "1",
+            "field-first_name-validationHandler-validateNameLength-max": "lots",
+        }
+    )
+
+    response = staff.post(f"{ADD}?template=create_contact", data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    errors = re.search(r'id="id_field-email-submitHandler-renameTo-key_errors">(.*?)</ul>', page, re.S)
+    assert "params.key is required by renameTo" in errors.group(1)
+    errors = re.search(
+        r'id="id_field-first_name-validationHandler-validateNameLength-max_errors">(.*?)</ul>', page, re.S
+    )
+    assert "params.max must be an integer" in errors.group(1)
+    assert not FeatureMapping.objects.exists()
+
+
+def test_only_the_chosen_handlers_parameters_are_shown(staff, hubspot):
+    page = staff.post(f"{ADD}?template=create_contact", contact_post(preview="1", **HUBSPOT_BODY))
+
+    text = page.content.decode()
+    groups = re.findall(r'<div class="handler-params" data-handler-params="(\w+)"( hidden)?>', text)
+    shown = [name for name, hidden in groups if not hidden]
+    assert sorted(shown) == ["nestUnder", "nestUnder", "nestUnder", "validateNameLength"]
+    assert len(groups) > 20  # every other handler's inputs are there, hidden
+
+
+def test_preview_is_on_the_page_without_javascript(staff, hubspot):
+    data = contact_post(preview="1", try_input=SAMPLE, **HUBSPOT_BODY)
+
+    response = staff.post(f"{ADD}?template=create_contact", data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    target = re.search(r"<code data-preview-target>(.*?)</code>", page).group(1)
+    assert target == "POST /crm/v3/objects/contacts"
+    body = re.search(r"<pre data-preview-body>(.*?)</pre>", page, re.S).group(1)
+    assert json.loads(html.unescape(body)) == {
+        "properties": {"firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.com"}
+    }
+    assert not FeatureMapping.objects.exists()  # previewing saves nothing
+
+
+def test_preview_fragment_for_the_pages_script_names_the_problems(staff, hubspot):
+    data = contact_post(preview="1", try_input='{"first_name": "ada", "email": "nope"}')
+
+    response = staff.post(f"{ADD}?template=create_contact", data, HTTP_X_FEATURE_PREVIEW="1")
+
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith('<div class="preview-result"')
+    assert "<html" not in fragment
+    assert "No request yet." in fragment and "Email must be a valid email address" in fragment
+
+    data = contact_post(preview="1", try_input="[1, 2]")
+    fragment = staff.post(f"{ADD}?template=create_contact", data, HTTP_X_FEATURE_PREVIEW="1").content
+    assert "The sample input must be a JSON object" in fragment.decode()
+
+
+def test_edit_page_opens_with_a_preview_of_sample_input(staff, hubspot):
+    mapping = FeatureMappingFactory(
+        integration=hubspot,
+        field_mappings={
+            "first_name": {"enabled": True, "customHandlers": {"valueHandler": "capitalizeFirstName"}},
+            "email": {"enabled": True},
+        },
+    )
+
+    page = staff.get(f"/integrations/hubspot/features/{mapping.pk}/edit").content.decode()
+
+    sample = json.loads(html.unescape(re.search(r"data-sample-input>(.*?)</textarea>", page, re.S).group(1)))
+    assert sample == {"first_name": "first name", "email": "ada@example.com"}
+    body = re.search(r"<pre data-preview-body>(.*?)</pre>", page, re.S).group(1)
+    assert json.loads(html.unescape(body)) == {"first_name": "First Name", "email": "ada@example.com"}
+
+
+def test_operators_reach_the_feature_pages_from_the_nav_and_the_integration_admin(staff, hubspot):
+    FeatureMappingFactory(integration=hubspot)
+    page = staff.get("/my-connections/").content.decode()
+    assert '<a href="/features/"' in page
+
+    index = staff.get("/features/").content.decode()
+    assert 'href="/integrations/hubspot/features"' in index
+    assert re.search(r'data-integration="hubspot">.*?<td>1 <span class="muted">\(1 active\)', index, re.S)
+
+    change = staff.get("/admin/integrations/integration/hubspot/change/").content.decode()
+    assert 'href="/integrations/hubspot/features"' in change
+
+    crumbs = re.search(r'<nav class="breadcrumbs".*?</nav>', staff.get(ADD).content.decode(), re.S).group(0)
+    assert re.findall(r">([^<>]+)</(?:a|span)>", crumbs) == ["Features", "HubSpot", "Add a feature"]
+
+
+def test_end_users_see_no_features_link(client, user):
+    client.force_login(user)
+    assert "/features/" not in client.get("/my-connections/").content.decode()
+    assert client.get("/features/").status_code == 403

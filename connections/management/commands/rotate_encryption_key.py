@@ -23,7 +23,11 @@ class Command(BaseCommand):
         newest = encryption.current_key_id()
         prefix = encryption.current_token_prefix()
         already_current = Connection.objects.filter(credentials_encrypted__startswith=prefix).count()
-        to_rotate = Connection.objects.exclude(credentials_encrypted__startswith=prefix).count()
+        to_rotate = (
+            Connection.objects.exclude(credentials_encrypted__startswith=prefix)
+            .exclude(credentials_encrypted="")  # erased: nothing to rotate
+            .count()
+        )
         rotated, failed, after_pk = 0, [], 0
         while True:
             batch = connections_reencrypt_batch(after_pk=after_pk, batch_size=batch_size)

@@ -124,6 +124,8 @@ def test_delete_and_reactivate(page, screenshot):
     connection.refresh_from_db()
     assert connection.status == Connection.Status.ACTIVE
 
+    # The reloaded page's script must have run, or Delete opens the no-JavaScript page instead.
+    expect(page.locator("html.js")).to_have_count(1)
     card.get_by_role("link", name=re.compile("^Delete")).click()
     dialog.get_by_role("button", name="Delete permanently").click()
     expect(page.locator(".toast-success")).to_contain_text("was deleted permanently")
@@ -150,3 +152,52 @@ def test_admin_connection_list(page, screenshot):
     expect(page.locator("#result_list")).to_contain_text("Salesforce sandbox")
     expect(page.locator("body")).not_to_contain_text("pat-na1-abc")
     screenshot("admin-connections")
+
+
+def test_filters_apply_live_without_reloading_the_page(page, screenshot):
+    user = UserFactory()
+    some_connections(user)
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    cards = page.locator(".connection-card")
+    expect(cards).to_have_count(4)
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+    page.get_by_label("Search").fill("hub")  # no button pressed
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("HubSpot marketing")
+    expect(page.get_by_role("status").filter(has_text="match")).to_have_text("1 connection matches")
+    assert page.url.endswith("/my-connections/?q=hub")
+
+    page.get_by_label("Search").fill("")
+    page.get_by_label("Status").select_option("inactive")
+    expect(cards).to_have_count(1)
+    expect(cards).to_contain_text("Old Acme")
+    page.get_by_label("Status").select_option("active")
+    page.get_by_label("Search").fill("nothing like this")
+    expect(page.get_by_role("heading", name="No connection matches these filters")).to_be_visible()
+    screenshot("no-match")
+    page.get_by_label("Search").fill("salesforce")
+    expect(cards).to_have_count(2)
+    assert page.evaluate("window.sameDocument === true")
+    screenshot("live-filtered")
+
+    # The cards that arrived are as alive as the first ones: Delete opens the dialog.
+    cards.filter(has_text="Salesforce sandbox").get_by_role("link", name=re.compile("^Delete")).click()
+    expect(page.get_by_role("dialog")).to_contain_text("Delete “Salesforce sandbox”?")
+    page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+
+    page.get_by_role("link", name="Clear").click()
+    expect(cards).to_have_count(4)
+
+
+@pytest.mark.no_javascript
+def test_filters_work_without_javascript(page):
+    user = UserFactory()
+    some_connections(user)
+    sign_in(page, user)
+    page.goto("/my-connections/")
+    page.get_by_label("Search").fill("hub")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".connection-card")).to_have_count(1)
+    assert page.url.endswith("/my-connections/?q=hub&status=&integration=")

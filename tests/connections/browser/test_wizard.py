@@ -257,3 +257,23 @@ def test_review_test_at_375px_keeps_focus_names_the_connection_and_its_toast_clo
     screenshot("review-error-toast-375")
     toast.get_by_role("button", name="Dismiss notification").click()
     expect(toast).to_have_count(0)
+
+
+def test_setup_guide_sits_beside_the_form_and_below_it_on_a_phone(page, screenshot):
+    integration_from_document(provider_document("stripe"))
+    sign_in(page, UserFactory())
+    page.goto("/connections/new/?integration=stripe")  # one method: straight to step 3
+    guide = page.get_by_role("complementary", name="Setup guide")
+    expect(guide).to_contain_text("Dashboard → Developers → API keys")
+    expect(guide.get_by_role("link", name=re.compile("^Where do I find the secret key"))).to_have_attribute(
+        "href", "https://docs.stripe.com/keys"
+    )
+    form, aside = page.locator("[data-connection-form]").bounding_box(), guide.bounding_box()
+    assert aside["x"] >= form["x"] + form["width"] and aside["y"] < form["y"] + form["height"]
+    screenshot("stripe-guide-1280")
+
+    page.set_viewport_size({"width": 375, "height": 800})
+    form, aside = page.locator("[data-connection-form]").bounding_box(), guide.bounding_box()
+    assert aside["y"] >= form["y"] + form["height"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot("stripe-guide-375")
