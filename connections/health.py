@@ -16,6 +16,7 @@ from django.utils import timezone
 from connections import encryption
 from connections.models import CheckRun, Connection
 from connections.oauth.clients import oauth_client_get
+from connections.services import stored_secrets_on_older_keys_count
 from core.doctor import Finding, Level
 from core.log_format import mask_secrets
 from integrations.documents import is_sign_in_method
@@ -54,6 +55,14 @@ def key_findings() -> Iterable[Finding]:
             "keys",
             Level.WARN,
             f"{old} credential set(s) on older keys",
+            "python manage.py rotate_encryption_key, then drop the old keys.",
+        )
+    others = stored_secrets_on_older_keys_count()
+    if others:
+        yield Finding(
+            "keys",
+            Level.WARN,
+            f"{others} webhook, OAuth app or sign-in secret(s) on older keys",
             "python manage.py rotate_encryption_key, then drop the old keys.",
         )
     yield from _sample_findings()

@@ -23,7 +23,7 @@ from connections.credential_validation import (
     validate_connection_input,
 )
 from connections.encryption import CredentialsUnreadable
-from connections.models import AuditEvent, Connection, IdempotencyRecord
+from connections.models import AuditEvent, Connection, IdempotencyRecord, OAuthApp, OAuthFlow, WebhookEndpoint
 from connections.selectors import connection_credentials
 from connections.webhooks import AUDIT_EVENTS, webhook_event_emit
 from core import metrics
@@ -505,3 +505,39 @@ def _replace_tokens(*, read: dict[int, str], written: dict[int, str]) -> int:
             params,
         )
         return cursor.rowcount
+
+
+# The other secrets stored under the key ring, beside connection credentials: what each is bound to.
+_OTHER_SECRETS = (
+    ("webhook endpoint", WebhookEndpoint, "secret_encrypted", lambda row: row.encryption_binding),
+    ("OAuth app", OAuthApp, "client_secret_encrypted", lambda row: row.encryption_binding),
+    ("sign-in in progress", OAuthFlow, "code_verifier_encrypted", lambda row: row.state_hash),
+)
+
+
+def _stored_secrets_on_older_keys(model, field: str):
+    prefix = encryption.current_token_prefix()
+    return model.objects.exclude(**{field: ""}).exclude(**{f"{field}__startswith": prefix})
+
+
+def stored_secrets_on_older_keys_count() -> int:
+    """How many secrets other than connection credentials the newest key has not wrapped yet."""
+    return sum(_stored_secrets_on_older_keys(model, field).count() for _, model, field, _ in _OTHER_SECRETS)
+
+
+def stored_secrets_reencrypt() -> ReencryptedBatch:
+    """Re-encrypt with the newest key the secrets that are not connection credentials (webhook
+    signing secrets, OAuth apps' client secrets, PKCE verifiers of sign-ins in progress), so the
+    old key can be dropped once rotation reports nothing failed. Few rows: one compare-and-set
+    UPDATE each, so a secret changed meanwhile keeps its new value."""
+    rotated, failed = 0, []
+    for label, model, field, binding in _OTHER_SECRETS:
+        for row in _stored_secrets_on_older_keys(model, field).iterator():
+            token = getattr(row, field)
+            try:
+                fresh = encryption.reencrypt(token, bound_to=binding(row))
+            except CredentialsUnreadable:
+                failed.append(f"{label} {row.pk}")
+                continue
+            rotated += model.objects.filter(pk=row.pk, **{field: token}).update(**{field: fresh})
+    return ReencryptedBatch(rotated=rotated, failed=failed, last_pk=None)

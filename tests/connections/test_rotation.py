@@ -7,12 +7,13 @@ from django.db import connection as db
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from connections import encryption
+from connections import encryption, webhooks
 from connections.encryption import token_key_id
-from connections.models import Connection
+from connections.models import Connection, OAuthApp, WebhookEndpoint
+from connections.oauth.clients import oauth_app_save, oauth_client_get
 from connections.selectors import connection_credentials
 from connections.services import connections_reencrypt_batch
-from tests.connections.factories import ConnectionFactory
+from tests.connections.factories import ConnectionFactory, hubspot
 
 pytestmark = pytest.mark.django_db
 
@@ -138,3 +139,48 @@ def test_progress_is_reported_per_batch(keys):
 
     assert "… 2 of 4 rotated (50%), 0 failed" in output
     assert "… 4 of 4 rotated (100%), 0 failed" in output
+
+
+def test_webhook_and_oauth_app_secrets_rotate_too_so_the_old_key_can_go(keys):
+    newest, older = keys
+    integration = hubspot()
+    with override_settings(ENCRYPTION_KEYS=[older]):
+        endpoint, signing_secret = webhooks.webhook_endpoint_create(
+            url="https://hooks.example.com/connections", events=["connection.created"]
+        )
+        oauth_app_save(
+            integration=integration, auth_method_id="sign-in", client_id="app", client_secret="app-secret-7"
+        )
+
+    output = rotate()
+
+    assert (
+        "Other secrets (webhook endpoints, OAuth apps, sign-ins in progress): 2 rotated, 0 failed." in output
+    )
+    with override_settings(ENCRYPTION_KEYS=[newest]):
+        endpoint.refresh_from_db()
+        assert token_key_id(endpoint.secret_encrypted) == "test2"
+        assert webhooks._signing_secret(endpoint) == signing_secret
+        assert token_key_id(OAuthApp.objects.get().client_secret_encrypted) == "test2"
+        assert (
+            oauth_client_get(integration=integration, auth_method_id="sign-in").client_secret
+            == "app-secret-7"
+        )
+    assert (
+        "Other secrets (webhook endpoints, OAuth apps, sign-ins in progress): 0 rotated, 0 failed."
+        in rotate()
+    )
+
+
+def test_an_unreadable_webhook_secret_is_reported_by_id(keys):
+    endpoint, _ = webhooks.webhook_endpoint_create(
+        url="https://hooks.example.com/c", events=["connection.created"]
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        secret_encrypted=encryption.encrypt(b"{}", bound_to="somewhere-else").replace("test2", "gone", 1)
+    )
+    stderr = StringIO()
+
+    with pytest.raises(CommandError, match=r"^1 other secret\(s\) could not be re-encrypted$"):
+        call_command("rotate_encryption_key", stdout=StringIO(), stderr=stderr)
+    assert f"webhook endpoint {endpoint.pk}" in stderr.getvalue()

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from connections.models import Connection
+from connections.webhooks import webhook_endpoint_create
 from core.heartbeats import heartbeat_record
 from core.models import ProcessHeartbeat
 from tests.connections.factories import ConnectionFactory
@@ -95,3 +96,14 @@ def test_an_allowlist_reaching_the_metadata_address_fails(healthy):
     assert failure
     assert "FAIL" in row(table, "outbound policy")[0]
     assert "cloud metadata address" in flat(table)
+
+
+def test_webhook_secrets_on_an_older_key_warn_until_rotated(healthy):
+    webhook_endpoint_create(url="https://hooks.example.com/c", events=["connection.created"])
+    healthy.ENCRYPTION_KEYS = [OTHER_KEY, *healthy.ENCRYPTION_KEYS]
+
+    table, failure = doctor()
+    assert failure is None and "1 webhook, OAuth app or sign-in secret(s) on older keys" in flat(table)
+
+    call_command("rotate_encryption_key", stdout=io.StringIO())
+    assert "sign-in secret(s) on older keys" not in flat(doctor()[0])

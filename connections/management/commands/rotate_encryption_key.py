@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connections import encryption
 from connections.models import Connection
-from connections.services import connections_reencrypt_batch
+from connections.services import connections_reencrypt_batch, stored_secrets_reencrypt
 
 
 class Command(BaseCommand):
@@ -40,12 +40,20 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"… {rotated} of {to_rotate} rotated ({done * 100 // max(to_rotate, 1)}%), {len(failed)} failed"
             )
+        others = stored_secrets_reencrypt()
         self.stdout.write(
             f"Newest key '{newest}': {rotated} rotated, {already_current} already current, {len(failed)} failed."
         )
-        if failed:
+        self.stdout.write(
+            "Other secrets (webhook endpoints, OAuth apps, sign-ins in progress): "
+            f"{others.rotated} rotated, {len(others.failed)} failed."
+        )
+        if failed or others.failed:
             # Ids only: enough to find the rows, nothing about their contents.
             self.stderr.write(
-                "Could not decrypt (is their key missing from ENCRYPTION_KEYS?): " + ", ".join(failed)
+                "Could not decrypt (is their key missing from ENCRYPTION_KEYS?): "
+                + ", ".join(failed + others.failed)
             )
-            raise CommandError(f"{len(failed)} connection(s) could not be re-encrypted")
+            counts = [f"{len(failed)} connection(s)"] if failed else []
+            counts += [f"{len(others.failed)} other secret(s)"] if others.failed else []
+            raise CommandError(f"{' and '.join(counts)} could not be re-encrypted")
