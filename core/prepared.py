@@ -12,13 +12,15 @@ Only the values passed as placeholders may change between calls: anything else t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import orjson
 from django.db import connections
-from django.db.models import Field, QuerySet
+from django.db.models import Field, JSONField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.query import get_related_populators
 
@@ -42,6 +44,28 @@ class _Compiled:
     init_list: list[str]
     related_populators: list
     annotation_col_map: dict[str, int]
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")
+
+
+def _faster(converter: Callable) -> Callable:
+    """A converter that gives the same values faster: JSON columns without a custom decoder are
+    parsed by orjson (a list of a hundred connections parses two hundred documents), falling back
+    to Django's own where the two could differ: what orjson refuses (NaN), and 19 digits or more
+    in a row, which may be an integer beyond 64 bits (orjson would read it as a float)."""
+    if getattr(converter, "__func__", None) is JSONField.from_db_value and converter.__self__.decoder is None:
+
+        def from_db_value(value, expression, connection):
+            if not isinstance(value, str) or _LONG_NUMBER.search(value):
+                return converter(value, expression, connection)
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return converter(value, expression, connection)
+
+        return from_db_value
+    return converter
 
 
 class PreparedQuery:
@@ -84,7 +108,12 @@ class PreparedQuery:
             if not slots[name]:
                 raise ValueError(f"placeholder {name!r} is not in the compiled query")
         select = compiler.select
-        converters = compiler.get_converters([column[0] for column in select[: compiler.col_count]])
+        converters = {
+            position: ([_faster(converter) for converter in convs], expression)
+            for position, (convs, expression) in compiler.get_converters(
+                [column[0] for column in select[: compiler.col_count]]
+            ).items()
+        }
         klass_info = compiler.klass_info
         model_columns = (0, 0)
         init_list: list[str] = []

@@ -49,3 +49,19 @@ def test_every_placeholder_must_reach_the_sql_once_and_every_call_give_each():
     query = PreparedQuery(lambda user_id: User.objects.filter(user_id=user_id), "user_id")
     with pytest.raises(TypeError, match="expected values for"):
         query.rows()
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"a": [1, 2], "ü": "ß", "n": None, "f": 1.5}, {"big": 2**70, "small": 2**63 - 1}, {}],
+    ids=["plain", "beyond-64-bits", "empty"],
+)
+def test_json_columns_read_as_the_orm_reads_them(user, variables):
+    made = ConnectionFactory(user=user, configured_variables=variables)
+    query = PreparedQuery(
+        lambda user_id: Connection.objects.filter(user__user_id=user_id).values_list("configured_variables"),
+        "user_id",
+    )
+    [[prepared]] = query.rows(user_id=user.user_id)
+    [orm] = Connection.objects.filter(pk=made.pk).values_list("configured_variables", flat=True)
+    assert repr(prepared) == repr(orm) and prepared.keys() == variables.keys()
