@@ -111,3 +111,14 @@ def test_configured_variables_is_an_object_in_every_schema(anon_client):
 
     assert {"ConnectionListItemOutput", "ConnectionDetailOutput", "ConnectInputRequest"} <= set(found)
     assert {name: prop.get("type") for name, prop in found.items()} == dict.fromkeys(found, "object")
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("keep_test_connection")
+@pytest.mark.parametrize("query", [{"async": "false", "x": "a\x00b"}, {"async": "true\x00"}])
+def test_an_error_answered_in_the_plain_envelope_is_documented_beside_an_operations_own(query, raw_api_key):
+    # A test's 400 documents testResult; a bad query string answers the plain envelope, also a 400.
+    operation = schema["/api/user-integrations/{connection_id}/test"]["POST"]
+    case = operation.Case(path_parameters={"connection_id": "conn_missing"}, query=query)
+    response = case.call_and_validate(headers={"Authorization": f"Bearer {raw_api_key}"}, checks=CHECKS)
+    assert response.status_code == 400 and "testResult" not in response.json()
