@@ -56,6 +56,7 @@ from core.outbound_http import (
     OutboundTimeout,
     outbound_request,
 )
+from core.prepared import PreparedInsert
 from core.rate_limits import rate_limit_take
 from core.redaction import MASK, scrub
 from integrations.auth_appliers import AppliedAuth, AuthApplyError
@@ -75,6 +76,8 @@ ENCODED_ESCAPE = re.compile(r"%(?:25)*(?:2e|5c|00)", re.IGNORECASE)
 UNFORWARDED_RESPONSE_HEADERS = HOP_BY_HOP_HEADERS | {"set-cookie", "content-length", "content-encoding"}
 TEXT_TYPES = re.compile(r"^text/|[/+](json|xml|javascript|x-www-form-urlencoded|csv|yaml)\b", re.IGNORECASE)
 MAX_RECORDED_PATH = 500
+# Every proxied call writes its record: the INSERT is compiled once per database connection.
+_RECORD = PreparedInsert(ProxyCall, *(f.name for f in ProxyCall._meta.concrete_fields if not f.primary_key))
 
 
 # --- The path
@@ -403,7 +406,7 @@ def connection_proxy(
     finally:
         elapsed = time.monotonic() - started
         record.duration_ms = round(elapsed * 1000)
-        record.save()
+        _RECORD.insert(record)
         _count(connection, record, elapsed)
 
 
