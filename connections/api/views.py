@@ -288,7 +288,7 @@ class ConnectionProxyViewSet(viewsets.ViewSet):
     )
     def proxy(self, request, connection_id: str):
         connection = selectors.connection_get_for_use(actor=request.user, connection_id=connection_id)
-        data = validate_input(s.ProxyInput, request.data)
+        data = s.proxy_input(request.data)
         call = proxy.ProxyRequest(
             method=data["method"],
             path=data["path"],
