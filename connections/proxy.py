@@ -69,6 +69,7 @@ IDEMPOTENT_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 # Auth methods whose applier fetches a new token on every apply: refreshing is applying again.
 FETCHED_TOKEN_TYPES = {"oauth2_client_credentials", "oauth2_refresh_token"}
 RETRYABLE_ERRORS = (OutboundTimeout, OutboundConnectionFailed, OutboundConnectionRefused)
+SPACE_OR_CONTROL = re.compile("[\x00-\x20\x7f]")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # %2e (.), %5c (\) and %00, also double-encoded (%252e …).
 ENCODED_ESCAPE = re.compile(r"%(?:25)*(?:2e|5c|00)", re.IGNORECASE)
@@ -85,7 +86,7 @@ _RECORD = PreparedInsert(ProxyCall, *(f.name for f in ProxyCall._meta.concrete_f
 
 def _path_problem(path: str) -> str | None:
     """Why ``path`` could leave the base URL (or is not a path), or None."""
-    if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in path):
+    if SPACE_OR_CONTROL.search(path):
         return "must not contain spaces or control characters (percent-encode them)"
     if "\\" in path:
         return "must not contain backslashes"
