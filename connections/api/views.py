@@ -65,7 +65,8 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 def idempotency_key(request) -> str | None:
-    key = request.headers.get("Idempotency-Key")
+    # From META: request.headers builds a mapping of every header first (on the proxy's hot path).
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")
     if key is not None and not 1 <= len(key.strip()) <= 255:
         raise ValidationFailed(["Idempotency-Key must be 1 to 255 characters"])
     return key.strip() if key else None
