@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -159,6 +160,12 @@ def _allowlist_entry(entry: str) -> tuple[str, int | None]:
     return host.rstrip("."), (int(port) if port.isdigit() else None)
 
 
+@lru_cache(maxsize=8)
+def _allowlist_entries(entries: tuple[str, ...]) -> tuple[tuple[str, int | None], ...]:
+    # Parsed once per value of the setting (checked twice per request), not once per check.
+    return tuple(_allowlist_entry(entry) for entry in entries)
+
+
 def host_in_allowlist(host: str, port: int | None) -> bool:
     """True when OUTBOUND_ALLOWLIST lets ``host`` be reached on ``port``. Entries are exact names or
     addresses, or ``*.example.com``, each with an optional ``:port`` (``127.0.0.1:8765``,
@@ -168,8 +175,7 @@ def host_in_allowlist(host: str, port: int | None) -> bool:
     (an on-premise service, a local test provider).
     """
     host = host.lower().strip("[]").rstrip(".")
-    for entry in settings.OUTBOUND_ALLOWLIST:
-        allowed_host, allowed_port = _allowlist_entry(entry)
+    for allowed_host, allowed_port in _allowlist_entries(tuple(settings.OUTBOUND_ALLOWLIST)):
         if allowed_port is not None and allowed_port != port:
             continue
         if allowed_host == host or (allowed_host.startswith("*.") and host.endswith(allowed_host[1:])):
