@@ -358,10 +358,8 @@ def connection_rows_for_user(
         ).columns
         counted = _counts_alone(user=user_id, columns=columns)
     items = [
-        ConnectionRow(
-            *row[:width],
-            owner_user_id=counted.user_id,
-            integration=_catalog_entry(integration_id=row[2], revision=row[width + 1]),
+        ConnectionRow._make(
+            (*row[:width], counted.user_id, _catalog_entry(integration_id=row[2], revision=row[width + 1]))
         )
         for row in values[:size]
     ]
@@ -425,6 +423,22 @@ def connection_credentials_masked(
     return dict(
         _masked_pairs(connection.connection_id, connection.credentials_encrypted, method.secrets, keys)
     )
+
+
+def connection_rows_credentials_masked(*, rows: list[ConnectionRow]) -> list[dict]:
+    """``connection_credentials_masked`` of each connection of a list, the keys read once."""
+    keys = tuple(settings.ENCRYPTION_KEYS)
+    return [
+        dict(
+            _masked_pairs(
+                row.connection_id,
+                row.credentials_encrypted,
+                auth_method_facts(integration=row.integration, auth_method_id=row.auth_method_id).secrets,
+                keys,
+            )
+        )
+        for row in rows
+    ]
 
 
 def _masked(credentials: dict, secrets: frozenset[str]) -> dict:

@@ -78,19 +78,27 @@ def _faster(converter: Callable) -> Callable:
 
 
 class _UtcTimestampLoader(BaseTzLoader):
-    """Django's loader of ``timestamptz`` text, with the same values, about thirty times faster
-    for the usual text: Django sets the session's TimeZone to UTC, so values read
-    ``2026-11-27 20:12:00.123456+00``, which ``datetime.fromisoformat`` parses in C (a list of a
-    hundred connections reads two hundred timestamps). Anything else goes to Django's loader."""
+    """Django's loader of ``timestamptz`` text, with the same values, many times faster for the
+    usual text: Django sets the session's TimeZone to UTC, so values read
+    ``2026-11-27 20:12:00.123456+00``, which ``datetime.fromisoformat`` parses in C, and a list
+    reads the same ones again and again (two hundred per hundred connections). Anything else goes
+    to Django's loader."""
 
     def load(self, data):
         text = bytes(data)
         if text.endswith(b"+00"):  # the wall-clock time is UTC's, as Django's loader keeps it
-            try:
-                return datetime.fromisoformat(text[:-3].decode()).replace(tzinfo=self.timezone)
-            except ValueError:
-                pass
+            value = _utc_timestamp(text, self.timezone)
+            if value is not None:
+                return value
         return super().load(data)
+
+
+@lru_cache(maxsize=16_384)
+def _utc_timestamp(text: bytes, timezone) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text[:-3].decode()).replace(tzinfo=timezone)
+    except ValueError:
+        return None
 
 
 @lru_cache
