@@ -142,6 +142,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer (web + worker) instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 else:
+    # A kept connection the server closed is replaced before a request uses it; core.postgresql
+    # checks without a round trip (Django's own check runs SELECT 1 on every request).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # The hot paths' statements (core/prepared.py) are prepared on their first run on a connection;
     # Django's other queries are bound in the client and never prepared. `false` for a pooler
