@@ -183,10 +183,10 @@ class ConnectionRow(NamedTuple):
     updated_at: datetime
     owner_user_id: str
     integration: Integration
+    needs_attention: bool  # the model's property, with the setting read once per list
 
-    # The model's own derived values: they read only attributes a row has under the same names.
+    # The model's own derived value: it reads only attributes a row has under the same names.
     account = Connection.account
-    needs_attention = Connection.needs_attention
 
 
 _ROW_COLUMNS = ConnectionRow._fields[: ConnectionRow._fields.index("owner_user_id")]
@@ -357,9 +357,18 @@ def connection_rows_for_user(
             **filters,
         ).columns
         counted = _counts_alone(user=user_id, columns=columns)
+    failures, attention_after = (
+        _ROW_COLUMNS.index("consecutive_failures"),
+        settings.CONNECTION_ATTENTION_AFTER,
+    )
     items = [
         ConnectionRow._make(
-            (*row[:width], counted.user_id, _catalog_entry(integration_id=row[2], revision=row[width + 1]))
+            (
+                *row[:width],
+                counted.user_id,
+                _catalog_entry(integration_id=row[2], revision=row[width + 1]),
+                row[failures] >= attention_after,
+            )
         )
         for row in values[:size]
     ]
