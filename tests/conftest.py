@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from _pytest.nodeid import NodeId
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -170,6 +171,7 @@ def page(browser, live_server, request):
 
     context.route("**/*", guard)
     page = context.new_page()
+    page.live_server_url = live_server.url  # where sign_in puts the session cookie
     page.set_default_timeout(15_000)
     yield page
     context.close()
@@ -189,7 +191,18 @@ def screenshot(page, request):
     return take
 
 
-def sign_in(page, user, password: str = PASSWORD) -> None:
+def sign_in(page, user) -> None:
+    """Sign the browser in as ``user``: a server-side session, as the test client's
+    ``force_login`` makes, put in the browser's cookie jar. No page is loaded; the test goes where
+    it wants next. The sign-in form itself is driven by ``sign_in_with_the_form`` (the login tests
+    and the landing after sign-in), so the other browser tests skip its three page loads."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": page.live_server_url}])
+
+
+def sign_in_with_the_form(page, user, password: str = PASSWORD) -> None:
     page.goto("/login/")
     page.fill("#id_username", user.email)
     page.fill("#id_password", password)
