@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from _pytest.nodeid import NodeId
 from django.conf import settings
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -139,10 +140,34 @@ def browser():
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                # Only loopback resolves (the live server, the OAuth test server): no other host is reachable.
+                "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
             ],
         )
         yield chromium
         chromium.close()
+
+
+class CachedStaticFilesHandler(StaticFilesHandler):
+    """Static files with a max-age, as WhiteNoise serves them in production: a test's later pages
+    take them from the browser's cache instead of asking the live server again."""
+
+    def serve(self, request):
+        response = super().serve(request)
+        response["Cache-Control"] = "max-age=3600"
+        return response
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, its static files cached by the browser (above)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer(request.config.getvalue("liveserver") or "localhost", start=False)
+    server.thread.static_handler = CachedStaticFilesHandler
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -161,15 +186,14 @@ def page(browser, live_server, request):
     if request.node.get_closest_marker("oauth_provider_origin"):
         allowed.append(request.getfixturevalue("oauth_provider").origin.rstrip("/") + "/")
 
-    def guard(route):
-        url = route.request.url
-        if url.startswith(tuple(allowed)):
-            route.continue_()
-        else:
-            foreign_requests.append(url)
-            route.abort()
+    def watch(browser_request):
+        if not browser_request.url.startswith(tuple(allowed)):
+            foreign_requests.append(browser_request.url)
 
-    context.route("**/*", guard)
+    # Watched, not routed: routing a context turns off its HTTP cache (every page would fetch its
+    # scripts and styles again) and holds each request until this process answers. Other host names do
+    # not resolve in this browser at all (``--host-resolver-rules`` above).
+    context.on("request", watch)
     page = context.new_page()
     page.live_server_url = live_server.url  # where sign_in puts the session cookie
     page.set_default_timeout(15_000)
