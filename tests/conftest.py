@@ -1,3 +1,4 @@
+import gc
 import os
 from pathlib import Path
 
@@ -27,6 +28,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(f"worker-{item.path.stem}"))
         if getattr(config.option, "loadgroup", False):  # set in xdist's worker processes
             _tag_xdist_group(item)
+
+
+def pytest_collection_finish(session):
+    # Everything imported and collected so far lives until the end of the run: moved out of the
+    # garbage collector's generations, no full collection walks it again (about 5% of the CPU).
+    gc.collect()
+    gc.freeze()
 
 
 def _name_schemathesis_item(item) -> None:
