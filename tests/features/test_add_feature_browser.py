@@ -38,8 +38,8 @@ def test_operator_adds_a_feature_that_the_api_returns(page, screenshot):
     page.check("#id_extra-0-required")
     page.fill("#id_extra-0-possibleValues", "contacts|Contacts\nleads|Leads")
     # The first try forgets the admin value: the error appears next to that input.
-    page.click("button:has-text('Add feature')")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("button:has-text('Add feature')")
     assert page.locator("[role=alert]").inner_text().startswith("The feature was not saved.")
     assert page.locator("#id_extra-0-adminValue_errors").is_visible()
     assert "adminValue is required" in page.locator("#id_extra-0-adminValue_errors").inner_text()
@@ -169,14 +169,14 @@ def test_without_javascript_the_chosen_handlers_parameters_come_back_with_the_pr
     page.select_option("#id_field-email-submitHandler", "renameTo")
     expect(page.locator("#id_field-email-submitHandler-renameTo-key")).to_be_hidden()
 
-    page.click("[data-preview-button]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("[data-preview-button]")
 
     expect(page.locator("#id_field-email-submitHandler-renameTo-key")).to_be_visible()
     expect(page.locator("[data-preview-problems]")).to_contain_text("params.key is required by renameTo")
     page.fill("#id_field-email-submitHandler-renameTo-key", "Email")
-    page.click("[data-preview-button]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("[data-preview-button]")
     body = json.loads(page.locator("[data-preview-body]").inner_text())
     assert body["Email"] == "ada@example.com" and "email" not in body
     screenshot("no-js-preview")
