@@ -181,6 +181,7 @@ def main() -> None:
 
         workers = [start_worker(env, command, i) for i in range(args.workers)]
         cpu_before = sum(cpu_seconds(w.pid) for w, _ in workers)
+        bench_before = cpu_seconds(os.getpid())
         started = time.monotonic()
         runs = test_run_services.test_run_enqueue_many(
             connections=connections, actor="bench", trigger="command"
@@ -193,6 +194,8 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         worker_cpu = sum(cpu_seconds(w.pid) for w, _ in workers) - cpu_before
+        bench_cpu = cpu_seconds(os.getpid()) - bench_before
+        print(f"DEBUG bench process CPU {bench_cpu:.2f} s")
 
         done = list(CheckRun.objects.filter(pk__in=pks).exclude(status__in=["queued", "running"]))
         passed = [run for run in done if run.status == "success"]

@@ -528,6 +528,18 @@ class _Budget:
         return timeouts, limits
 
 
+def query_string(params: Mapping[str, Any]) -> str:
+    """``params`` encoded as requests encodes a mapping (a None value left out, a list or tuple
+    repeating its name). Handed to requests as a string: its own encoding first checks the mapping
+    against typing protocols, a tenth of a connection test's CPU."""
+    pairs = []
+    for name, values in params.items():
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            if value is not None:
+                pairs.append((name, value))
+    return urlencode(pairs)
+
+
 def _send(session: requests.Session, hop: _Hop, timeouts: tuple[float, float], limits: tuple[float, float]):
     try:
         headers = CaseInsensitiveDict(session.headers)
@@ -536,7 +548,12 @@ def _send(session: requests.Session, hop: _Hop, timeouts: tuple[float, float], l
             del headers[name]  # as requests does: None unsets a header
         prepared = requests.PreparedRequest()
         prepared.prepare(
-            method=hop.method, url=hop.url, headers=headers, params=hop.params, data=hop.data, json=hop.json
+            method=hop.method,
+            url=hop.url,
+            headers=headers,
+            params=query_string(hop.params) if hop.params else None,
+            data=hop.data,
+            json=hop.json,
         )
         adapter = session.get_adapter(hop.url)
         return adapter.send(prepared, stream=True, timeout=timeouts, verify=True, cert=None, proxies={})

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from core.outbound_http import (
     OutboundBlocked,
@@ -23,6 +24,7 @@ from core.outbound_http import (
     check_outbound_url,
     host_in_allowlist,
     outbound_request,
+    query_string,
     redact_url,
 )
 from tests.provider_server import ProviderServer
@@ -183,6 +185,29 @@ def test_local_provider_is_reached_with_the_allowlist(allow_local_provider, prov
     assert response.status_code == 200
     assert response.json()["query"] == {"a": "1"}
     assert response.json()["headers"]["user-agent"] == "Connections/1.0"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.example.com/v1/items", "https://api.example.com/v1?fixed=1&x=%20y#part"]
+)
+def test_query_parameters_are_encoded_as_requests_encodes_them(url):
+    params = {
+        "limit": 1,
+        "q": "a b&c=d/é+ü",
+        "skipped": None,
+        "ids": ["1", "2 3"],
+        "pair": ("x", None, "y"),
+        "empty": "",
+        "ünï": "ok",
+    }
+
+    ours = requests.PreparedRequest()
+    ours.prepare(method="GET", url=url, params=query_string(params))
+    theirs = requests.PreparedRequest()
+    theirs.prepare(method="GET", url=url, params=params)
+
+    assert ours.url == theirs.url
+    assert "skipped" not in ours.url and "ids=1&ids=2+3" in ours.url
 
 
 # --- Schemes and URL shapes
