@@ -28,7 +28,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -480,7 +480,7 @@ class _Hop:
     method: str
     url: str
     headers: dict[str, str]
-    params: Mapping[str, str] | None
+    params: Mapping[str, str] | Iterable[tuple[str, str]] | None
     data: Mapping[str, str] | None
     json: Any
 
@@ -528,12 +528,12 @@ class _Budget:
         return timeouts, limits
 
 
-def query_string(params: Mapping[str, Any]) -> str:
-    """``params`` encoded as requests encodes a mapping (a None value left out, a list or tuple
-    repeating its name). Handed to requests as a string: its own encoding first checks the mapping
-    against typing protocols, a tenth of a connection test's CPU."""
+def query_string(params: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> str:
+    """``params`` (a mapping, or (name, value) pairs) encoded as requests encodes them (a None
+    value left out, a list or tuple repeating its name). Handed to requests as a string: its own
+    encoding first checks them against typing protocols, a tenth of a connection test's CPU."""
     pairs = []
-    for name, values in params.items():
+    for name, values in params.items() if isinstance(params, Mapping) else params:
         for value in values if isinstance(values, (list, tuple)) else [values]:
             if value is not None:
                 pairs.append((name, value))
@@ -602,7 +602,7 @@ def outbound_request(
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
-    params: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     connect_timeout: float | None = None,

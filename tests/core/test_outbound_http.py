@@ -187,20 +187,22 @@ def test_local_provider_is_reached_with_the_allowlist(allow_local_provider, prov
     assert response.json()["headers"]["user-agent"] == "Connections/1.0"
 
 
+QUERY = {
+    "limit": 1,
+    "q": "a b&c=d/é+ü",
+    "skipped": None,
+    "ids": ["1", "2 3"],
+    "pair": ("x", None, "y"),
+    "empty": "",
+    "ünï": "ok",
+}
+
+
+@pytest.mark.parametrize("params", [QUERY, list(QUERY.items())], ids=["mapping", "pairs"])
 @pytest.mark.parametrize(
     "url", ["https://api.example.com/v1/items", "https://api.example.com/v1?fixed=1&x=%20y#part"]
 )
-def test_query_parameters_are_encoded_as_requests_encodes_them(url):
-    params = {
-        "limit": 1,
-        "q": "a b&c=d/é+ü",
-        "skipped": None,
-        "ids": ["1", "2 3"],
-        "pair": ("x", None, "y"),
-        "empty": "",
-        "ünï": "ok",
-    }
-
+def test_query_parameters_are_encoded_as_requests_encodes_them(url, params):
     ours = requests.PreparedRequest()
     ours.prepare(method="GET", url=url, params=query_string(params))
     theirs = requests.PreparedRequest()
