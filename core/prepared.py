@@ -1,4 +1,4 @@
-"""Read queries compiled to SQL once, for the paths that run on every API request.
+"""Queries compiled to SQL once, for the paths that run on every API request.
 
 Django builds and compiles a queryset each time it is evaluated; for a query of one row that is
 most of the request's work. A ``PreparedQuery`` compiles its queryset once per database
@@ -13,6 +13,9 @@ On PostgreSQL the SQL is also a prepared statement on the server: planning the l
 stats are subqueries) cost the database three times what running it did. Django's own cursors bind
 values in the client and never prepare; ``_statement_cursor`` binds them on the server, and
 psycopg prepares a statement once per connection (``prepare_threshold``, see config/settings.py).
+
+A ``PreparedInsert`` does the same for a row written on every call of a hot path (the proxy's
+call record): the INSERT is compiled once per connection and each call only prepares the values.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ import orjson
 from django.db import connections
 from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader
-from django.db.models import Field, JSONField, QuerySet
+from django.db.models import Field, JSONField, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.query import get_related_populators
+from django.db.models.sql.subqueries import InsertQuery
 
 
 class Placeholder(str):
@@ -234,3 +238,31 @@ class PreparedQuery:
                 setattr(obj, name, row[position])
             instances.append(obj)
         return instances
+
+
+class PreparedInsert:
+    """``insert(obj)`` writes ``obj`` (an unsaved instance of ``model``) as ``obj.save()`` would,
+    for a model without save() overrides or signal receivers that matter: the values of ``fields``
+    prepared by each field, the rest left to the column defaults. The primary key is not read back.
+    """
+
+    def __init__(self, model: type[Model], *fields: str, using: str = "default") -> None:
+        self.model = model
+        self.fields = [model._meta.get_field(name) for name in fields]
+        self.using = using
+        self._sql: WeakKeyDictionary = WeakKeyDictionary()
+
+    def _compile(self, connection) -> str:
+        sql = self._sql.get(connection)
+        if sql is None:
+            query = InsertQuery(self.model)
+            query.insert_values(self.fields, [self.model()])
+            ((sql, _),) = query.get_compiler(using=self.using).as_sql()
+            self._sql[connection] = sql
+        return sql
+
+    def insert(self, obj: Model) -> None:
+        connection = connections[self.using]
+        params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self.fields]
+        with connection.cursor() as cursor:
+            cursor.execute(self._compile(connection), params)

@@ -1,13 +1,13 @@
 from django.urls import path
 
 from connections.api.views import (
-    ConnectionProxyViewSet,
     ConnectionTestViewSet,
     ConnectionViewSet,
     ConnectSessionViewSet,
     OAuthAppViewSet,
     OAuthViewSet,
     UserConnectionsViewSet,
+    connection_proxy_view,
 )
 
 urlpatterns = [
@@ -45,7 +45,7 @@ urlpatterns = [
     ),
     path(
         "user-integrations/<str:connection_id>/proxy",
-        ConnectionProxyViewSet.as_view({"post": "proxy"}, name="Proxy"),
+        connection_proxy_view,
         name="api-connection-proxy",
     ),
     path(

@@ -15,9 +15,11 @@ from django.core.exceptions import BadRequest as DjangoBadRequest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
+from django.utils.cache import patch_vary_headers
 from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import set_rollback
 
 from core.api.parsers import RequestBodyTooLarge
@@ -183,3 +185,22 @@ def api_error_response(request, exc: Exception) -> Response:
     response.accepted_media_type = JSONRenderer.media_type
     response.renderer_context = {}
     return response.render()
+
+
+def unnegotiated_response(request, *, allow: str, data: Any = None, exc: Exception | None = None) -> Response:
+    """The answer a DRF view of this API gives a caller that takes JSON without negotiating
+    (``negotiation.answers_json_unnegotiated``), for a hot path that skips DRF's dispatch (the
+    proxy): ``data`` with 200, or the envelope for ``exc``; the first renderer's JSON, with the
+    ``Vary`` and ``Allow`` headers DRF's own answer carries."""
+    if exc is None:
+        response = Response(data)
+    else:
+        response = exception_handler(exc, {"request": request})
+        response.exception = True
+    renderer = api_settings.DEFAULT_RENDERER_CLASSES[0]()
+    response.accepted_renderer = renderer
+    response.accepted_media_type = renderer.media_type
+    response.renderer_context = {"request": request}
+    patch_vary_headers(response, ["Accept"])
+    response["Allow"] = allow
+    return response

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from core.outbound_http import (
     OutboundBlocked,
@@ -18,6 +19,7 @@ from core.outbound_http import (
     OutboundTimeout,
     OutboundTlsError,
     OutboundTooManyRedirects,
+    _encoded_params,
     _session,
     address_block_reason,
     check_outbound_url,
@@ -525,3 +527,17 @@ def test_environment_proxies_and_netrc_credentials_are_never_used(
 
     assert response.status_code == 200  # reached directly, not through the proxy
     assert "authorization" not in response.json()["headers"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"a": "1", "b": "x y&z", "é": "ü"},
+        [("a", "1"), ("a", "2"), ("b", "")],
+        {"list": ["1", "2"], "none": None, "some": [None, "x"], "number": 5, "bytes": b"\xff"},
+        [("t", True), ("f", 1.5)],
+    ],
+)
+def test_query_parameters_are_encoded_as_requests_encodes_them(params):
+    assert _encoded_params(params) == requests.PreparedRequest._encode_params(params)

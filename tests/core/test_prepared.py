@@ -3,8 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
-from connections.models import Connection
-from core.prepared import PreparedQuery
+from connections.models import Connection, ProxyCall
+from core.prepared import PreparedInsert, PreparedQuery
 from tests.connections.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,30 @@ def test_timestamps_read_as_the_orm_reads_them(user, session_zone):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('TimeZone', 'UTC', false)")
+
+
+def test_a_prepared_insert_writes_the_row_save_would(user):
+    made = ConnectionFactory(user=user)
+    fields = [f.name for f in ProxyCall._meta.concrete_fields if not f.primary_key]
+    insert = PreparedInsert(ProxyCall, *fields)
+
+    def call(**values):
+        return ProxyCall(connection=made, method="GET", path="/a?b=***", actor="api-key:x", **values)
+
+    call(status_code=200, duration_ms=12, attempts=2).save()
+    with CaptureQueriesContext(connection) as captured:
+        insert.insert(call(status_code=200, duration_ms=12, attempts=2))
+        insert.insert(call(error="Timed out after 5 s", feature_mapping_id="fm_1"))
+    assert len(captured) == 2
+    saved, inserted, failed = ProxyCall.objects.order_by("id")
+
+    def columns(row):
+        return {f.attname: getattr(row, f.attname) for f in ProxyCall._meta.concrete_fields if f.name != "id"}
+
+    assert columns(inserted) == columns(saved) | {"created_at": inserted.created_at}
+    assert inserted.created_at >= saved.created_at
+    assert (failed.status_code, failed.error, failed.feature_mapping_id) == (
+        None,
+        "Timed out after 5 s",
+        "fm_1",
+    )
