@@ -4,9 +4,12 @@ Starts the local provider (tests/provider_server.py) answering each test in 200 
 connections to it, queues a test of each (``test_run_enqueue_many``: what the API's
 ``?async=true``, the schedule and ``test_connections --async`` do) and waits until real workers
 have finished them all: one per core, each started with the Procfile's ``worker:`` command as
-it stands (pool, concurrency, log level), only given a queue and a name of their own. Prints
-tests per second, the ratio to the ideal for the workers' concurrency (ideal = concurrency /
-0.2 s) and the workers' CPU time per test.
+it stands (pool, concurrency, log level), only given a queue and a name of their own. The runs
+travel in chunks (TEST_RUN_CHUNK run ids per message) and each worker thread makes a chunk's
+provider calls at the same time, so up to threads × chunk calls are in flight per worker. Prints
+tests per second, the ratio to the ideal for that many calls in flight (the provider's delay per
+round of calls), the workers' CPU time per test, and this process's (the provider, queueing and
+polling: it shares the machine's cores with the workers).
 
     .venv/bin/python bench/bench_connection_tests.py [--tests 500] [--workers N]
 
@@ -18,6 +21,7 @@ BENCH_DATABASE_URL (an empty database you own: it is migrated and filled).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import shutil
@@ -181,6 +185,7 @@ def main() -> None:
 
         workers = [start_worker(env, command, i) for i in range(args.workers)]
         cpu_before = sum(cpu_seconds(w.pid) for w, _ in workers)
+        bench_before = cpu_seconds(os.getpid())
         started = time.monotonic()
         runs = test_run_services.test_run_enqueue_many(
             connections=connections, actor="bench", trigger="command"
@@ -193,6 +198,7 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = time.monotonic() - started
         worker_cpu = sum(cpu_seconds(w.pid) for w, _ in workers) - cpu_before
+        bench_cpu = cpu_seconds(os.getpid()) - bench_before
 
         done = list(CheckRun.objects.filter(pk__in=pks).exclude(status__in=["queued", "running"]))
         passed = [run for run in done if run.status == "success"]
@@ -203,20 +209,26 @@ def main() -> None:
             )
         times = sorted(run.response_time_ms for run in passed)
         rate = args.tests / elapsed
-        concurrency = threads * args.workers
-        ideal = concurrency / (args.delay_ms / 1000)
-        print(f"{args.tests} tests: queued in {queued:.2f} s, all finished after {elapsed:.2f} s")
+        in_flight = threads * test_run_services.TEST_RUN_CHUNK * args.workers
+        ideal = args.tests / (args.delay_ms / 1000 * math.ceil(args.tests / in_flight))
+        messages = math.ceil(args.tests / test_run_services.TEST_RUN_CHUNK)
+        print(
+            f"{args.tests} tests: queued in {queued:.2f} s ({messages} task messages), "
+            f"all finished after {elapsed:.2f} s"
+        )
         print(
             f"provider call: median {statistics.median(times)} ms, p95 {times[int(len(times) * 0.95) - 1]} ms "
             f"(the provider answers in {args.delay_ms} ms)"
         )
         print(
             f"worker CPU: {worker_cpu:.2f} s over {elapsed:.2f} s ({worker_cpu / args.tests * 1000:.1f} ms per test); "
+            f"this process (provider, queueing, polling): {bench_cpu:.2f} s; "
             f"time limit per task: {settings.CELERY_TASK_TIME_LIMIT} s"
         )
         print(
-            f"RESULT tests_per_second={rate:.1f} ideal={ideal:.0f} ratio={rate / ideal:.2f} transport="
-            f"{'redis' if use_redis else 'filesystem'} concurrency={concurrency} workers={args.workers}"
+            f"RESULT tests_per_second={rate:.1f} worker_cpu_ms_per_test={worker_cpu / args.tests * 1000:.2f} "
+            f"ideal={ideal:.0f} ratio={rate / ideal:.2f} transport={'redis' if use_redis else 'filesystem'} "
+            f"threads={threads} calls_in_flight={in_flight} workers={args.workers}"
         )
     finally:
         for worker, _ in workers:

@@ -142,7 +142,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a concurrent writer (web + worker) instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
 else:
+    # A kept connection the server closed is replaced before a request uses it; core.postgresql
+    # checks without a round trip (Django's own check runs SELECT 1 on every request).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "core.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The hot paths' statements (core/prepared.py) are prepared on their first run on a connection;
+    # Django's other queries are bound in the client and never prepared. `false` for a pooler
+    # that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

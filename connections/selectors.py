@@ -183,10 +183,10 @@ class ConnectionRow(NamedTuple):
     updated_at: datetime
     owner_user_id: str
     integration: Integration
+    needs_attention: bool  # the model's property, with the setting read once per list
 
-    # The model's own derived values: they read only attributes a row has under the same names.
+    # The model's own derived value: it reads only attributes a row has under the same names.
     account = Connection.account
-    needs_attention = Connection.needs_attention
 
 
 _ROW_COLUMNS = ConnectionRow._fields[: ConnectionRow._fields.index("owner_user_id")]
@@ -357,11 +357,18 @@ def connection_rows_for_user(
             **filters,
         ).columns
         counted = _counts_alone(user=user_id, columns=columns)
+    failures, attention_after = (
+        _ROW_COLUMNS.index("consecutive_failures"),
+        settings.CONNECTION_ATTENTION_AFTER,
+    )
     items = [
-        ConnectionRow(
-            *row[:width],
-            owner_user_id=counted.user_id,
-            integration=_catalog_entry(integration_id=row[2], revision=row[width + 1]),
+        ConnectionRow._make(
+            (
+                *row[:width],
+                counted.user_id,
+                _catalog_entry(integration_id=row[2], revision=row[width + 1]),
+                row[failures] >= attention_after,
+            )
         )
         for row in values[:size]
     ]
@@ -425,6 +432,22 @@ def connection_credentials_masked(
     return dict(
         _masked_pairs(connection.connection_id, connection.credentials_encrypted, method.secrets, keys)
     )
+
+
+def connection_rows_credentials_masked(*, rows: list[ConnectionRow]) -> list[dict]:
+    """``connection_credentials_masked`` of each connection of a list, the keys read once."""
+    keys = tuple(settings.ENCRYPTION_KEYS)
+    return [
+        dict(
+            _masked_pairs(
+                row.connection_id,
+                row.credentials_encrypted,
+                auth_method_facts(integration=row.integration, auth_method_id=row.auth_method_id).secrets,
+                keys,
+            )
+        )
+        for row in rows
+    ]
 
 
 def _masked(credentials: dict, secrets: frozenset[str]) -> dict:

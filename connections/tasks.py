@@ -39,8 +39,10 @@ REFRESH_TASK_BUDGET = 60
     retry_backoff_max=60,
     retry_jitter=True,
 )
-def execute_test_run(run_id: str) -> None:
-    test_run_services.test_run_execute_queued(run_id=run_id)
+def execute_test_run(*run_ids: str) -> None:
+    # One run id per message, or a chunk of them (test_run_send): the same task, so a message
+    # queued before chunks existed still runs.
+    test_run_services.test_run_execute_queued_many(run_ids=list(run_ids))
 
 
 @shared_task(name="connections.retest_due")

@@ -5,14 +5,18 @@ A test is three steps, so that the slow middle one never holds a transaction or 
 take the run up (``running``), call the provider (``perform_test_request``: network only, no
 database), then record the outcome on the run and on the connection. The periodic jobs (re-tests,
 the sweeper) are in ``connections.test_run_schedule``; reads in ``connections.selectors``.
+
+Runs queued together travel in chunks, several run ids per task message; the worker takes a
+chunk's runs up in one statement, reads their connections in one, calls their providers at the
+same time and records the outcomes as the calls finish.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db import connection as db_connection
+from django.db import connections as db_connections
 from django.utils import timezone
 
 from accounts.access import actor_label
@@ -34,7 +39,7 @@ from connections.oauth.tokens import (
 from connections.selectors import connection_base_url
 from connections.services import audit_record_many, identity_values
 from connections.webhooks import webhook_events_for_test_failure
-from core import metrics
+from core import metrics, request_context
 from core.errors import ApplicationError, ServiceUnavailable, ValidationFailed
 from core.tasks import publish_many
 from integrations.catalog import catalog_integration, catalog_revision
@@ -50,6 +55,21 @@ Trigger = CheckRun.Trigger
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 # The name connections.tasks registers the worker's side under.
 EXECUTE_TEST_RUN_TASK = "connections.execute_test_run"
+# Runs per task message when many are queued at once (a bulk test, the schedule, the sweeper):
+# Celery's own work per message (receive, trace, acknowledge, two log lines) and the statements
+# that take runs up and read their connections are paid once per chunk, and the chunk's provider
+# calls are made at the same time, so it takes about as long as its slowest call. A run queued
+# on its own is a message of its own, taken up at once.
+TEST_RUN_CHUNK = 10
+# Runs spread over time share a message only when due within this many seconds of each other.
+SPREAD_CHUNK_SECONDS = 1.0
+# A worker process's threads for the provider calls of chunks: kept from one chunk to the next
+# (threads start on demand), so each keeps its outbound sessions and a provider's keep-alive
+# connection serves its next test. Enough for each of CELERY_WORKER_CONCURRENCY worker threads to
+# have a whole chunk out at once (a larger --concurrency makes calls wait for a free thread).
+_provider_calls = ThreadPoolExecutor(
+    max_workers=TEST_RUN_CHUNK * settings.CELERY_WORKER_CONCURRENCY, thread_name_prefix="provider-call"
+)
 
 
 def _label(actor: Any) -> str:
@@ -115,44 +135,58 @@ def _call_provider(connection: Connection) -> CheckOutcome:
         )
 
 
-def _record(*, run: CheckRun, outcome: CheckOutcome, on_connection: bool = True) -> CheckRun:
-    """Finish ``run`` with ``outcome`` and, unless told otherwise, put it on the connection.
+def _record(*, finished: list[tuple[CheckRun, CheckOutcome]], on_connection: bool = True) -> list[CheckRun]:
+    """Finish each run with its outcome and, unless told otherwise, put it on the connection, all
+    in one transaction. Returns the runs, as recorded.
 
-    Only a run still "running" is finished: one the sweeper gave up on keeps its verdict.
+    Only a run still "running" is finished: one the sweeper gave up on keeps its verdict (and is
+    returned as the sweeper left it).
     """
-    values = {
+    finished_at = timezone.now()
+    recorded = []
+    with transaction.atomic():
+        for run, outcome in finished:
+            values = _run_values(outcome, finished_at=finished_at)
+            if not _finish_run(run_pk=run.pk, values=values):
+                continue
+            recorded.append(run)
+            for name, value in values.items():
+                setattr(run, name, value)
+            if on_connection:
+                _record_on_connection(
+                    connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at
+                )
+                if not outcome.succeeded:
+                    webhook_events_for_test_failure(
+                        connection_pk=run.connection_id, reason=outcome.message, run_id=run.run_id
+                    )
+    for run, outcome in finished:
+        if run in recorded:
+            _count(run=run, outcome=outcome)
+            logger.info(
+                "test run %s of %s: %s %s in %s ms",
+                run.run_id,
+                run.connection.connection_id,
+                outcome.status,
+                outcome.status_code,
+                outcome.response_time_ms,
+            )
+        else:
+            logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
+            run.refresh_from_db()
+    return [run for run, _ in finished]
+
+
+def _run_values(outcome: CheckOutcome, *, finished_at: datetime) -> dict[str, Any]:
+    return {
         "status": outcome.status,
         "status_code": outcome.status_code,
         "response_time_ms": outcome.response_time_ms,
         "message": outcome.message,
         "error_message": outcome.error_message,
         "endpoint": outcome.endpoint or None,
-        "finished_at": timezone.now(),
+        "finished_at": finished_at,
     }
-    with transaction.atomic():
-        recorded = _finish_run(run_pk=run.pk, values=values)
-        if recorded and on_connection:
-            _record_on_connection(connection_pk=run.connection_id, outcome=outcome, tested_at=run.started_at)
-            if not outcome.succeeded:
-                webhook_events_for_test_failure(
-                    connection_pk=run.connection_id, reason=outcome.message, run_id=run.run_id
-                )
-    if not recorded:
-        logger.warning("test run %s: finished after it was given up on; result dropped", run.run_id)
-        run.refresh_from_db()
-        return run
-    for name, value in values.items():
-        setattr(run, name, value)
-    _count(run=run, outcome=outcome)
-    logger.info(
-        "test run %s of %s: %s %s in %s ms",
-        run.run_id,
-        run.connection.connection_id,
-        outcome.status,
-        outcome.status_code,
-        outcome.response_time_ms,
-    )
-    return run
 
 
 def _count(*, run: CheckRun, outcome: CheckOutcome) -> None:
@@ -221,33 +255,42 @@ def _finish_run(*, run_pk: int, values: dict[str, Any]) -> int:
         return cursor.rowcount
 
 
-def _claim(run_id: str) -> CheckRun | None:
-    """Take a queued run up and read it, in one statement (UPDATE … RETURNING); None when it is
-    no longer queued (finished, or taken by another worker)."""
+def _in(values: list[Any]) -> str:
+    return f"IN ({', '.join(['%s'] * len(values))})"
+
+
+def _claim(run_ids: list[str]) -> list[CheckRun]:
+    """Take up and read the runs still queued among ``run_ids``, in one statement
+    (UPDATE … RETURNING); the others (finished, or taken by another worker) are left alone."""
     run = CheckRun._meta
     attempts, status = _column(run, "attempts"), _column(run, "status")
     values = {"status": Status.RUNNING, "started_at": timezone.now()}
     sql, params = _assignments(run, values)
     claimed = CheckRun.objects.raw(
         f"UPDATE {_table(run)} SET {sql}, {attempts} = {attempts} + 1"
-        f" WHERE {_column(run, 'run_id')} = %s AND {status} = %s RETURNING *",
-        [*params, run_id, Status.QUEUED],
+        f" WHERE {_column(run, 'run_id')} {_in(run_ids)} AND {status} = %s RETURNING *",
+        [*params, *run_ids, Status.QUEUED],
     )
-    return next(iter(claimed), None)
+    return list(claimed)
 
 
-def _connection_to_test(connection_pk: int) -> Connection:
-    """The connection, with its integration from the in-memory catalog (no document decoded per
-    test): one query, which also reads the catalog's revision."""
+def _connections_to_test(connection_pks: list[int]) -> dict[int, Connection]:
+    """The connections by pk, with their integration from the in-memory catalog (no document
+    decoded per test): one query, which also reads the catalog's revision."""
     meta, revision = Connection._meta, catalog_revision()
-    (connection,) = Connection.objects.raw(
-        f"SELECT *, {revision.sql} AS revision FROM {_table(meta)} WHERE {_column(meta, 'id')} = %s",
-        [*revision.params, connection_pk],
+    connections = Connection.objects.raw(
+        f"SELECT *, {revision.sql} AS revision FROM {_table(meta)} WHERE {_column(meta, 'id')} {_in(connection_pks)}",
+        [*revision.params, *connection_pks],
     )
-    integration = catalog_integration(integration_id=connection.integration_id, revision=connection.revision)
-    if integration is not None:
-        connection.integration = integration
-    return connection
+    found = {}
+    for connection in connections:
+        integration = catalog_integration(
+            integration_id=connection.integration_id, revision=connection.revision
+        )
+        if integration is not None:
+            connection.integration = integration
+        found[connection.pk] = connection
+    return found
 
 
 def _new_runs(*, connections: list[Connection], actor: Any, trigger: str, running: bool) -> list[CheckRun]:
@@ -279,7 +322,8 @@ def test_run_create(*, connection: Connection, actor: Any, trigger: str = Trigge
     _require_active(connection)
     with transaction.atomic():
         (run,) = _new_runs(connections=[connection], actor=actor, trigger=trigger, running=True)
-    return _record(run=run, outcome=_call_provider(connection))
+    (run,) = _record(finished=[(run, _call_provider(connection))])
+    return run
 
 
 def test_run_create_many(
@@ -302,7 +346,7 @@ def test_run_create_many(
         calls = {pool.submit(_call_provider, run.connection): index for index, run in enumerate(runs)}
         for call in as_completed(calls):
             index = calls[call]
-            runs[index] = _record(run=runs[index], outcome=call.result())
+            (runs[index],) = _record(finished=[(runs[index], call.result())])
             on_finished(runs[index])
     return runs
 
@@ -335,16 +379,26 @@ def test_run_enqueue(*, connection: Connection, actor: Any, trigger: str = Trigg
 
 
 def test_run_send(*, run_ids: list[str], spread_seconds: float = 0) -> list[str]:
-    """Publish a task per run (only its id), all in one broker batch. Returns the ids sent;
-    ServiceUnavailable if the broker is down, the runs staying queued (the sweeper sends again
-    those still queued; a run taken up twice is skipped by its claim).
+    """Publish the runs (only their ids) in chunks of up to TEST_RUN_CHUNK per task message, all
+    in one broker batch. Returns the ids sent; ServiceUnavailable if the broker is down, the runs
+    staying queued (the sweeper sends again those still queued; a run taken up twice is skipped
+    by its claim).
+
+    With ``spread_seconds`` run *i* starts about ``i × spread_seconds / len(run_ids)`` seconds
+    from now: only runs that would start within SPREAD_CHUNK_SECONDS of each other share a
+    message, sent when the first of them is due.
 
     The task is named, not imported: ``connections.tasks`` calls this module, never the reverse.
     """
-    step = spread_seconds / len(run_ids) if spread_seconds and run_ids else 0
+    size, step = TEST_RUN_CHUNK, 0.0
+    if spread_seconds and run_ids:
+        per_run = spread_seconds / len(run_ids)
+        size = max(1, min(TEST_RUN_CHUNK, int(SPREAD_CHUNK_SECONDS / per_run)))
+        step = per_run * size
+    chunks = [tuple(run_ids[start : start + size]) for start in range(0, len(run_ids), size)]
     try:
         execute = signature(EXECUTE_TEST_RUN_TASK)
-        publish_many(execute, ((run_id,) for run_id in run_ids), countdown_step=step)
+        publish_many(execute, chunks, countdown_step=step)
     except ServiceUnavailable as exc:
         raise ServiceUnavailable(
             exc.message,
@@ -354,31 +408,91 @@ def test_run_send(*, run_ids: list[str], spread_seconds: float = 0) -> list[str]
 
 
 def test_run_execute_queued(*, run_id: str) -> CheckRun | None:
-    """The worker's side: take the run up, test, record. Idempotent: a run that is no longer
-    queued (finished, or taken by another worker) is skipped and None returned.
+    """``test_run_execute_queued_many`` for one run: the finished run, or None if it was skipped."""
+    finished = test_run_execute_queued_many(run_ids=[run_id])
+    return finished[0] if finished else None
 
-    On a transient fault of our own the run goes back to "queued" and the error is raised for
-    the task to retry.
+
+def test_run_execute_queued_many(*, run_ids: list[str]) -> list[CheckRun]:
+    """The worker's side: take the runs up, test them (their provider calls at the same time),
+    record each outcome; returns the runs finished. Idempotent: a run that is no longer queued
+    (finished, or taken by another worker) is skipped.
+
+    On a transient fault of our own the runs not recorded yet go back to "queued" and the error
+    is raised for the task to retry: the retry takes up only those.
     """
-    run = _claim(run_id)
-    if run is None:
-        logger.info("test run %s: no longer queued (finished or taken by another worker); skipped", run_id)
-        return None
+    runs = _claim(run_ids)
+    taken = {run.run_id for run in runs}
+    for run_id in run_ids:
+        if run_id not in taken:
+            logger.info(
+                "test run %s: no longer queued (finished or taken by another worker); skipped", run_id
+            )
+    if not runs:
+        return []
     try:
-        run.connection = _connection_to_test(run.connection_id)
-        if run.connection.status != Connection.Status.ACTIVE:
-            outcome = _outcome_without_call("The connection was deactivated before the test ran")
-            return _record(run=run, outcome=outcome, on_connection=False)
-        return _record(run=run, outcome=_call_provider(run.connection))
+        return _test_claimed(runs)
     except TRANSIENT_ERRORS:
-        _release(run_id)
+        _release([run.run_id for run in runs])
         raise
 
 
-def _release(run_id: str) -> None:
+def _test_claimed(runs: list[CheckRun]) -> list[CheckRun]:
+    connections = _connections_to_test(sorted({run.connection_id for run in runs}))
+    runs = [run for run in runs if run.connection_id in connections]  # else erased meanwhile, runs and all
+    for run in runs:
+        run.connection = connections[run.connection_id]
+    active = [run for run in runs if run.connection.status == Connection.Status.ACTIVE]
+    finished = []
+    if len(active) < len(runs):
+        deactivated = _outcome_without_call("The connection was deactivated before the test ran")
+        finished += _record(
+            finished=[(run, deactivated) for run in runs if run not in active], on_connection=False
+        )
+    for called in _provider_calls_as_completed(active):
+        finished += _record(finished=called)
+    return finished
+
+
+def _provider_calls_as_completed(runs: list[CheckRun]) -> Iterator[list[tuple[CheckRun, CheckOutcome]]]:
+    """Each run's provider call, in groups of (run, outcome) as they finish: one run's in this
+    thread, several at the same time on the process's provider-call threads."""
+    if len(runs) == 1:
+        yield [(runs[0], _call_provider(runs[0].connection))]
+        return
+    work = request_context.current()
+    calls = {_provider_calls.submit(_call_in_thread, work, run.connection): run for run in runs}
     try:
-        CheckRun.objects.filter(run_id=run_id, status=Status.RUNNING).update(
+        while calls:
+            done, _ = wait(calls, return_when=FIRST_COMPLETED)
+            yield [(calls.pop(call), call.result()) for call in done]
+    except SoftTimeLimitExceeded:
+        # Only pools that enforce time limits (prefork) get here: the calls still out are given up.
+        timed_out = _outcome_without_call(
+            f"The test did not finish within {settings.CELERY_TASK_SOFT_TIME_LIMIT} s"
+        )
+        yield [(run, timed_out) for run in calls.values()]
+
+
+def _call_in_thread(work: request_context.WorkContext, connection: Connection) -> CheckOutcome:
+    """``_call_provider`` on a provider-call thread, its log lines under the task's request id."""
+    with request_context.work(request_id=work.request_id, task_name=work.task_name, task_id=work.task_id):
+        try:
+            return _call_provider(connection)
+        finally:
+            # Only a sign-in token refreshed first uses the database here; the thread outlives
+            # the task, so it does not keep a connection open.
+            db_connections.close_all()
+
+
+def _release(run_ids: list[str]) -> None:
+    """Put the runs still "running" back in the queue (those recorded already are not)."""
+    try:
+        CheckRun.objects.filter(run_id__in=run_ids, status=Status.RUNNING).update(
             status=Status.QUEUED, started_at=None
         )
     except TRANSIENT_ERRORS:
-        logger.warning("test run %s: could not be put back in the queue; the sweeper will close it", run_id)
+        logger.warning(
+            "test run(s) %s: could not be put back in the queue; the sweeper will close them",
+            ", ".join(run_ids),
+        )

@@ -17,6 +17,7 @@ from connections.selectors import (
     auth_method_facts,
     connection_credentials,
     connection_credentials_masked,
+    connection_rows_credentials_masked,
     connection_secrets_visible_to,
 )
 from core.api.fields import iso_timestamp
@@ -84,14 +85,12 @@ def connection_list_item(connection: Connection) -> dict:
 
 def connection_list_items(page: ConnectionRowsPage) -> list[dict]:
     """The items of my-connections from a page of rows, as ``connection_list_item`` makes each."""
+    masked = connection_rows_credentials_masked(rows=page.items)
     return [
         _item(
-            row,
-            user_id=page.user_id,
-            decrypted=connection_credentials_masked(connection=row),
-            integration=_integration_summary(row.integration),
+            row, user_id=page.user_id, decrypted=decrypted, integration=_integration_summary(row.integration)
         )
-        for row in page.items
+        for row, decrypted in zip(page.items, masked, strict=True)
     ]
 
 

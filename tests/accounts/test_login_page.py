@@ -2,7 +2,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.accounts.factories import UserFactory
-from tests.conftest import sign_in
+from tests.conftest import sign_in_with_the_form
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -12,7 +12,7 @@ def test_sign_in_and_out_in_a_real_browser(page, screenshot):
     page.goto("/login/")
     screenshot("login")
 
-    sign_in(page, user)
+    sign_in_with_the_form(page, user)
 
     assert "/login/" not in page.url
     assert page.get_by_role("link", name="API").count() == 0  # end users have no use for it
@@ -23,7 +23,7 @@ def test_sign_in_and_out_in_a_real_browser(page, screenshot):
 
 def test_wrong_password_is_refused(page, screenshot):
     user = UserFactory()
-    sign_in(page, user, password="wrong password")
+    sign_in_with_the_form(page, user, password="wrong password")
 
     assert page.locator("[role=alert]").is_visible()
     screenshot("refused")

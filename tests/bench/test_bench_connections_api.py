@@ -88,7 +88,7 @@ def test_bench_on_a_fresh_sqlite_file_prints_rates_latencies_and_ratios():
 
 
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    settings.DATABASES["default"]["ENGINE"] not in ("django.db.backends.postgresql", "core.postgresql"),
     reason="runs when the suite runs on PostgreSQL",
 )
 def test_bench_on_a_given_postgres_database_removes_what_it_seeded(postgres_scratch_url):

@@ -2,11 +2,14 @@
 schedule — against the local provider over real sockets."""
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest import mock
 
 import pytest
 from django.db import InterfaceError, OperationalError
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections import encryption, selectors, test_run_schedule, test_run_services
@@ -33,6 +36,22 @@ def queue():
     clear_published()
     yield
     clear_published()
+
+
+@contextmanager
+def first_record_fails(fault: Exception):
+    """Recording an outcome raises ``fault`` the first time, and works from then on."""
+    record = test_run_services._record
+    faults = iter([fault])
+
+    def flaky_record(**kwargs):
+        pending = next(faults, None)
+        if pending:
+            raise pending
+        return record(**kwargs)
+
+    with mock.patch.object(test_run_services, "_record", side_effect=flaky_record):
+        yield
 
 
 def minutes_later(minutes: float):
@@ -139,7 +158,7 @@ def test_an_older_run_finishing_last_does_not_overwrite_a_newer_result(local):
     )
     bad = test_run_services._outcome_without_call("late")
 
-    test_run_services._record(run=older, outcome=bad)
+    test_run_services._record(finished=[(older, bad)])
 
     connection.refresh_from_db()
     assert (connection.last_test_status, connection.last_test_date) == ("success", newer.started_at)
@@ -250,6 +269,80 @@ def test_a_connection_deactivated_after_queueing_is_not_called(local, provider_s
     assert connection.last_test_status is None and connection.consecutive_failures == 0
 
 
+def test_runs_queued_together_travel_in_chunks_of_run_ids(local, queue, django_capture_on_commit_callbacks):
+    connections = [local_connection(local) for _ in range(test_run_services.TEST_RUN_CHUNK + 2)]
+    with django_capture_on_commit_callbacks(execute=True):
+        runs = test_run_services.test_run_enqueue_many(
+            connections=connections, actor="tests", trigger="command"
+        )
+
+    messages = published_messages()
+    run_ids = [run.run_id for run in runs]
+    chunks = [run_ids[: test_run_services.TEST_RUN_CHUNK], run_ids[test_run_services.TEST_RUN_CHUNK :]]
+    assert sorted((m.task, m.args) for m in messages) == sorted(
+        ("connections.execute_test_run", chunk) for chunk in chunks
+    )
+    assert [m.eta for m in messages] == [None, None], "sent to start at once"
+    assert not any(BEARER_TOKEN in m.raw or connections[0].credentials_encrypted in m.raw for m in messages)
+
+
+def test_runs_spread_over_time_share_a_message_only_when_due_within_a_second(queue):
+    run_ids = [f"run_{n}" for n in range(25)]
+    before = timezone.now()
+
+    test_run_services.test_run_send(run_ids=run_ids, spread_seconds=5)  # one run every 0.2 s
+
+    messages = sorted(published_messages(), key=lambda m: m.eta or "")
+    assert [m.args for m in messages] == [run_ids[start : start + 5] for start in range(0, 25, 5)]
+    delays = [round((datetime.fromisoformat(m.eta) - before).total_seconds()) for m in messages[1:]]
+    assert (messages[0].eta, delays) == (None, [1, 2, 3, 4])
+
+
+def test_a_chunk_is_taken_up_and_read_in_one_statement_each_and_its_calls_made_at_once(
+    local, provider_server
+):
+    # Each call is answered only once all four are in at once (an error after 10 s if not).
+    together = local_provider(provider_server.origin, slow_ms=10_000, together=4)
+    called = [local_connection(together, auth_method_id="slow") for _ in range(4)]
+    deactivated = local_connection(together, auth_method_id="slow")
+    runs = [
+        CheckRun.objects.create(connection=c, requested_by="tests", trigger="command")
+        for c in [*called, deactivated]
+    ]
+    Connection.objects.filter(pk=deactivated.pk).update(status=Connection.Status.INACTIVE)
+    done = test_run_services.test_run_create(connection=local_connection(local), actor="tests")
+
+    with CaptureQueriesContext(db_connection) as queries:
+        finished = test_run_services.test_run_execute_queued_many(
+            run_ids=[run.run_id for run in runs] + [done.run_id]
+        )
+
+    by_pk = {run.pk: run for run in finished}
+    assert sorted(by_pk) == sorted(run.pk for run in runs), "the finished run is skipped"
+    assert [by_pk[run.pk].status for run in runs[:4]] == [Status.SUCCESS] * 4, [r.message for r in finished]
+    assert by_pk[runs[4].pk].message == "The connection was deactivated before the test ran"
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len([sql for sql in statements if "RETURNING" in sql]) == 1
+    table = Connection._meta.db_table
+    assert len([sql for sql in statements if sql.startswith("SELECT") and f'FROM "{table}"' in sql]) == 1
+    assert CheckRun.objects.get(pk=done.pk).attempts == 1
+
+
+def test_a_transient_fault_puts_a_chunks_unrecorded_runs_back_and_the_retry_finishes_them(local):
+    runs = [
+        CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
+        for _ in range(3)
+    ]
+    with first_record_fails(OperationalError("database is locked")):
+        result = execute_test_run.apply(args=[run.run_id for run in runs])
+
+    assert result.successful()
+    assert (
+        sorted(CheckRun.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", "attempts"))
+        == [(Status.SUCCESS, 2)] * 3
+    )
+
+
 def test_the_task_is_late_acknowledged_time_limited_and_retries_a_bounded_number_of_times():
     assert execute_test_run.acks_late is True
     assert execute_test_run.reject_on_worker_lost is True
@@ -264,16 +357,7 @@ def test_the_task_is_late_acknowledged_time_limited_and_retries_a_bounded_number
 
 def test_a_transient_database_fault_is_retried_and_the_run_still_finishes(local):
     run = CheckRun.objects.create(connection=local_connection(local), requested_by="tests", trigger="api")
-    record = test_run_services._record
-    faults = iter([OperationalError("database is locked")])
-
-    def flaky_record(**kwargs):
-        fault = next(faults, None)
-        if fault:
-            raise fault
-        return record(**kwargs)
-
-    with mock.patch.object(test_run_services, "_record", side_effect=flaky_record):
+    with first_record_fails(OperationalError("database is locked")):
         result = execute_test_run.apply(args=[run.run_id])
 
     assert result.successful()

@@ -139,36 +139,46 @@ def test_the_message_on_redis_holds_the_run_id_and_no_secret(local, django_db_bl
     assert connection.credentials_encrypted.encode() not in raw
 
 
+@pytest.mark.parametrize("count", [1, 3], ids=["one run", "a chunk"])
 def test_a_run_whose_worker_died_is_failed_by_the_sweeper(
-    local, provider_server, allow_local_provider, tmp_path, settings
+    count, local, provider_server, allow_local_provider, tmp_path, settings
 ):
     queue = f"test-conn-{uuid.uuid4().hex[:12]}"
     hanging = local_provider(provider_server.origin, slow_ms=30_000)
-    connection = local_connection(hanging, auth_method_id="slow")
+    connections = [local_connection(hanging, auth_method_id="slow") for _ in range(count)]
     try:
         with RealWorker(
             tmp_path, queue, concurrency=2, OUTBOUND_READ_TIMEOUT="60", OUTBOUND_DEADLINE="60"
         ) as worker:
             with broker(REDIS_URL, queue=queue):
-                run = test_run_services.test_run_enqueue(connection=connection, actor="tests")
-            assert wait_for(lambda: CheckRun.objects.get(pk=run.pk).status == "running", 20), worker.log
+                runs = test_run_services.test_run_enqueue_many(
+                    connections=connections, actor="tests", trigger="api"
+                )
+            pks = [run.pk for run in runs]
+            assert wait_for(
+                lambda: CheckRun.objects.filter(pk__in=pks, status="running").count() == count, 20
+            ), worker.log
             worker.kill()  # returns once the process is gone
-        assert CheckRun.objects.get(pk=run.pk).status == "running", "nobody is left to finish it"
+        assert CheckRun.objects.filter(pk__in=pks, status="running").count() == count, (
+            "nobody is left to finish them"
+        )
         # Late acknowledgement: the message is not lost with its worker (another gets it after the
-        # visibility timeout, and skips it once the sweeper has closed the run).
-        assert [m.args for m in unacked_messages(queue).values()] == [[run.run_id]]
+        # visibility timeout, and skips its runs once the sweeper has closed them).
+        assert [m.args for m in unacked_messages(queue).values()] == [[run.run_id for run in runs]]
     finally:
         drop_redis_queue(queue)
 
     past_the_hard_limit = timezone.now() + timezone.timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 61)
-    assert test_run_schedule.test_run_sweep(now=past_the_hard_limit).abandoned == 1
+    assert test_run_schedule.test_run_sweep(now=past_the_hard_limit).abandoned == count
 
-    run.refresh_from_db()
-    assert run.status == "error"
-    assert (
-        run.error_message
-        == "The test did not finish: its worker stopped or passed the 120 s time limit. Run it again."
-    )
-    connection.refresh_from_db()
-    assert connection.last_test_status is None
-    assert Connection.objects.get(pk=connection.pk).consecutive_failures == 0
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status == "error"
+        assert (
+            run.error_message
+            == "The test did not finish: its worker stopped or passed the 120 s time limit. Run it again."
+        )
+    for connection in connections:
+        connection.refresh_from_db()
+        assert connection.last_test_status is None
+        assert Connection.objects.get(pk=connection.pk).consecutive_failures == 0

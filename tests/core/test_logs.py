@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-from connections import encryption
+from connections import encryption, test_run_services
 from connections.models import CheckRun
 from core import request_context
 from core.log_format import JsonFormatter, PlainFormatter
@@ -153,6 +153,44 @@ def test_the_request_id_follows_a_queued_test_into_the_worker_logs(tmp_path, key
     assert any(line["logger"].startswith("connections.") and "401" in line["message"] for line in task_lines)
     assert leaked_forms(output, key) == []
     assert leaked_forms(web_log.getvalue(), key) == []
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_chunks_provider_calls_log_under_the_request_id_that_queued_them(tmp_path, user, local):
+    queue = f"test-logs-{uuid.uuid4().hex[:12]}"
+    redis.Redis.from_url(REDIS_URL).ping()
+    keys = [canary(), canary()]
+    connections = [
+        local_connection(local, user=user, auth_method_id="query", credentials={"apiKey": key})
+        for key in keys
+    ]
+    request_id = f"trace-{uuid.uuid4().hex}"
+    try:
+        with RealWorker(tmp_path, queue, LOG_FORMAT="json", LOG_LEVEL="DEBUG") as worker:
+            with broker(REDIS_URL, queue=queue), request_context.work(request_id=request_id):
+                runs = test_run_services.test_run_enqueue_many(
+                    connections=connections, actor="tests", trigger="command"
+                )
+            pks = [run.pk for run in runs]
+            assert wait_for(lambda: CheckRun.objects.filter(pk__in=pks, status="error").count() == 2, 30), (
+                worker.log
+            )
+            assert wait_for(lambda: worker.log.count(" of conn_") >= 2, 10)
+            output = worker.log
+    finally:
+        drop_redis_queue(queue)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    task_lines = [line for line in lines if line.get("request_id") == request_id]
+    # urllib3 writes its request lines on the provider-call threads, one per call of the chunk.
+    calls = [
+        line
+        for line in task_lines
+        if line["logger"].startswith("urllib3") and "/query-key" in line["message"]
+    ]
+    assert len(calls) == 2, output
+    assert {line["task"] for line in task_lines} == {"connections.execute_test_run"}
+    assert leaked_forms(output, *keys) == []
 
 
 def test_every_request_gets_an_access_line_without_its_query_string(client, db):

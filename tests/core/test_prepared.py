@@ -67,6 +67,59 @@ def test_json_columns_read_as_the_orm_reads_them(user, variables):
     assert repr(prepared) == repr(orm) and prepared.keys() == variables.keys()
 
 
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="prepared statements and psycopg's loaders are PostgreSQL's"
+)
+
+
+def _prepared_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {statement for (statement,) in cursor.fetchall()}
+
+
+@postgresql_only
+def test_the_statement_is_prepared_once_on_the_server_and_still_counted(user):
+    made = ConnectionFactory(user=user)
+    query = PreparedQuery(_by_id, "connection_id")
+    before = _prepared_statements()
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as captured:
+            (found,) = query.instances(connection_id=made.connection_id)
+        assert found.pk == made.pk
+        assert len(captured) == 1
+    added = _prepared_statements() - before
+    assert len(added) == 1 and '"connections_connection"."connection_id" = $1' in added.pop()
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    "session_zone", ["UTC", "Asia/Kolkata"], ids=["utc-fast-path", "other-zone-django-loader"]
+)
+def test_timestamps_read_as_the_orm_reads_them(user, session_zone):
+    moments = ["2026-11-27 20:12:00+00", "2026-11-27 20:12:00.1+00", "2026-11-27 20:12:00.123456+00"]
+    for moment in moments:
+        ConnectionFactory(user=user, last_test_date=moment)
+    query = PreparedQuery(
+        lambda user_id: (
+            Connection.objects.filter(user__user_id=user_id)
+            .order_by("pk")
+            .values_list("last_test_date", "created_at")
+        ),
+        "user_id",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('TimeZone', %s, false)", [session_zone])
+    try:
+        prepared = query.rows(user_id=user.user_id)
+        orm = Connection.objects.filter(user=user).order_by("pk").values_list("last_test_date", "created_at")
+        assert [tuple(row) for row in prepared] == list(orm)
+        assert [(a.tzinfo, b.tzinfo) for a, b in prepared] == [(a.tzinfo, b.tzinfo) for a, b in orm]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', 'UTC', false)")
+
+
 def test_a_prepared_insert_writes_the_row_save_would(user):
     made = ConnectionFactory(user=user)
     fields = [f.name for f in ProxyCall._meta.concrete_fields if not f.primary_key]

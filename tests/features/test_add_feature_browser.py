@@ -38,8 +38,8 @@ def test_operator_adds_a_feature_that_the_api_returns(page, screenshot):
     page.check("#id_extra-0-required")
     page.fill("#id_extra-0-possibleValues", "contacts|Contacts\nleads|Leads")
     # The first try forgets the admin value: the error appears next to that input.
-    page.click("button:has-text('Add feature')")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("button:has-text('Add feature')")
     assert page.locator("[role=alert]").inner_text().startswith("The feature was not saved.")
     assert page.locator("#id_extra-0-adminValue_errors").is_visible()
     assert "adminValue is required" in page.locator("#id_extra-0-adminValue_errors").inner_text()
@@ -137,13 +137,21 @@ def test_hubspot_body_is_built_with_handler_parameters_and_a_live_preview(page, 
 
     page.set_viewport_size({"width": 375, "height": 800})
     assert not overflows(page)
-    controls = page.locator(".feature-fields select:visible, .feature-fields input:visible")
-    assert controls.count() > 20
-    for index in range(controls.count()):
-        control = controls.nth(index)
-        control.scroll_into_view_if_needed()
-        box = control.bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 375, control.get_attribute("name")
+    # Each visible control, scrolled into view, lies within the 375 px (one round trip for all).
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('.feature-fields select, .feature-fields input')]
+            // Visible as Playwright means it: a box, and not visibility: hidden.
+            .filter(control => control.checkVisibility({visibilityProperty: true})
+                && control.getBoundingClientRect().width > 0)
+            .map(control => {
+                control.scrollIntoView({block: 'nearest', inline: 'nearest'});
+                const box = control.getBoundingClientRect();
+                return [control.name, box.x, box.width];
+            })"""
+    )
+    assert len(boxes) > 20
+    for name, x, width in boxes:
+        assert x >= 0 and x + width <= 375, name
     page.focus("#id_field-email-submitHandler")  # reachable by keyboard, not only by pointer
     assert page.evaluate("document.activeElement.id") == "id_field-email-submitHandler"
     assert serious_axe_violations(page) == []
@@ -169,14 +177,14 @@ def test_without_javascript_the_chosen_handlers_parameters_come_back_with_the_pr
     page.select_option("#id_field-email-submitHandler", "renameTo")
     expect(page.locator("#id_field-email-submitHandler-renameTo-key")).to_be_hidden()
 
-    page.click("[data-preview-button]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("[data-preview-button]")
 
     expect(page.locator("#id_field-email-submitHandler-renameTo-key")).to_be_visible()
     expect(page.locator("[data-preview-problems]")).to_contain_text("params.key is required by renameTo")
     page.fill("#id_field-email-submitHandler-renameTo-key", "Email")
-    page.click("[data-preview-button]")
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # a form post: the answer is the next page
+        page.click("[data-preview-button]")
     body = json.loads(page.locator("[data-preview-body]").inner_text())
     assert body["Email"] == "ada@example.com" and "email" not in body
     screenshot("no-js-preview")

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from connections.models import Connection
 from tests.accounts.factories import OperatorFactory, UserFactory
-from tests.conftest import sign_in
+from tests.conftest import sign_in, sign_in_with_the_form
 from tests.connections.factories import ConnectionFactory, acme, hubspot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -135,7 +135,7 @@ def test_delete_and_reactivate(page, screenshot):
 
 
 def test_empty_state_leads_to_the_wizard(page, screenshot):
-    sign_in(page, UserFactory())
+    sign_in_with_the_form(page, UserFactory())
     expect(page.get_by_role("heading", name="No connections yet")).to_be_visible()
     screenshot("empty")
     page.get_by_role("link", name="Connect your first integration").click()
