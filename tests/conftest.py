@@ -148,6 +148,12 @@ def browser():
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                # One renderer process for the live server's pages, shared by every test's context
+                # (each context still has its own cookies and storage): a renderer started per
+                # test cost about a tenth of the browser tests' CPU.
+                "--process-per-site",
+                "--disable-site-isolation-trials",
+                "--disable-features=site-per-process,IsolateOrigins,Translate,MediaRouter,OptimizationHints",
                 # Only loopback resolves (the live server, the OAuth test server): no other host is reachable.
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
             ],
