@@ -154,7 +154,8 @@ def browser():
                 "--process-per-site",
                 "--disable-site-isolation-trials",
                 "--disable-features=site-per-process,IsolateOrigins,Translate,MediaRouter,OptimizationHints",
-                # Only loopback resolves (the live server, the OAuth test server): no other host is reachable.
+                # Only loopback resolves (the live server, the OAuth test server): no other host
+                # can be reached by name.
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
             ],
         )
@@ -174,10 +175,14 @@ class CachedStaticFilesHandler(StaticFilesHandler):
 
 @pytest.fixture(scope="session")
 def live_server(request):
-    """pytest-django's live server, its static files cached by the browser (above)."""
+    """pytest-django's live server (same address options), its static files cached by the
+    browser (above)."""
     from pytest_django.live_server_helper import LiveServer
 
-    server = LiveServer(request.config.getvalue("liveserver") or "localhost", start=False)
+    address = (
+        request.config.getvalue("liveserver") or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS") or "localhost"
+    )
+    server = LiveServer(address, start=False)
     server.thread.static_handler = CachedStaticFilesHandler
     server.start()
     yield server
@@ -205,8 +210,8 @@ def page(browser, live_server, request):
             foreign_requests.append(browser_request.url)
 
     # Watched, not routed: routing a context turns off its HTTP cache (every page would fetch its
-    # scripts and styles again) and holds each request until this process answers. Other host names do
-    # not resolve in this browser at all (``--host-resolver-rules`` above).
+    # scripts and styles again) and holds each request until this process answers. Other host
+    # names do not resolve in this browser at all (``--host-resolver-rules`` above).
     context.on("request", watch)
     page = context.new_page()
     page.live_server_url = live_server.url  # where sign_in puts the session cookie
