@@ -189,17 +189,41 @@ def live_server(request):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def browser_contexts(browser, live_server):
+    """The run's browser contexts on the live server, one per JavaScript setting, each with a page
+    kept open on the live server's site. That page keeps the site's renderer process alive, so a
+    test's page starts in it: a context and renderer started per test cost about 2 s of CPU each
+    time, most of the browser tests' CPU. Each test still gets a page of its own and no cookies
+    (``page`` below); the app keeps nothing in the browser's storage."""
+    contexts = {}
+
+    def get(*, java_script_enabled: bool):
+        if java_script_enabled not in contexts:
+            context = browser.new_context(
+                base_url=live_server.url,
+                viewport={"width": 1280, "height": 900},
+                java_script_enabled=java_script_enabled,
+            )
+            context.new_page().goto("/static/img/favicon.svg")
+            contexts[java_script_enabled] = context
+        return contexts[java_script_enabled]
+
+    yield get
+    for context in contexts.values():
+        context.close()
+
+
 @pytest.fixture
-def page(browser, live_server, request):
-    """A fresh browser context on the live server. Requests to any other host fail the test,
-    except, under @pytest.mark.oauth_provider_origin, the OAuth test server's (its sign-in and
-    consent pages are a real other origin the browser must visit)."""
-    context = browser.new_context(
-        base_url=live_server.url,
-        viewport={"width": 1280, "height": 900},
-        # @pytest.mark.no_javascript: the page as a browser without JavaScript sees it.
-        java_script_enabled=request.node.get_closest_marker("no_javascript") is None,
-    )
+def page(browser_contexts, live_server, request):
+    """A new page on the live server, in a context with no cookies. Requests to any other host
+    fail the test, except, under @pytest.mark.oauth_provider_origin, the OAuth test server's (its
+    sign-in and consent pages are a real other origin the browser must visit)."""
+    # @pytest.mark.no_javascript: the page as a browser without JavaScript sees it.
+    context = browser_contexts(java_script_enabled=request.node.get_closest_marker("no_javascript") is None)
+    context.clear_cookies()
+    context.clear_permissions()
+    keeper = context.pages[0]
     foreign_requests: list[str] = []
     allowed = [live_server.url.rstrip("/") + "/", "data:", "blob:"]
     if request.node.get_closest_marker("oauth_provider_origin"):
@@ -217,7 +241,11 @@ def page(browser, live_server, request):
     page.live_server_url = live_server.url  # where sign_in puts the session cookie
     page.set_default_timeout(15_000)
     yield page
-    context.close()
+    for opened in context.pages:  # the test's page and any it opened
+        if opened is not keeper:
+            opened.close()
+    context.remove_listener("request", watch)
+    context.clear_cookies()
     assert not foreign_requests, f"pages requested other hosts: {foreign_requests}"
 
 
