@@ -189,20 +189,23 @@ def live_server(request):
     server.stop()
 
 
+VIEWPORT = {"width": 1280, "height": 900}
+
+
 @pytest.fixture(scope="session")
 def browser_contexts(browser, live_server):
     """The run's browser contexts on the live server, one per JavaScript setting, each with a page
-    kept open on the live server's site. That page keeps the site's renderer process alive, so a
-    test's page starts in it: a context and renderer started per test cost about 2 s of CPU each
-    time, most of the browser tests' CPU. Each test still gets a page of its own and no cookies
-    (``page`` below); the app keeps nothing in the browser's storage."""
+    kept open on the live server's site. That page keeps the site's renderer process alive between
+    tests, and the tests' page is reused (``page`` below): a context, renderer and page started per
+    test cost about 2.5 s of CPU each time, most of the browser tests' CPU. The app keeps nothing
+    in the browser's storage; cookies are cleared between tests."""
     contexts = {}
 
     def get(*, java_script_enabled: bool):
         if java_script_enabled not in contexts:
             context = browser.new_context(
                 base_url=live_server.url,
-                viewport={"width": 1280, "height": 900},
+                viewport=VIEWPORT,
                 java_script_enabled=java_script_enabled,
             )
             context.new_page().goto("/static/img/favicon.svg")
@@ -216,14 +219,15 @@ def browser_contexts(browser, live_server):
 
 @pytest.fixture
 def page(browser_contexts, live_server, request):
-    """A new page on the live server, in a context with no cookies. Requests to any other host
-    fail the test, except, under @pytest.mark.oauth_provider_origin, the OAuth test server's (its
-    sign-in and consent pages are a real other origin the browser must visit)."""
+    """A page on the live server, blank, with no cookies and no history, at the default viewport
+    size; a page the test added listeners to is closed after it. Requests to any other host fail the
+    test, except, under @pytest.mark.oauth_provider_origin, the OAuth test server's (its sign-in and
+    consent pages are a real other origin the browser must visit)."""
     # @pytest.mark.no_javascript: the page as a browser without JavaScript sees it.
     context = browser_contexts(java_script_enabled=request.node.get_closest_marker("no_javascript") is None)
     context.clear_cookies()
     context.clear_permissions()
-    keeper = context.pages[0]
+    reusable = context.pages[1:2]  # after the page that keeps the renderer
     foreign_requests: list[str] = []
     allowed = [live_server.url.rstrip("/") + "/", "data:", "blob:"]
     if request.node.get_closest_marker("oauth_provider_origin"):
@@ -237,16 +241,34 @@ def page(browser_contexts, live_server, request):
     # scripts and styles again) and holds each request until this process answers. Other host
     # names do not resolve in this browser at all (``--host-resolver-rules`` above).
     context.on("request", watch)
-    page = context.new_page()
-    page.live_server_url = live_server.url  # where sign_in puts the session cookie
+    page = reusable[0] if reusable else context.new_page()
+    page.set_viewport_size(VIEWPORT)
     page.set_default_timeout(15_000)
+    page.set_default_navigation_timeout(15_000)
+    page.live_server_url = live_server.url  # where sign_in puts the session cookie
     yield page
-    for opened in context.pages:  # the test's page and any it opened
-        if opened is not keeper:
-            opened.close()
+    for opened in context.pages[2:]:  # pages the test opened
+        opened.close()
+    if not page.is_closed():
+        if _listened_to(page):
+            page.close()  # the next test starts a new page rather than hear this test's handlers
+        else:
+            page.goto("about:blank")
+            _forget_history(page)
     context.remove_listener("request", watch)
     context.clear_cookies()
     assert not foreign_requests, f"pages requested other hosts: {foreign_requests}"
+
+
+def _listened_to(page) -> bool:
+    # Playwright listens to a page's close and crash itself; any other listener is the test's.
+    return bool(set(page._impl_obj.event_names()) - {"close", "crash"})
+
+
+def _forget_history(page) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Page.resetNavigationHistory")
+    cdp.detach()
 
 
 @pytest.fixture
