@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
@@ -247,15 +247,22 @@ def validate_document(document, *, source: str | None = None) -> dict:
 
 def load_document_file(path: Path) -> dict:
     """Read and validate one provider file; problems name the file and the JSON path."""
+    text = path.read_text(encoding="utf-8")
+    _check_document_text(text, source=str(path), folder=path.parent.name)
+    return json.loads(text)
+
+
+@lru_cache(maxsize=256)
+def _check_document_text(text: str, *, source: str, folder: str) -> None:
+    """Raise ``DocumentError`` unless ``text`` is a valid document for ``folder``. Remembered when
+    valid: the catalog is synced from the same files after every migrate (and every flush of a
+    test database), and validating them all took most of a sync."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DocumentError(
-            [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"], str(path)
+            [f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"], source
         ) from exc
-    validate_document(document, source=str(path))
-    if document["id"] != path.parent.name:
-        raise DocumentError(
-            [f"$.id: '{document['id']}' does not match its folder '{path.parent.name}'"], str(path)
-        )
-    return document
+    validate_document(document, source=source)
+    if document["id"] != folder:
+        raise DocumentError([f"$.id: '{document['id']}' does not match its folder '{folder}'"], source)
