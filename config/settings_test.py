@@ -40,3 +40,11 @@ WHITENOISE_AUTOREFRESH = True
 # pytest-django adds the xdist worker's name (test_…_gw0) on PostgreSQL as on SQLite.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+    def _remove_test_database_files() -> None:
+        # Django deletes the database file; its -wal and -shm files outlived it when another
+        # process (a worker, a live-server thread) had it open, and piled up in var/ run after run.
+        for path in VAR_DIR.glob(f"test-{os.getpid()}.sqlite3*"):  # noqa: F405
+            path.unlink(missing_ok=True)
+
+    atexit.register(_remove_test_database_files)
