@@ -227,7 +227,7 @@ def page(browser_contexts, live_server, request):
     context = browser_contexts(java_script_enabled=request.node.get_closest_marker("no_javascript") is None)
     context.clear_cookies()
     context.clear_permissions()
-    reusable = context.pages[1:2]  # after the page that keeps the renderer
+    keeper, *reusable = context.pages  # the first page keeps the renderer process alive
     foreign_requests: list[str] = []
     allowed = [live_server.url.rstrip("/") + "/", "data:", "blob:"]
     if request.node.get_closest_marker("oauth_provider_origin"):
@@ -247,8 +247,9 @@ def page(browser_contexts, live_server, request):
     page.set_default_navigation_timeout(15_000)
     page.live_server_url = live_server.url  # where sign_in puts the session cookie
     yield page
-    for opened in context.pages[2:]:  # pages the test opened
-        opened.close()
+    for opened in context.pages:  # pages the test opened
+        if opened is not keeper and opened is not page:
+            opened.close()
     if not page.is_closed():
         if _listened_to(page):
             page.close()  # the next test starts a new page rather than hear this test's handlers
