@@ -56,7 +56,12 @@ def _from_health(result: health.CheckResult, *, level_when_failed: Level = Level
 
 def settings_findings() -> Iterable[Finding]:
     production = not settings.DEBUG
-    messages = django_checks.run_checks(include_deployment_checks=production)
+    # As `check --deploy` does, what settings.SILENCED_SYSTEM_CHECKS silences is not reported.
+    messages = [
+        message
+        for message in django_checks.run_checks(include_deployment_checks=production)
+        if not message.is_silenced()
+    ]
     errors = [message for message in messages if message.is_serious()]
     warnings = [message for message in messages if not message.is_serious()]
     if errors:

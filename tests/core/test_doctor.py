@@ -20,6 +20,9 @@ OTHER_KEY = "gone:" + "B" * 43 + "="
 def healthy(db, settings):
     settings.REDIS_URL = "redis://127.0.0.1:6379/14"  # only its presence is checked
     settings.METRICS_TOKEN = "t"
+    # Once a browser test has run in this process, Playwright's event loop needs
+    # DJANGO_ALLOW_ASYNC_UNSAFE (tests/conftest.py), which this deploy check rightly refuses.
+    settings.SILENCED_SYSTEM_CHECKS = ["async.E001"]
     for kind in ProcessHeartbeat.Kind.values:
         heartbeat_record(kind=kind, name=f"{kind}@tests", started_at=timezone.now())
     return settings
@@ -52,6 +55,14 @@ def test_a_healthy_deployment_passes_with_its_warnings_listed(healthy):
     assert "FAIL" not in table
     assert "3 sampled, all decrypted" in table
     assert "private and metadata addresses refused" in flat(table)
+
+
+def test_a_check_the_settings_silence_is_not_reported(healthy):
+    healthy.SECURE_HSTS_SECONDS = 0
+    assert "security.W004" in row(doctor()[0], "settings")[0]
+
+    healthy.SILENCED_SYSTEM_CHECKS = [*healthy.SILENCED_SYSTEM_CHECKS, "security.W004"]
+    assert "security.W004" not in flat(doctor()[0])
 
 
 def test_no_worker_fails_and_says_how_to_start_one(db, settings):
