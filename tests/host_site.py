@@ -50,7 +50,10 @@ class HostSite:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self.origin = f"http://{hostname}:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="host-site", daemon=True)
+        # shutdown() waits for serve_forever's next poll: every 0.5 s by default, each test that much.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="host-site", daemon=True
+        )
 
     def url(self, path: str) -> str:
         return self.origin + path

@@ -367,7 +367,11 @@ class ProviderServer:
         self.host, self.port = self._server.server_address[:2]
         self.origin = f"{scheme}://{self.host}:{self.port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="provider-server", daemon=True
+            # shutdown() waits for serve_forever's next poll: every 0.5 s by default.
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="provider-server",
+            daemon=True,
         )
 
     def url(self, path: str = "/") -> str:

@@ -486,7 +486,8 @@ class _CookieHandler(BaseHTTPRequestHandler):
 def cookie_server(settings):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieHandler)
     server.client_ports = set()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # shutdown() waits for serve_forever's next poll: every 0.5 s by default.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     settings.OUTBOUND_ALLOWLIST = ["127.0.0.1"]
     yield server
     server.shutdown()
