@@ -18,16 +18,9 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """In a parallel run (``bin/test``: pytest-xdist with ``--dist loadgroup``) the tests of a
-    module that starts Celery workers run in one process, so its module-scoped worker starts once;
-    everything else, browser tests included, is spread over all processes."""
+def pytest_collection_modifyitems(items):
     for item in items:
         _name_schemathesis_item(item)
-        if item.get_closest_marker("worker"):
-            item.add_marker(pytest.mark.xdist_group(f"worker-{item.path.stem}"))
-        if getattr(config.option, "loadgroup", False):  # set in xdist's worker processes
-            _tag_xdist_group(item)
 
 
 def pytest_collection_finish(session):
@@ -43,17 +36,6 @@ def _name_schemathesis_item(item) -> None:
     # operation had the same id and pytest-xdist ran only the first of them.
     if type(item).__name__ == "SchemathesisFunction" and not item.nodeid.endswith("]"):
         item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
-
-
-def _tag_xdist_group(item) -> None:
-    # pytest-xdist 3.8 adds "@group" to ``item._nodeid``, which pytest 9.2 no longer reads (the
-    # id lives in ``item._id``): without this, --dist loadgroup groups nothing.
-    mark = item.get_closest_marker("xdist_group")
-    if mark is None:
-        return
-    suffix = "@" + str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
-    if not item.nodeid.endswith(suffix):
-        item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.fixture(autouse=True)
