@@ -1,3 +1,4 @@
+import collections
 import gc
 import os
 from pathlib import Path
@@ -17,10 +18,29 @@ from tests.accounts.factories import OperatorFactory, UserFactory
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)  # after pytest-django's ordering within each module
 def pytest_collection_modifyitems(items):
+    """``bin/test`` hands each process a whole module, in this order (``--dist loadfile
+    --no-loadscope-reorder``): the slowest modules first, so the run does not end waiting on one
+    process that took a slow module last."""
     for item in items:
         _name_schemathesis_item(item)
+    module_seconds = collections.Counter()
+    for item in items:
+        module_seconds[item.path] += _expected_seconds(item)
+    items.sort(key=lambda item: -module_seconds[item.path])
+
+
+def _expected_seconds(item) -> float:
+    # Roughly: a test that drives the browser or starts a worker, cluster or benchmark takes
+    # seconds; a contract operation sends a few hundred requests; the rest take milliseconds.
+    if item.path.parent.name == "bench" or any(
+        item.get_closest_marker(name) for name in ("browser", "worker", "scale_out")
+    ):
+        return 2
+    if type(item).__name__ == "SchemathesisFunction":
+        return 0.5
+    return 0.02
 
 
 def pytest_collection_finish(session):
