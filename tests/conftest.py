@@ -8,6 +8,7 @@ from _pytest.nodeid import NodeId
 from django.conf import settings
 from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.cache import cache
+from django.db import connection as db_connection
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -56,6 +57,22 @@ def _name_schemathesis_item(item) -> None:
     # operation had the same id and pytest-xdist ran only the first of them.
     if type(item).__name__ == "SchemathesisFunction" and not item.nodeid.endswith("]"):
         item._id = NodeId.parse(f"{item.parent.nodeid}::{item.name}")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, which it drops at the end of the run. On PostgreSQL a thread
+    that outlived its test (a live-server thread on a browser's keep-alive connection) may still
+    hold a connection to it (connections live CONN_MAX_AGE), and DROP DATABASE refuses while one
+    does: those are ended first, so no test database is left behind."""
+    yield
+    if db_connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)
