@@ -3,6 +3,7 @@ import json
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.test import Client
 
 from features.models import FeatureMapping
@@ -214,7 +215,8 @@ def test_admin_pages_render(staff, hubspot):
     mapping = FeatureMappingFactory(integration=hubspot)
     assert staff.get("/admin/features/featuretemplate/create_contact/change/").status_code == 200
     assert staff.get("/admin/features/featuremapping/").status_code == 200
-    assert staff.get(f"/admin/features/featuremapping/{mapping.pk}/change/").status_code == 200
+    # The admin escapes ids in its URLs ("_40" stands for "@"): a raw "mapping_…_40…" missed.
+    assert staff.get(f"/admin/features/featuremapping/{quote(mapping.pk)}/change/").status_code == 200
 
 
 def test_admin_template_edit_is_validated(staff):
